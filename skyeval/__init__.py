@@ -1,0 +1,44 @@
+"""skyeval: evaluate math-reasoning models with a fast, exact and safe answer grader.
+
+Public API (imported lazily so ``import skyeval`` stays light: no sympy, torch or vllm until used)::
+
+    from skyeval import extract_answer, is_equivalent, grade, grade_many, pass_at_k, Grade
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "extract_answer": "skyeval.grading.extract",
+    "ExtractConfig": "skyeval.grading.extract",
+    "is_equivalent": "skyeval.grading.equivalence",
+    "EquivalenceConfig": "skyeval.grading.equivalence",
+    "grade": "skyeval.grading.grade",
+    "grade_many": "skyeval.grading.grade",
+    "pass_at_k": "skyeval.metrics",
+    "Grade": "skyeval.types",
+    "Problem": "skyeval.types",
+    "SampleRecord": "skyeval.types",
+}
+
+__all__ = sorted(_EXPORTS)
+
+if TYPE_CHECKING:
+    from skyeval.grading.equivalence import EquivalenceConfig, is_equivalent
+    from skyeval.grading.extract import ExtractConfig, extract_answer
+    from skyeval.grading.grade import grade, grade_many
+    from skyeval.metrics import pass_at_k
+    from skyeval.types import Grade, Problem, SampleRecord
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'skyeval' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

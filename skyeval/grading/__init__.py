@@ -1,0 +1,1 @@
+"""Answer extraction (``extract``), equivalence (``equivalence``) and safe, time-bounded grading (``grade``)."""

@@ -1,0 +1,27 @@
+"""Shared fixtures: the read-only ``../shared`` material (skipped when absent) and a tiny local model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    """``../shared`` beside the checkout; tests that need it skip in a user's clone where it is absent."""
+    if not SHARED.is_dir():
+        pytest.skip("../shared (benchmark copies, grader cases, generations) is not beside this checkout")
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 2-layer random Qwen2 chat model with a locally trained BPE tokenizer (built once per session)."""
+    pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+    from skyeval.testing import build_tiny_model
+
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-qwen2"))
