@@ -25,7 +25,18 @@ _EXPORTS = {
     "SampleRecord": "skyeval.types",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "EquivalenceConfig",
+    "ExtractConfig",
+    "Grade",
+    "Problem",
+    "SampleRecord",
+    "extract_answer",
+    "grade",
+    "grade_many",
+    "is_equivalent",
+    "pass_at_k",
+]
 
 if TYPE_CHECKING:
     from skyeval.grading.equivalence import EquivalenceConfig, is_equivalent

@@ -104,4 +104,3 @@ def pass_at_k_curve(counts: Sequence[tuple[int, int]], ks: Sequence[int] | None 
         if n_min not in ks:
             ks.append(n_min)
     return {k: sum(pass_at_k(n, c, k) for n, c in counts) / len(counts) for k in ks}
-

@@ -11,4 +11,5 @@ def grade_cmd(path: str) -> None:
     """Grade a JSONL file of responses against gold answers. (Placeholder.)"""
     raise click.ClickException("not implemented yet")
 
+
 commands = [grade_cmd]
