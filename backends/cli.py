@@ -1,10 +1,190 @@
-"""The ``skytrain`` command. (Placeholder: the training work fills this in.)"""
+"""The ``skytrain`` command: thin click wrappers over :mod:`backends.api` and :mod:`backends.recipes`."""
 
 from __future__ import annotations
 
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import asdict
+from typing import Any
+
 import click
 
+from backends import api, recipes
+from backends.specs import Cluster, RLSpec, SFTSpec
+from skyeval.errors import SkyevalError
 
-@click.group()
+
+class _Group(click.Group):
+    """User-facing errors become one line on stderr and exit status 2, with no traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except SkyevalError as err:
+            click.echo(f"error: {err}", err=True)
+            sys.exit(2)
+
+
+@click.group(cls=_Group)
+@click.version_option(package_name="skyeval")
 def main() -> None:
     """Launch SFT and RL runs through TRL or OpenRLHF with skyeval's grader as the reward."""
+
+
+def _cluster_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.option("--nodes", default=1, show_default=True, help="Machines in the run."),
+        click.option("--gpus-per-node", default=1, show_default=True, help="Accelerators per machine."),
+        click.option(
+            "--distributed",
+            type=click.Choice(["zero3", "fsdp", "ddp"]),
+            default="zero3",
+            show_default=True,
+            help="TRL multi-device strategy (accelerate config): DeepSpeed ZeRO-3, FSDP2 or DDP.",
+        ),
+        click.option("--main-process-ip", default=None, help="Address of the rank-0 machine (multi-node)."),
+        click.option("--main-process-port", default=29500, show_default=True),
+        click.option(
+            "--machine-rank", default=0, show_default=True, help="This machine's rank (accelerate)."
+        ),
+        click.option(
+            "--dry-run", is_flag=True, help="Print and validate the command and config; start nothing."
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _cluster(kw: dict[str, Any]) -> Cluster:
+    return Cluster(
+        nodes=kw.pop("nodes"),
+        gpus_per_node=kw.pop("gpus_per_node"),
+        distributed=kw.pop("distributed"),
+        main_process_ip=kw.pop("main_process_ip"),
+        main_process_port=kw.pop("main_process_port"),
+        machine_rank=kw.pop("machine_rank"),
+    )
+
+
+def _launch(
+    backend: str, spec: SFTSpec | RLSpec, cluster: Cluster, options: api.LaunchOptions, dry_run: bool
+) -> None:
+    launch = api.plan(backend, spec, cluster, options)
+    if dry_run:
+        click.echo(launch.describe())
+        return
+    result = api.execute(launch, announce=lambda text: click.echo(text, err=True))
+    if result is not None:
+        click.echo(json.dumps(asdict(result)))
+    click.echo(f"evaluate with: skyeval run --engine hf --model {spec.output_dir} --task TASK", err=True)
+
+
+@main.command()
+@click.option("--backend", type=click.Choice(sorted(api.SFT_BACKENDS)), default="trl", show_default=True)
+@click.option("--model", required=True, help="Base model: a local path or a Hub id.")
+@click.option(
+    "--data", required=True, help="JSONL of chat rows {'messages': [...]} ending with the assistant."
+)
+@click.option("--output-dir", required=True, help="Where the trained model (HF format) is saved.")
+@click.option("--epochs", default=3.0, show_default=True)
+@click.option("--lr", "learning_rate", default=1e-5, show_default=True)
+@click.option(
+    "--global-batch", default=96, show_default=True, help="Sequences per optimizer step, all devices."
+)
+@click.option(
+    "--per-device-batch", "per_device_max", default=1, show_default=True, help="Largest per-device batch."
+)
+@click.option("--max-length", default=16384, show_default=True, help="Token cutoff (long CoT needs 16k+).")
+@click.option("--packing/--no-packing", default=False, show_default=True)
+@click.option("--assistant-only-loss/--no-assistant-only-loss", default=True, show_default=True)
+@click.option("--chat-template", default=None, help="Jinja file with {% generation %} markers (TRL).")
+@click.option("--max-steps", default=-1, show_default=True, help="Stop after N steps (-1: run the epochs).")
+@click.option("--warmup", default=0.1, show_default=True, help="Warmup as a ratio of all steps.")
+@click.option("--precision", type=click.Choice(["auto", "bf16", "fp32"]), default="auto", show_default=True)
+@click.option("--seed", default=42, show_default=True)
+@click.option("--save-steps", default=None, type=int, help="Checkpoint every N steps (default: each epoch).")
+@click.option("--hostfile", default=None, help="DeepSpeed hostfile for multi-node OpenRLHF SFT.")
+@_cluster_options
+def sft(backend: str, hostfile: str | None, dry_run: bool, **kw: Any) -> None:
+    """Supervised fine-tuning on chat `messages` (TRL SFTTrainer, or OpenRLHF train_sft).
+
+    Recipe defaults: 3 epochs, lr 1e-5, global batch 96 = per-device x gradient accumulation x GPUs, loss on
+    the assistant turns only. One device trains in this process; more go through `accelerate launch` with a
+    generated DeepSpeed ZeRO-3 / FSDP2 config (TRL) or the `deepspeed` launcher (OpenRLHF).
+    """
+    cluster = _cluster(kw)
+    _launch(backend, SFTSpec(**kw), cluster, api.LaunchOptions(hostfile=hostfile), dry_run)
+
+
+@main.command()
+@click.option("--backend", type=click.Choice(sorted(api.RL_BACKENDS)), default="openrlhf", show_default=True)
+@click.option(
+    "--algo",
+    type=click.Choice(["rloo", "grpo", "prime"]),
+    default="rloo",
+    show_default=True,
+    help="rloo/grpo (TRL), rloo/prime (OpenRLHF). prime = RLOO + PRIME's accuracy-band prompt filtering; "
+    "PRIME's implicit process reward model is NOT in OpenRLHF and is not used.",
+)
+@click.option("--model", required=True, help="Policy to start from: a local path or a Hub id.")
+@click.option(
+    "--data", required=True, help="JSONL of prompts: a 'prompt' (text or messages) and an 'answer'."
+)
+@click.option("--output-dir", required=True, help="Where the trained model (HF format) is saved.")
+@click.option("--rollouts", default=8, show_default=True, help="Samples per prompt.")
+@click.option(
+    "--prompt-batch", default=256, show_default=True, help="Prompts per step (samples = x rollouts)."
+)
+@click.option("--lr", "learning_rate", default=1e-6, show_default=True)
+@click.option("--max-prompt-length", default=1024, show_default=True)
+@click.option("--max-response-length", default=8192, show_default=True, help="Response token cutoff.")
+@click.option("--temperature", default=1.0, show_default=True)
+@click.option("--kl-coef", default=0.0, show_default=True, help="KL penalty (0: no reference model).")
+@click.option("--episodes", default=1, show_default=True, help="Passes over the prompts.")
+@click.option("--max-steps", default=-1, show_default=True, help="Stop after N steps (TRL only).")
+@click.option("--per-device-batch", "per_device_max", default=1, show_default=True)
+@click.option(
+    "--filter-range", type=(float, float), default=None, help="Keep prompts with mean reward in (LO, HI)."
+)
+@click.option("--prompt-key", default="prompt", show_default=True)
+@click.option("--answer-key", default="answer", show_default=True)
+@click.option("--system-prompt", default=None, help="Prepended to prompts that have no system message.")
+@click.option("--vllm/--no-vllm", "use_vllm", default=True, show_default=True, help="Generate with vLLM.")
+@click.option("--tensor-parallel", default=1, show_default=True, help="vLLM tensor-parallel size.")
+@click.option("--precision", type=click.Choice(["auto", "bf16", "fp32"]), default="auto", show_default=True)
+@click.option("--seed", default=42, show_default=True)
+@click.option("--ray-address", default=None, help="Submit the OpenRLHF run as a Ray job to this cluster.")
+@_cluster_options
+def rl(backend: str, ray_address: str | None, dry_run: bool, **kw: Any) -> None:
+    """RL with skyeval's grader as the outcome reward (OpenRLHF train_ppo_ray, or TRL RLOO/GRPO).
+
+    `--algo prime` is honest about OpenRLHF: RLOO on the outcome reward with PRIME's prompt filtering
+    (prompts whose 4 rollouts are all right or all wrong are replaced: mean reward kept inside 0.2-0.8) and
+    the oversampling that replacement implies. PRIME's implicit process reward model is not implemented.
+    """
+    cluster = _cluster(kw)
+    _launch(backend, RLSpec(**kw), cluster, api.LaunchOptions(ray_address=ray_address), dry_run)
+
+
+@main.command()
+@click.argument("name", required=False)
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a recipe variable.")
+@click.option("--dry-run", is_flag=True, help="Print every step's command and validate it; run nothing.")
+def recipe(name: str | None, overrides: tuple[str, ...], dry_run: bool) -> None:
+    """Run a training recipe (sky-t1-7b, sky-t1-mini): named steps chaining skydata and skytrain commands.
+
+    Without NAME, list the recipes. Steps whose outputs all exist are skipped, so a rerun resumes.
+    """
+    if name is None:
+        for known in recipes.available():
+            click.echo(f"{known}: {recipes.load(known).summary}")
+        return
+    plan = recipes.load(name, recipes.parse_overrides(overrides))
+    if dry_run:
+        click.echo(recipes.describe(plan))
+        for step in plan.steps:
+            recipes.validate_step(step, main)
+        return
+    recipes.execute(plan)

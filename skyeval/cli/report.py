@@ -1,7 +1,117 @@
-"""``skyeval report``. (Placeholder: the report work fills this in.)"""
+"""``skyeval report RUN_DIR...``: tables, pass@k and budget plots, diversity, comparisons, an HTML report."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
-commands: list[click.Command] = []
+
+@click.command("report")
+@click.argument("run_dirs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(path_type=Path),
+    default=Path("skyeval-report"),
+    show_default=True,
+    help="Directory for the report files.",
+)
+@click.option(
+    "--format",
+    "formats",
+    default="md,csv,html,png,svg",
+    show_default=True,
+    help="Comma-separated outputs: md, csv, html, png, svg.",
+)
+@click.option(
+    "--label",
+    "labels",
+    multiple=True,
+    help="Row label per RUN_DIR, in order (default: the model's name). Repeat once per run.",
+)
+@click.option(
+    "--compare",
+    "compare",
+    nargs=2,
+    multiple=True,
+    metavar="A B",
+    help="Compare the runs labelled A and B on every task both have (repeatable). Default: on each "
+    "task with several runs, every run against the first one given.",
+)
+@click.option(
+    "--budget/--no-budget",
+    default=True,
+    show_default=True,
+    help="Re-grade completions cut at 1k, 2k, 4k, ... tokens.",
+)
+@click.option(
+    "--tokenizer",
+    type=click.Choice(["auto", "chars"]),
+    default="auto",
+    show_default=True,
+    help="Cut budgets with the model's local tokenizer (auto) or a chars-per-token approximation.",
+)
+@click.option("--resamples", default=1000, show_default=True, help="Bootstrap resamples for the CIs.")
+@click.option("--seed", default=0, show_default=True, help="Bootstrap seed.")
+@click.option(
+    "--compress/--no-compress",
+    default=True,
+    show_default=True,
+    help="Embed the HTML drill-down data gzip-compressed (needs a browser with DecompressionStream).",
+)
+@click.option(
+    "--html-completion-chars",
+    "completion_chars",
+    default=6000,
+    show_default=True,
+    help="Clip each completion in the HTML drill-down to this many characters (head and tail kept, "
+    "the cut marked); 0 keeps everything.",
+)
+def report_cmd(
+    run_dirs: tuple[Path, ...],
+    out: Path,
+    formats: str,
+    labels: tuple[str, ...],
+    compare: tuple[tuple[str, str], ...],
+    budget: bool,
+    tokenizer: str,
+    resamples: int,
+    seed: int,
+    compress: bool,
+    completion_chars: int,
+) -> None:
+    """Report on one or more run directories (models x tasks) written by ``skyeval run``.
+
+    Prints the benchmark table (mean pass@1 with 95% CI) and writes the tables, plots and a self-contained
+    report.html into --out.
+    """
+    from skyeval.report import build_tables, load_runs, parse_formats, to_markdown, write_report
+
+    wanted = parse_formats(formats)
+    runs = load_runs(list(run_dirs), list(labels) or None)
+    for run in runs:
+        for note in run.notes:
+            click.echo(f"note: {run.path}: {note}", err=True)
+    tables = build_tables(
+        runs,
+        compare=list(compare),
+        budget=budget,
+        tokenizer=tokenizer,
+        resamples=resamples,
+        seed=seed,
+        progress=True,
+    )
+    written = write_report(tables, out, wanted, compress=compress, completion_chars=completion_chars)
+    click.echo(to_markdown(tables.benchmark_wide))
+    if tables.comparison is not None:
+        for row in tables.comparison.summary.to_dict("records"):
+            click.echo(
+                f"{row['task']}: {row['a']} − {row['b']} = {100 * row['diff']:+.1f} pts "
+                f"[{100 * row['ci_lo']:+.1f}, {100 * row['ci_hi']:+.1f}] on {row['shared_problems']} problems; "
+                f"solved only by {row['a']}: {row['solved_only_by_a']}, only by {row['b']}: {row['solved_only_by_b']}"
+            )
+    click.echo(f"wrote {len(written)} files to {out}", err=True)
+
+
+commands = [report_cmd]

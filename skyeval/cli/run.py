@@ -1,7 +1,210 @@
-"""``skyeval run``, ``skyeval score`` and ``skyeval tasks``. (Placeholder: the runner work fills this in.)"""
+"""``skyeval run``, ``skyeval score`` and ``skyeval tasks``: thin wrappers over ``skyeval.runner``."""
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import click
 
-commands: list[click.Command] = []
+from skyeval.errors import SkyevalError
+
+
+def _parse_option(text: str) -> tuple[str, Any]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise SkyevalError(f"engine option must be KEY=VALUE, got {text!r}")
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value
+
+
+def _print_summary(summary: dict[str, Any], run_dir: object) -> None:
+    if "pass@1" not in summary:
+        click.echo(f"{summary['task']}: no samples scored ({run_dir})")
+        return
+    n = summary["n"]
+    lo, hi = summary["ci95"]
+    passk = " ".join(f"pass@{k}={v:.3f}" for k, v in summary["pass@k"].items())
+    click.echo(
+        f"{summary['task']}: pass@1={summary['pass@1']:.4f} (95% CI {lo:.3f}-{hi:.3f}) {passk} "
+        f"maj@{n}={summary[f'maj@{n}']:.3f} truncated={summary['truncated']}/{summary['samples']} "
+        f"problems={summary['problems_scored']}/{summary['problems']}"
+    )
+    click.echo(f"results: {run_dir}")
+
+
+@click.command("run")
+@click.option(
+    "--model", "-m", default=None, help="Model name or path (Hub id, local dir, or served model name)."
+)
+@click.option(
+    "--task", "-t", "tasks", multiple=True, required=True, help="Task name or file:PATH (repeatable)."
+)
+@click.option(
+    "--engine",
+    "-e",
+    default=None,
+    help="vllm | openai | hf | replay (default: openai with --base-url, else vllm).",
+)
+@click.option("--samples", "-n", type=int, default=None, help="Samples per problem (default: the task's).")
+@click.option("--temperature", type=float, default=None, help="Sampling temperature (default: the task's).")
+@click.option("--top-p", type=float, default=None, help="Nucleus sampling p (default: the task's).")
+@click.option("--max-tokens", type=int, default=None, help="Max new tokens per sample (default: the task's).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Sampling seed.")
+@click.option("--system-prompt", default=None, help="qwen-cot | sky-t1 | none (default: per-model table).")
+@click.option("--limit", type=int, default=None, help="Only the first N problems.")
+@click.option("--output-dir", "-o", default="runs", show_default=True, help="Where run directories go.")
+@click.option(
+    "--data-dir", envvar="SKYEVAL_DATA_DIR", default=None, help="Local <task>.jsonl files instead of the Hub."
+)
+@click.option("--id-field", default="", help="file: tasks: id field (default: row number).")
+@click.option("--question-field", default="question", show_default=True, help="file: tasks: question field.")
+@click.option("--gold-field", default="answer", show_default=True, help="file: tasks: gold answer field.")
+@click.option("--meta-field", multiple=True, help="file: tasks: breakdown field (repeatable).")
+@click.option("--base-url", default=None, help="openai: server URL, e.g. http://localhost:8000/v1.")
+@click.option(
+    "--api-key-env", default=None, help="openai: env var holding the API key (default OPENAI_API_KEY)."
+)
+@click.option("--mode", type=click.Choice(["chat", "completion"]), default=None, help="openai: endpoint.")
+@click.option("--concurrency", type=int, default=None, help="openai: requests in flight.")
+@click.option("--tensor-parallel-size", type=int, default=None, help="vllm: GPUs per model.")
+@click.option("--dtype", default=None, help="vllm/hf: dtype (auto, bfloat16, float16, float32).")
+@click.option("--max-model-len", type=int, default=None, help="vllm: max context length.")
+@click.option("--batch-size", type=int, default=None, help="hf: prompts per generate call.")
+@click.option("--device", default=None, help="hf: cpu, cuda, cuda:1, auto.")
+@click.option("--engine-option", "-E", multiple=True, help="Any engine option as KEY=VALUE (JSON values).")
+@click.option(
+    "--ray", "ray_address", default=None, help="Ray cluster address or 'auto': replicate the engine."
+)
+@click.option("--replicas", type=int, default=1, show_default=True, help="With --ray: engine replicas.")
+@click.option("--grade-timeout", type=float, default=5.0, show_default=True, help="Seconds per grading.")
+@click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
+def run_cmd(
+    model: str | None,
+    tasks: tuple[str, ...],
+    engine: str | None,
+    samples: int | None,
+    temperature: float | None,
+    top_p: float | None,
+    max_tokens: int | None,
+    seed: int,
+    system_prompt: str | None,
+    limit: int | None,
+    output_dir: str,
+    data_dir: str | None,
+    id_field: str,
+    question_field: str,
+    gold_field: str,
+    meta_field: tuple[str, ...],
+    base_url: str | None,
+    api_key_env: str | None,
+    mode: str | None,
+    concurrency: int | None,
+    tensor_parallel_size: int | None,
+    dtype: str | None,
+    max_model_len: int | None,
+    batch_size: int | None,
+    device: str | None,
+    engine_option: tuple[str, ...],
+    ray_address: str | None,
+    replicas: int,
+    grade_timeout: float,
+    no_progress: bool,
+) -> None:
+    """Generate, grade and summarise samples for each task; re-running the same command resumes."""
+    from skyeval.runner import RunOptions, run
+    from skyeval.tasks import FieldMap
+
+    name = engine or ("openai" if base_url else "vllm")
+    flags = {
+        "base_url": base_url,
+        "api_key_env": api_key_env,
+        "mode": mode,
+        "concurrency": concurrency,
+        "tensor_parallel_size": tensor_parallel_size,
+        "dtype": dtype,
+        "max_model_len": max_model_len,
+        "batch_size": batch_size,
+        "device": device,
+    }
+    options = {k: v for k, v in flags.items() if v is not None}
+    options.update(_parse_option(text) for text in engine_option)
+    if model is None:
+        if name != "replay":
+            raise SkyevalError("--model is required (except with --engine replay)")
+        model = "replay:" + str(options.get("path") or tasks[0].removeprefix("file:")).rsplit("/", 1)[-1]
+    fields = FieldMap(question=question_field, gold=gold_field, id=id_field, meta=meta_field)
+    failed = []
+    for task in tasks:
+        result = run(
+            RunOptions(
+                model=model,
+                task=task,
+                engine=name,
+                engine_options=options,
+                samples=samples,
+                temperature=temperature,
+                top_p=top_p,
+                max_tokens=max_tokens,
+                seed=seed,
+                system_prompt=system_prompt,
+                limit=limit,
+                output_dir=output_dir,
+                data_dir=data_dir,
+                fields=fields,
+                ray_address=ray_address,
+                replicas=replicas,
+                grade_timeout=grade_timeout,
+                progress=not no_progress,
+            )
+        )
+        _print_summary(dict(result.summary), result.run_dir)
+        if not result.summary.get("complete", False):
+            failed.append(task)
+    if failed:
+        raise SkyevalError(f"incomplete: {', '.join(failed)}; re-run the same command to resume")
+
+
+@click.command("score")
+@click.argument("run_dirs", nargs=-1, required=True, type=click.Path(file_okay=False))
+@click.option("--grade-timeout", type=float, default=5.0, show_default=True, help="Seconds per grading.")
+@click.option("--ray", "ray_address", default=None, help="Ray cluster address or 'auto': grade on Ray.")
+@click.option("--replicas", type=int, default=1, show_default=True, help="With --ray: grading workers.")
+@click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
+def score_cmd(
+    run_dirs: tuple[str, ...], grade_timeout: float, ray_address: str | None, replicas: int, no_progress: bool
+) -> None:
+    """Re-grade the samples of existing run directories (after a grader change) without generating."""
+    from skyeval.runner import score
+
+    for run_dir in run_dirs:
+        summary = score(
+            run_dir,
+            timeout=grade_timeout,
+            ray_address=ray_address,
+            replicas=replicas,
+            progress=not no_progress,
+        )
+        _print_summary(summary, run_dir)
+
+
+@click.command("tasks")
+@click.option("--data-dir", envvar="SKYEVAL_DATA_DIR", default=None, help="Count rows of local <task>.jsonl.")
+def tasks_cmd(data_dir: str | None) -> None:
+    """List the built-in tasks with row counts (when local data is available) and default sampling."""
+    from skyeval.tasks import count_rows, get_task, task_names
+
+    for name in task_names():
+        spec = get_task(name)
+        rows = count_rows(name, data_dir)
+        s = spec.sampling
+        source = spec.hub.path if spec.hub else "-"
+        click.echo(
+            f"{name:14} rows={rows if rows is not None else '?':>4}  n={s.n} T={s.temperature:g} "
+            f"top_p={s.top_p:g} max_tokens={s.max_tokens}  hub={source}  {spec.description}"
+        )
+
+
+commands = [run_cmd, score_cmd, tasks_cmd]

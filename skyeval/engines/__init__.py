@@ -7,6 +7,7 @@ checks the dependency first so a missing extra fails with the exact ``pip instal
 from __future__ import annotations
 
 import importlib
+import inspect
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,13 +30,38 @@ ENGINES: dict[str, EngineSpec] = {
 }
 
 
-def get_engine(name: str, **options: Any) -> Engine:
-    """Build the engine ``name`` with its options (model, base_url, ...)."""
+def _spec(name: str) -> EngineSpec:
     spec = ENGINES.get(name)
     if spec is None:
         raise SkyevalError(f"unknown engine {name!r}; choose one of: {', '.join(sorted(ENGINES))}")
+    return spec
+
+
+def _factory(name: str) -> Any:
+    module_name, factory = _spec(name).target.split(":")
+    return getattr(importlib.import_module(module_name), factory)
+
+
+def engine_parameters(name: str) -> tuple[str, ...]:
+    """The option names the engine ``name`` takes (its constructor's parameters)."""
+    return tuple(inspect.signature(_factory(name)).parameters)
+
+
+def check_options(name: str, options: dict[str, Any]) -> None:
+    """Fail with a one-line error when ``options`` holds names the engine does not take."""
+    params = engine_parameters(name)
+    unknown = sorted(set(options) - set(params))
+    if unknown:
+        raise SkyevalError(
+            f"engine {name!r} does not take option(s) {', '.join(unknown)}; it takes: {', '.join(params)}"
+        )
+
+
+def get_engine(name: str, **options: Any) -> Engine:
+    """Build the engine ``name`` with its options (model, base_url, ...)."""
+    spec = _spec(name)
     for module in spec.requires:
         require(module, extra=spec.extra, what=f"the {name!r} engine")
-    module_name, factory = spec.target.split(":")
-    engine: Engine = getattr(importlib.import_module(module_name), factory)(**options)
+    check_options(name, options)
+    engine: Engine = _factory(name)(**options)
     return engine

@@ -1,4 +1,10 @@
-"""Final-answer extraction from model responses. (Placeholder: replaced by the grader work.)"""
+"""Final-answer extraction from model responses.
+
+The answer is, in order of preference: the last ``\\boxed{…}``/``\\fbox{…}`` (adjacent boxes joined by "and"/","
+form one multi-part answer), the text after "final answer is"/"answer:", and, for a short response with no
+marker, the response itself. Text after ``</think>`` is preferred over text inside it. Every scan is linear in the
+input length (no backtracking regexes over the whole response) and nothing here raises on any ``str`` input.
+"""
 
 from __future__ import annotations
 
@@ -11,20 +17,225 @@ class ExtractConfig:
     """How to find the final answer in a response."""
 
     last_number_fallback: bool = False
+    """Take the last number of a long response that has no marker (off: it grades truncated responses)."""
+    short_answer_chars: int = 160
+    """A response this short (one or two lines) with no marker is itself the answer."""
+    max_boxes: int = 64
+    """Only the last this-many ``\\boxed`` commands are parsed (bounds the work on adversarial inputs)."""
+
+
+_BOX_RE = re.compile(r"\\(?:boxed|fbox)\b")
+_MARKER_RE = re.compile(
+    r"(?i)(?:final\s+answer|the\s+answer|answer)\s*(?:is|was|should\s+be|would\s+be|will\s+be)?\s*[:：]?"
+)
+_THINK_END = "</think>"
+_NUMBER_RE = re.compile(r"-?\d[\d,]*(?:\.\d+)?|-?\.\d+")
+# Words and symbols that may sit between two boxes of one multi-part answer ("\boxed{1} and \boxed{2}").
+_GLUE_RE = re.compile(r"(?i)\b(?:and|or)\b|[,;]|\\quad|\\qquad")
+_MATH_RE = re.compile(r"\$\$(.+?)\$\$|\\\[(.+?)\\\]|\\\(([^\n]+?)\\\)|(?<!\\)\$([^$\n]+?)(?<!\\)\$", re.DOTALL)
+_COPULA_RE = re.compile(r"(?i)(?:\bis|\bare|\bit's|\bequals|\bbe|\bby)\s+|\s:\s*")
+_HAS_VALUE_RE = re.compile(r"[\d\\^]|^\(?[A-Ea-e]\)?\.?$")
+
+
+def _brace_group(text: str, start: int) -> int:
+    """Index just past the ``}`` that closes the ``{`` at ``start``, or -1 when it is never closed."""
+    depth = 0
+    for j in range(start, len(text)):
+        c = text[j]
+        if c == "\\":
+            continue
+        if c == "{" and text[j - 1] != "\\":
+            depth += 1
+        elif c == "}" and text[j - 1] != "\\":
+            depth -= 1
+            if depth == 0:
+                return j + 1
+    return -1
+
+
+def _boxes(text: str, max_boxes: int) -> list[tuple[int, int, str]]:
+    """Top-level ``\\boxed``/``\\fbox`` commands as (start, end, content), left to right; nested ones skipped."""
+    starts = [m for m in _BOX_RE.finditer(text)][-max_boxes:]
+    found: list[tuple[int, int, str]] = []
+    end_of_last = -1
+    for m in starts:
+        if m.start() < end_of_last:
+            continue
+        i = m.end()
+        while i < len(text) and text[i] in " \t":
+            i += 1
+        if i < len(text) and text[i] == "{":
+            close = _brace_group(text, i)
+            if close < 0:
+                continue
+            found.append((m.start(), close, text[i + 1 : close - 1]))
+            end_of_last = close
+        else:  # "\boxed 5": one token
+            j = i
+            while j < len(text) and not text[j].isspace() and text[j] not in "$,;":
+                j += 1
+            token = text[i:j].rstrip(".")
+            if token:
+                found.append((m.start(), j, token))
+                end_of_last = j
+    return found
+
+
+def _is_glue(gap: str) -> bool:
+    """True when the text between two boxes joins them into one answer ("\\boxed{1} and \\boxed{2}")."""
+    core = re.sub(r"\\text\{([^{}]*)\}", r"\1", gap)
+    core = core.replace("$", "").replace("\\(", "").replace("\\)", "").replace("\\[", "").replace("\\]", "")
+    core = core.strip()
+    if not core or (len(core) <= 40 and not re.search(r"\w", core)):
+        return True
+    return len(core) <= 40 and "\n\n" not in gap and _GLUE_RE.search(core) is not None
+
+
+def _box_cluster(text: str, boxes: list[tuple[int, int, str]]) -> str:
+    parts = [boxes[-1][2]]
+    for prev, nxt in zip(reversed(boxes[:-1]), reversed(boxes[1:]), strict=True):
+        if not _is_glue(text[prev[1] : nxt[0]]):
+            break
+        parts.append(prev[2])
+    return ", ".join(p.strip() for p in reversed(parts))
+
+
+def _strip_math(text: str) -> str:
+    """Remove one layer of ``$…$``, ``\\(…\\)``, ``\\[…\\]`` around a whole answer, and a trailing period."""
+    s = text.strip()
+    for _ in range(3):
+        before = s
+        s = s.rstrip(" .")
+        for left, right in (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]")):
+            if s.startswith(left) and s.endswith(right) and len(s) >= len(left) + len(right):
+                inner = s[len(left) : len(s) - len(right)]
+                if left == "$" and "$" in inner.replace("\\$", ""):
+                    continue
+                s = inner.strip()
+                break
+        if s == before:
+            break
+    return s
+
+
+def _math_segments(text: str) -> list[str]:
+    return [next(g for g in m.groups() if g is not None).strip() for m in _MATH_RE.finditer(text)]
+
+
+_NOISE_RE = re.compile(r"(?i)\bI hope (?:it|this) is correct\.?|<\|[a-z_]+\|>.*$|</?s>", re.DOTALL)
+_GLUE_ONLY_RE = re.compile(r"(?i)(?:\s|,|;|\\?\"|\band\b|\bor\b|\\quad|\\text\{\s*(?:and|or)\s*\})*")
+_LEADING_VALUE_RE = re.compile(r"\$[^$]+\$|-?[\d.,/]*\d")
+
+
+def _joined_segments(text: str) -> str | None:
+    """``$1$ and $2$`` -> ``1, 2``: math segments separated only by "and"/"or"/commas form one answer."""
+    segments = _math_segments(text)
+    if len(segments) < 2:
+        return None
+    if _GLUE_ONLY_RE.fullmatch(_MATH_RE.sub(" ", text).strip(" .")) is None:
+        return None
+    return ", ".join(segments)
+
+
+def _from_sentence(text: str) -> str:
+    """The answer inside one short sentence: after the last "is", else its last math segment, else all of it."""
+    s = _NOISE_RE.sub("", text).strip().rstrip(".").strip()
+    if not s:
+        return s
+    joined = _joined_segments(s)
+    if joined is not None:
+        return joined
+    for copula in reversed(list(_COPULA_RE.finditer(s))):
+        tail = s[copula.end() :].strip()
+        if not tail or not _HAS_VALUE_RE.search(tail):
+            continue
+        joined = _joined_segments(tail)
+        if joined is not None:
+            return joined
+        segments = _math_segments(tail)
+        if segments:
+            return segments[0]
+        lead = _LEADING_VALUE_RE.match(tail)
+        if lead and len(tail[lead.end() :].split()) >= 2:
+            return _strip_math(lead.group(0)).rstrip(".,")
+        return _strip_math(tail)
+    segments = _math_segments(s)
+    if segments:
+        return segments[-1]
+    return _strip_math(s)
+
+
+_CONCLUSION_RE = re.compile(r"(?i)\b((?:therefore|thus|hence|so|in conclusion)\b[^.!\n]*?(?:\bis|\bare|\bby|=)[^\n]*)$")
+
+
+def _conclusion(text: str) -> str | None:
+    """The value stated by a final "Therefore, … is X." sentence (a marker, not a last-number guess)."""
+    tail = _NOISE_RE.sub("", text[-600:]).rstrip().rstrip(".")
+    m = _CONCLUSION_RE.search(tail)
+    if m is None:
+        return None
+    answer = _from_sentence(m.group(1))
+    return answer if answer and _HAS_VALUE_RE.search(answer) else None
+
+
+def _last_marker(text: str) -> re.Match[str] | None:
+    last = None
+    for m in _MARKER_RE.finditer(text):
+        last = m
+    return last
+
+
+def _after_marker(text: str, marker: re.Match[str] | None) -> str | None:
+    """The answer after the last "final answer is"/"answer:" marker, up to the end of its paragraph."""
+    if marker is None:
+        return None
+    rest = _NOISE_RE.sub("", text[marker.end() : marker.end() + 2000]).lstrip()
+    para = rest.split("\n\n", 1)[0] if rest.strip() else ""
+    if not para.strip():
+        return None
+    joined = _joined_segments(para)
+    if joined is not None:
+        return joined
+    segments = _math_segments(para)
+    if segments and para.lstrip().startswith(("$", "\\(", "\\[")):
+        return segments[0]
+    answer = _from_sentence(para.split("\n")[0] if "$$" not in para and "\\[" not in para else para)
+    numbers = _NUMBER_RE.findall(answer)
+    if len(answer.split()) > 2 and len(numbers) == 1 and "$" not in answer and "\\" not in answer:
+        return numbers[0]  # "Final Answer: Jane started 3 hours ago" -> 3
+    return answer or None
+
+
+def _extract(text: str, config: ExtractConfig) -> str | None:
+    boxes = _boxes(text, config.max_boxes)
+    marker = _last_marker(text)
+    if boxes and (marker is None or marker.start() < boxes[-1][1]):
+        return _strip_math(_box_cluster(text, boxes))
+    marked = _after_marker(text, marker)
+    if marked:
+        return marked
+    if boxes:
+        return _strip_math(_box_cluster(text, boxes))
+    stripped = text.strip()
+    if stripped and len(stripped) <= config.short_answer_chars and stripped.count("\n") <= 4:
+        return _from_sentence(stripped) or None
+    concluded = _conclusion(text)
+    if concluded:
+        return concluded
+    if config.last_number_fallback:
+        numbers = _NUMBER_RE.findall(text[-2000:])
+        return numbers[-1] if numbers else None
+    return None
 
 
 def extract_answer(text: str, config: ExtractConfig = ExtractConfig()) -> str | None:
-    """The final answer of a model response (last ``\\boxed{}``), or None."""
-    i = text.rfind("\\boxed{")
-    if i < 0:
-        return None
-    depth, start = 0, i + len("\\boxed{")
-    for j in range(start, len(text)):
-        if text[j] == "{":
-            depth += 1
-        elif text[j] == "}":
-            if depth == 0:
-                return text[start:j].strip()
-            depth -= 1
-    m = re.search(r"answer is[:\s]*(\S+)", text)
-    return m.group(1) if m else None
+    """The final answer of a model response, or None when it states none (see the module docstring)."""
+    if not isinstance(text, str):
+        text = str(text)
+    head, sep, tail = text.rpartition(_THINK_END)
+    if sep:
+        answer = _extract(tail, config)
+        if answer is not None:
+            return answer
+        text = head
+    return _extract(text.replace("<think>", ""), config)

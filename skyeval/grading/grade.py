@@ -1,25 +1,152 @@
-"""Extract-then-compare grading with a hard timeout. (Placeholder: replaced by the grader work.)"""
+"""Extract-then-compare grading that never raises and never runs past its timeout.
+
+``grade`` runs three stages: ``extract_answer`` (in-process, linear time), ``fast_equivalent`` (in-process,
+pure Python, microseconds; decides integers, decimals, simple fractions and identical strings) and, only when
+the fast path is undecided, the full ``is_equivalent`` in a killable worker process with a hard timeout (see
+``skyeval.grading.pool``). ``grade_many`` runs the fast stages in-process and the slow stage on several
+workers at once.
+"""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
-from skyeval.grading.equivalence import is_equivalent
+from skyeval.grading import equivalence
 from skyeval.grading.extract import extract_answer
+from skyeval.grading.pool import Outcome, SharedPool, WorkerPool
 from skyeval.types import Grade
 
+logger = logging.getLogger(__name__)
 
-def grade(response: str, gold: str, *, timeout: float = 5.0) -> Grade:
-    """Grade one response against a gold answer. Never raises."""
-    extracted = extract_answer(response)
-    if extracted is None:
-        return Grade(False, None, "no_answer")
-    ok = is_equivalent(extracted, str(gold))
-    return Grade(ok, extracted, "equal" if ok else "not_equal")
+DEFAULT_TIMEOUT_S = 5.0
+_SLOW_REF = "skyeval.grading.equivalence:is_equivalent"
+_MAX_DETAIL = 300
+
+_POOL = SharedPool(lambda: WorkerPool(preload=("skyeval.grading.equivalence",)))
+_fast_equivalent = getattr(equivalence, "fast_equivalent", None)
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """A response whose answer was extracted but which the fast path could not decide."""
+
+    extracted: str
+    gold: str
+
+
+def as_text(value: object) -> str | None:
+    """Coerce a response or gold to text: numbers via ``str``, bytes decoded, lists joined with ``", "``."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).decode("utf-8", "replace")
+    if isinstance(value, (list, tuple)):
+        parts = [t for t in (as_text(v) for v in value) if t is not None]
+        return ", ".join(parts) if parts else None
+    return str(value)
+
+
+def grade(response: object, gold: object, *, timeout: float = DEFAULT_TIMEOUT_S) -> Grade:
+    """Grade one response against a gold answer. Never raises; costs at most about ``timeout`` seconds.
+
+    ``reason`` is ``equal``/``not_equal``, ``no_answer`` (nothing extracted), ``timeout`` (the comparison did
+    not finish in time) or ``error`` (missing gold, or a failure, described in ``detail``).
+    """
+    return _grade(response, gold, timeout, _SLOW_REF)
 
 
 def grade_many(
-    responses: Sequence[str], golds: Sequence[str], *, timeout: float = 5.0, workers: int | None = None
+    responses: Sequence[object],
+    golds: Sequence[object],
+    *,
+    timeout: float = DEFAULT_TIMEOUT_S,
+    workers: int | None = None,
+    progress: bool = False,
 ) -> list[Grade]:
-    """Grade many (response, gold) pairs; same order as the input."""
-    return [grade(r, g, timeout=timeout) for r, g in zip(responses, golds, strict=True)]
+    """Grade many (response, gold) pairs; same order as the input, each with a hard ``timeout``.
+
+    The fast stages run in this process; undecided pairs are compared on up to ``workers`` worker
+    processes at once (default: the CPU count). ``progress`` shows a tqdm bar on stderr.
+    """
+    if len(responses) != len(golds):
+        raise ValueError(f"{len(responses)} responses but {len(golds)} golds")
+    return _grade_many(responses, golds, timeout, workers, progress, _SLOW_REF)
+
+
+def _grade(response: object, gold: object, timeout: float, slow_ref: str) -> Grade:
+    stage = _first_stages(response, gold)
+    return stage if isinstance(stage, Grade) else _slow_stage(stage, timeout, slow_ref)
+
+
+def _grade_many(
+    responses: Sequence[object],
+    golds: Sequence[object],
+    timeout: float,
+    workers: int | None,
+    progress: bool,
+    slow_ref: str,
+) -> list[Grade]:
+    from tqdm import tqdm
+
+    results: list[Grade | _Pending] = [_first_stages(r, g) for r, g in zip(responses, golds, strict=True)]
+    pending = [i for i, r in enumerate(results) if isinstance(r, _Pending)]
+    n_workers = max(1, workers or _POOL.get().max_workers)
+    with tqdm(total=len(results), disable=not progress, unit="resp", desc="grading") as bar:
+        bar.update(len(results) - len(pending))
+        if pending:
+            _POOL.get().reserve(n_workers)
+
+            def run(i: int) -> Grade:
+                item = results[i]
+                assert isinstance(item, _Pending)
+                graded = _slow_stage(item, timeout, slow_ref)
+                bar.update(1)
+                return graded
+
+            with ThreadPoolExecutor(max_workers=min(n_workers, len(pending))) as executor:
+                for i, graded in zip(pending, executor.map(run, pending), strict=True):
+                    results[i] = graded
+    return [r for r in results if isinstance(r, Grade)]
+
+
+def _first_stages(response: object, gold: object) -> Grade | _Pending:
+    """Extraction and the in-process fast comparison; a ``_Pending`` when the slow path must decide."""
+    extracted: str | None = None
+    try:
+        gold_text = as_text(gold)
+        response_text = as_text(response)
+        extracted = extract_answer(response_text) if response_text is not None else None
+        if extracted is None:
+            return Grade(False, None, "no_answer")
+        if gold_text is None or not gold_text.strip():
+            return Grade(False, extracted, "error", "no gold answer")
+        verdict = _fast_equivalent(extracted, gold_text) if _fast_equivalent is not None else None
+    except Exception as err:  # noqa: BLE001 - grade never raises; the failure is logged and reported
+        logger.warning("grading failed in the fast path", exc_info=True)
+        return Grade(False, extracted, "error", _describe(err))
+    if verdict is None:
+        return _Pending(extracted, gold_text)
+    return Grade(verdict, extracted, "equal" if verdict else "not_equal")
+
+
+def _slow_stage(item: _Pending, timeout: float, slow_ref: str) -> Grade:
+    try:
+        outcome = _POOL.get().call(slow_ref, (item.extracted, item.gold), timeout)
+    except Exception as err:  # noqa: BLE001 - grade never raises; the failure is logged and reported
+        logger.warning("grading failed in the worker pool", exc_info=True)
+        outcome = Outcome("error", detail=_describe(err))
+    if outcome.status == "ok":
+        verdict = bool(outcome.value)
+        return Grade(verdict, item.extracted, "equal" if verdict else "not_equal")
+    if outcome.status == "error":
+        logger.warning(
+            "equivalence check failed for %.80r vs %.80r: %s", item.extracted, item.gold, outcome.detail
+        )
+    return Grade(False, item.extracted, outcome.status, outcome.detail)
+
+
+def _describe(err: BaseException) -> str:
+    return f"{type(err).__name__}: {err}"[:_MAX_DETAIL]

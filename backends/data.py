@@ -1,0 +1,87 @@
+"""Read and check training rows: chat ``messages`` for SFT, ``prompt`` + ``answer`` for RL.
+
+Every malformed row is an error naming the file and line; nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from skyeval.errors import SkyevalError
+
+ROLES = ("system", "user", "assistant")
+
+
+def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield ``(line_number, row)`` for each non-blank line of a JSONL file."""
+    path = Path(path)
+    if not path.is_file():
+        raise SkyevalError(f"training data {path} does not exist")
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise SkyevalError(f"{path}:{number}: not valid JSON ({err.msg})") from err
+            if not isinstance(row, dict):
+                raise SkyevalError(f"{path}:{number}: each line must be a JSON object")
+            yield number, row
+
+
+def _check_messages(messages: Any, where: str) -> list[dict[str, str]]:
+    if not isinstance(messages, list) or not messages:
+        raise SkyevalError(f"{where}: 'messages' must be a non-empty list of {{role, content}} objects")
+    checked = []
+    for message in messages:
+        if not isinstance(message, dict) or message.get("role") not in ROLES:
+            raise SkyevalError(f"{where}: each message needs a role in {ROLES}")
+        if not isinstance(message.get("content"), str):
+            raise SkyevalError(f"{where}: each message needs a string 'content'")
+        checked.append({"role": message["role"], "content": message["content"]})
+    return checked
+
+
+def load_sft_rows(path: str | Path) -> list[dict[str, Any]]:
+    """Rows ``{"messages": [...]}`` whose last message is the assistant's (the part that is trained on)."""
+    rows = []
+    for number, row in iter_jsonl(path):
+        where = f"{path}:{number}"
+        messages = _check_messages(row.get("messages"), where)
+        if messages[-1]["role"] != "assistant":
+            raise SkyevalError(f"{where}: the last message must be the assistant's response")
+        rows.append({"messages": messages})
+    if not rows:
+        raise SkyevalError(f"training data {path} has no rows")
+    return rows
+
+
+def load_rl_rows(
+    path: str | Path,
+    *,
+    prompt_key: str = "prompt",
+    answer_key: str = "answer",
+    system_prompt: str | None = None,
+) -> list[dict[str, Any]]:
+    """Rows ``{"prompt": [messages], "answer": str}``: the prompt as chat messages, the gold answer as text."""
+    rows = []
+    for number, row in iter_jsonl(path):
+        where = f"{path}:{number}"
+        prompt = row.get(prompt_key)
+        if isinstance(prompt, str):
+            messages = [{"role": "user", "content": prompt}]
+        else:
+            messages = _check_messages(prompt, f"{where} ({prompt_key!r})")
+        if system_prompt is not None and messages[0]["role"] != "system":
+            messages = [{"role": "system", "content": system_prompt}, *messages]
+        answer = row.get(answer_key)
+        if isinstance(answer, bool) or not isinstance(answer, str | int | float) or str(answer).strip() == "":
+            raise SkyevalError(f"{where}: {answer_key!r} must be a non-empty string or number")
+        rows.append({"prompt": messages, "answer": str(answer)})
+    if not rows:
+        raise SkyevalError(f"training data {path} has no rows")
+    return rows

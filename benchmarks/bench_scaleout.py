@@ -1,0 +1,108 @@
+"""Ray scale-out on the CPU test setup: 2 replicas vs 1 vs the plain single-process ``hf`` engine.
+
+Builds the tiny random Qwen2 model locally, generates greedily for ``--problems`` prompts and reports wall times
+(start-up and generation separately), the 2-vs-1 speed-up and Ray's overhead over the plain engine; then the
+same for grading (``ray_grade_many`` vs ``grade_many``). Results go into docs/scaling.md by hand.
+
+    .venv/bin/python benchmarks/bench_scaleout.py --problems 64 --max-tokens 64
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--problems", type=int, default=64)
+    parser.add_argument("--max-tokens", type=int, default=64)
+    parser.add_argument("--hf-batch-size", type=int, default=4)
+    parser.add_argument("--grade-pairs", type=int, default=4000)
+    parser.add_argument("--repeats", type=int, default=2, help="generation timings: best of this many runs")
+    args = parser.parse_args()
+
+    import ray
+    import torch
+
+    from skyeval import grade_many
+    from skyeval.engines import get_engine
+    from skyeval.scaleout import RayEngine, ray_grade_many
+    from skyeval.testing import build_tiny_model
+    from skyeval.types import GenerationRequest, Message, SamplingParams
+
+    sampling = SamplingParams(n=1, temperature=0.0, max_tokens=args.max_tokens)
+    requests = [
+        GenerationRequest(f"p{i}", (Message("user", f"What is {i} + {i % 7}? Reason step by step."),), (0,))
+        for i in range(args.problems)
+    ]
+    results: dict[str, float] = {}
+    full = torch.get_num_threads()
+
+    def best_generation(engine: object) -> tuple[float, int]:
+        times, out = [], []
+        for _ in range(args.repeats):
+            t = time.perf_counter()
+            out = list(engine.generate(requests, sampling))  # type: ignore[attr-defined]
+            times.append(time.perf_counter() - t)
+        tokens = sum(c.completion_tokens or 0 for c in out)
+        assert len(out) == len(requests)
+        return min(times), tokens
+
+    with tempfile.TemporaryDirectory() as tmp:
+        model = str(build_tiny_model(Path(tmp) / "tiny"))
+        options = {"model": model, "device": "cpu", "batch_size": args.hf_batch_size}
+
+        for threads in (full, 1):
+            torch.set_num_threads(threads)
+            t = time.perf_counter()
+            plain = get_engine("hf", **options)
+            results[f"plain_{threads}thr_load_s"] = time.perf_counter() - t
+            results[f"plain_{threads}thr_generate_s"], tokens = best_generation(plain)
+        torch.set_num_threads(full)
+        results["completion_tokens"] = tokens
+
+        t = time.perf_counter()
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+        results["ray_init_s"] = time.perf_counter() - t
+        for replicas in (1, 2):
+            # the same hf batches as the plain engine: one shard = one hf batch
+            engine = RayEngine("hf", options, replicas=replicas, batch_size=args.hf_batch_size)
+            t = time.perf_counter()
+            engine.start()
+            results[f"ray{replicas}_start_s"] = time.perf_counter() - t
+            results[f"ray{replicas}_generate_s"], _ = best_generation(engine)
+            engine.close()
+        # auto batch size (about 4 shards per replica, fewer round trips)
+        engine = RayEngine("hf", options, replicas=2)
+        engine.start()
+        results["ray2_auto_batch_generate_s"], _ = best_generation(engine)
+        engine.close()
+
+        responses = [f"so the answer is \\boxed{{\\frac{{{i}}}{{{i % 9 + 2}}}}}" for i in range(args.grade_pairs)]
+        golds = [f"{i}/{i % 9 + 2}" for i in range(args.grade_pairs)]
+        t = time.perf_counter()
+        local = grade_many(responses, golds)
+        results["grade_many_s"] = time.perf_counter() - t
+        for replicas in (1, 2):
+            t = time.perf_counter()
+            remote = ray_grade_many(responses, golds, replicas=replicas, batch_size=256)
+            results[f"ray_grade_many{replicas}_s"] = time.perf_counter() - t
+            assert remote == local
+        ray.shutdown()
+
+    results["speedup_2_vs_1"] = results["ray1_generate_s"] / results["ray2_generate_s"]
+    plain_1thr = results["plain_1thr_generate_s"]
+    results["ray1_overhead_vs_plain_1thr"] = results["ray1_generate_s"] / plain_1thr - 1
+    results["ray2_speedup_vs_plain_2thr"] = (
+        results[f"plain_{full}thr_generate_s"] / results["ray2_generate_s"]
+    )
+    print(json.dumps({"cpus": os.cpu_count(), **{k: round(v, 3) for k, v in results.items()}}, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,70 @@
+"""Where skydata gets its engines and grader: skyeval's engine registry and grader, optionally on Ray.
+
+Without a Ray address Ray is never imported; with one, generation goes through ``skyeval.scaleout.RayEngine``
+and grading through ``skyeval.scaleout.ray_grade_many``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from skyeval.types import Engine, Grade
+
+Grader = Callable[[Sequence[str], Sequence[str]], list[Grade]]
+
+SECRET_OPTIONS = ("api_key",)  # never written to a manifest; the openai engine reads the key from an env var
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """An engine by registry name, its options (model, base_url, ...) and optional Ray scale-out."""
+
+    engine: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+    ray_address: str | None = None
+    replicas: int = 1
+
+    def public(self) -> dict[str, Any]:
+        """What a manifest may record (no secrets)."""
+        opts = {k: v for k, v in self.options.items() if k not in SECRET_OPTIONS}
+        return {
+            "engine": self.engine,
+            "options": opts,
+            "ray_address": self.ray_address,
+            "replicas": self.replicas,
+        }
+
+
+def build_engine(config: EngineConfig) -> Engine:
+    if config.ray_address is not None:
+        from skyeval.scaleout import RayEngine
+
+        return RayEngine(
+            engine=config.engine,
+            engine_options=dict(config.options),
+            replicas=config.replicas,
+            address=config.ray_address,
+        )
+    from skyeval.engines import get_engine
+
+    return get_engine(config.engine, **dict(config.options))
+
+
+def build_grader(*, timeout: float = 5.0, ray_address: str | None = None, replicas: int = 1) -> Grader:
+    """``grade_many`` locally, or on Ray workers when an address is given."""
+    if ray_address is not None:
+        from skyeval.scaleout import ray_grade_many
+
+        def ray_grader(responses: Sequence[str], golds: Sequence[str]) -> list[Grade]:
+            return ray_grade_many(responses, golds, address=ray_address, replicas=replicas, timeout=timeout)
+
+        return ray_grader
+
+    import skyeval
+
+    def local_grader(responses: Sequence[str], golds: Sequence[str]) -> list[Grade]:
+        return skyeval.grade_many(responses, golds, timeout=timeout)
+
+    return local_grader

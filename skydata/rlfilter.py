@@ -1,0 +1,92 @@
+"""Offline prompt filtering for RL: k rollouts per prompt from the policy, keep prompts whose pass rate lies in
+a band (default strictly between 0 and 1: PRIME's filter drops prompts the policy always or never solves).
+
+Rollouts come from an engine (logged and graded like teacher samples, so the stage resumes) or from an
+existing ``skyeval run`` ``samples.jsonl``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from skydata.io import read_jsonl
+from skydata.records import Drop, Item
+from skyeval.errors import SkyevalError
+
+
+@dataclass(frozen=True)
+class Band:
+    low: float = 0.0
+    high: float = 1.0
+    inclusive: bool = False
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.low <= self.high <= 1.0:
+            raise SkyevalError(f"bad pass-rate band {self.low}..{self.high}: need 0 <= low <= high <= 1")
+
+    def contains(self, rate: float) -> bool:
+        if self.inclusive:
+            return self.low <= rate <= self.high
+        return self.low < rate < self.high
+
+    def __str__(self) -> str:
+        return f"[{self.low:g}, {self.high:g}]" if self.inclusive else f"({self.low:g}, {self.high:g})"
+
+
+def parse_band(text: str, *, inclusive: bool = False) -> Band:
+    low, sep, high = text.partition(":")
+    try:
+        return Band(float(low), float(high), inclusive) if sep else Band(inclusive=inclusive)
+    except ValueError:
+        raise SkyevalError(f"bad pass-rate band {text!r}; use LOW:HIGH, e.g. 0:1") from None
+
+
+def counts_from_grades(path: str | Path) -> dict[str, tuple[int, int]]:
+    """(samples, correct) per problem from a generation verdict log (``*.grades.jsonl``)."""
+    out: dict[str, tuple[int, int]] = {}
+    seen: set[tuple[str, int]] = set()
+    for row in read_jsonl(path, tolerate_torn_tail=True):
+        key = (row["id"], int(row["sample_index"]))
+        if key in seen:
+            continue
+        seen.add(key)
+        n, c = out.get(row["id"], (0, 0))
+        out[row["id"]] = (n + 1, c + bool(row["correct"]))
+    return out
+
+
+def counts_from_samples(path: str | Path) -> dict[str, tuple[int, int]]:
+    """(samples, correct) per problem from a ``skyeval run`` ``samples.jsonl`` (``SampleRecord`` rows)."""
+    out: dict[str, tuple[int, int]] = {}
+    for row in read_jsonl(path, tolerate_torn_tail=True):
+        if "problem_id" not in row or "correct" not in row:
+            raise SkyevalError(f"{path}: rows need problem_id and correct (a skyeval samples.jsonl)")
+        n, c = out.get(str(row["problem_id"]), (0, 0))
+        out[str(row["problem_id"])] = (n + 1, c + bool(row["correct"]))
+    return out
+
+
+def filter_prompts(
+    items: Iterable[Item],
+    counts: Mapping[str, tuple[int, int]],
+    band: Band,
+    *,
+    min_samples: int = 1,
+    key: Callable[[Item], str] = lambda item: item.id,
+) -> Iterator[Item | Drop]:
+    """Items whose pass rate is in ``band`` (with ``pass_rate`` in meta); the others as drops with the rate.
+    ``key`` says how ``counts`` is keyed (item id for skyeval samples, ``teacher.problem_key`` for our logs)."""
+    for item in items:
+        n, c = counts.get(key(item), (0, 0))
+        if n < min_samples:
+            yield Drop(item.id, "no_rollouts", f"{n} rollouts (< {min_samples})")
+            continue
+        rate = c / n
+        if band.contains(rate):
+            yield item.with_meta(pass_rate=rate, rollouts=n)
+        elif rate >= band.high:
+            yield Drop(item.id, "too_easy_for_policy", f"pass rate {rate:.3f} ({c}/{n}) outside {band}")
+        else:
+            yield Drop(item.id, "too_hard_for_policy", f"pass rate {rate:.3f} ({c}/{n}) outside {band}")

@@ -1,0 +1,163 @@
+"""``hf``: transformers ``generate`` on CPU or GPU, batched; for small models and tests.
+
+Deterministic given seeds: greedy when ``temperature == 0`` (one generation per prompt, shared by all its sample
+indices); when sampling, every row draws its tokens from its own ``torch.Generator`` seeded from
+(seed, problem_id, sample_index), so a sample does not depend on which batch it landed in (up to the float
+noise that padding can add).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from skyeval.engines._common import expand, sample_seed
+from skyeval.errors import SkyevalError
+from skyeval.types import Completion, GenerationRequest, Message, SamplingParams
+
+if TYPE_CHECKING:
+    import torch
+
+
+class _SeededSampler:
+    """A logits processor that samples each row with its own generator and forces that token.
+
+    It returns scores that are ``-inf`` everywhere except the drawn token, so a greedy ``generate`` emits it.
+    """
+
+    def __init__(self, generators: list[torch.Generator], temperature: float, top_p: float) -> None:
+        self.generators = generators
+        self.temperature = temperature
+        self.top_p = top_p
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        import torch
+
+        logits = scores.float() / self.temperature
+        if self.top_p < 1.0:
+            sorted_logits, order = torch.sort(logits, descending=True, dim=-1)
+            cumulative = torch.softmax(sorted_logits, dim=-1).cumsum(dim=-1)
+            drop = cumulative - torch.softmax(sorted_logits, dim=-1) >= self.top_p  # keep the top token
+            sorted_logits = sorted_logits.masked_fill(drop, float("-inf"))
+            logits = torch.full_like(logits, float("-inf")).scatter(-1, order, sorted_logits)
+        probs = torch.softmax(logits, dim=-1)
+        forced = torch.full_like(scores, float("-inf"))
+        for row, gen in enumerate(self.generators):
+            token = torch.multinomial(probs[row], 1, generator=gen)
+            forced[row, token] = 0.0
+        return forced
+
+
+class HFEngine:
+    """Generate with a local or Hub transformers causal LM, ``batch_size`` prompts at a time."""
+
+    name = "hf"
+
+    def __init__(
+        self,
+        model: str,
+        device: str = "auto",
+        dtype: str = "auto",
+        batch_size: int = 8,
+        seed: int | None = None,
+    ) -> None:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        if model.startswith(("/", "./", "../", "~")) and not Path(model).expanduser().exists():
+            raise SkyevalError(f"model path not found: {model}")
+        if batch_size < 1:
+            raise SkyevalError(f"batch_size must be >= 1, got {batch_size}")
+        self.model_name = model
+        self.batch_size = batch_size
+        self.seed = seed
+        self.device = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
+        torch_dtype = "auto" if dtype == "auto" else getattr(torch, dtype, None)
+        if not isinstance(torch_dtype, str | torch.dtype):
+            raise SkyevalError(f"unknown dtype {dtype!r}; use auto, bfloat16, float16 or float32")
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(model, padding_side="left")
+            loaded: Any = AutoModelForCausalLM.from_pretrained(model, dtype=torch_dtype)
+            self.model = loaded.to(self.device)
+        except OSError as err:
+            raise SkyevalError(f"cannot load model {model!r}: {err}") from err
+        self.model.eval()
+        if self.tokenizer.pad_token_id is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        eos = self.model.generation_config.eos_token_id
+        if eos is None:
+            eos = self.tokenizer.eos_token_id
+        self.eos_ids: set[int] = set(eos) if isinstance(eos, list) else {int(eos)}
+
+    def render(self, messages: Sequence[Message]) -> str:
+        """The prompt text the tokenizer's chat template makes of ``messages``."""
+        chat = [{"role": m.role, "content": m.content} for m in messages]
+        return str(self.tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True))
+
+    def generate(
+        self, requests: Sequence[GenerationRequest], sampling: SamplingParams
+    ) -> Iterator[Completion]:
+        greedy = sampling.temperature == 0
+        items: list[tuple[GenerationRequest, int]]
+        if greedy:  # one generation per prompt, copied to every requested sample index
+            items = [(req, req.sample_indices[0]) for req in requests if req.sample_indices]
+        else:
+            items = expand(requests)
+        seed = self.seed if self.seed is not None else (sampling.seed or 0)
+        for start in range(0, len(items), self.batch_size):
+            batch = items[start : start + self.batch_size]
+            for (req, idx), (text, finish, n_prompt, n_out) in zip(
+                batch, self._generate_batch(batch, sampling, seed, greedy), strict=True
+            ):
+                indices = req.sample_indices if greedy else (idx,)
+                for i in indices:
+                    yield Completion(req.problem_id, i, text, finish, n_prompt, n_out)
+
+    def _generate_batch(
+        self,
+        batch: list[tuple[GenerationRequest, int]],
+        sampling: SamplingParams,
+        seed: int,
+        greedy: bool,
+    ) -> list[tuple[str, Any, int, int]]:
+        import torch
+        from transformers import LogitsProcessorList
+
+        prompts = [self.render(req.messages) for req, _ in batch]
+        enc = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+        enc = {k: v.to(self.device) for k, v in enc.items()}
+        processors = LogitsProcessorList()
+        if not greedy:
+            gens = []
+            for req, idx in batch:
+                gen = torch.Generator(device=self.device)
+                gen.manual_seed(sample_seed(seed, req.problem_id, idx))
+                gens.append(gen)
+            processors.append(_SeededSampler(gens, sampling.temperature, sampling.top_p))
+        with torch.no_grad():
+            out = self.model.generate(
+                **enc,
+                max_new_tokens=sampling.max_tokens,
+                do_sample=False,
+                temperature=None,
+                top_p=None,
+                top_k=None,
+                logits_processor=processors,
+                pad_token_id=self.tokenizer.pad_token_id,
+                eos_token_id=sorted(self.eos_ids),
+            )
+        prompt_lens = enc["attention_mask"].sum(dim=1).tolist()
+        width = enc["input_ids"].shape[1]
+        results = []
+        for row in range(len(batch)):
+            tokens = out[row, width:].tolist()
+            n_out = len(tokens)
+            for pos, tok in enumerate(tokens):
+                if tok in self.eos_ids:
+                    n_out = pos + 1
+                    break
+            finish = "stop" if tokens and tokens[n_out - 1] in self.eos_ids else "length"
+            text = str(self.tokenizer.decode(tokens[:n_out], skip_special_tokens=True))
+            results.append((text, finish, int(prompt_lens[row]), n_out))
+        return results

@@ -1,0 +1,153 @@
+"""Grade a JSONL file of responses: the library behind ``skyeval grade``.
+
+Each row's response field holds one response or a list of responses (several samples of one problem); the
+graded copy of the row gains ``correct``, ``extracted`` and ``reason`` (lists when the response is a list).
+Golds may be strings, numbers or lists of strings (joined with ``", "``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from skyeval.errors import SkyevalError
+from skyeval.grading.grade import DEFAULT_TIMEOUT_S, grade_many
+from skyeval.types import Grade
+
+
+@dataclass(frozen=True)
+class GradeSummary:
+    """Counts over a graded file: rows, responses, correct responses and responses per reason."""
+
+    rows: int
+    responses: int
+    correct: int
+    reasons: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def accuracy(self) -> float:
+        return self.correct / self.responses if self.responses else 0.0
+
+    def describe(self) -> str:
+        reasons = ", ".join(f"{name} {count}" for name, count in sorted(self.reasons.items()))
+        return (
+            f"accuracy {self.accuracy:.4f} ({self.correct}/{self.responses} responses in {self.rows} rows)"
+            + (f"; {reasons}" if reasons else "")
+        )
+
+
+def read_rows(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """The JSON objects of a JSONL file (blank lines skipped); a bad line is a SkyevalError naming it."""
+    rows = []
+    try:
+        with open(path, encoding="utf-8") as handle:
+            for number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as err:
+                    raise SkyevalError(f"{path}:{number}: not valid JSON ({err.msg})") from None
+                if not isinstance(row, dict):
+                    raise SkyevalError(f"{path}:{number}: expected a JSON object, got {type(row).__name__}")
+                rows.append(row)
+    except FileNotFoundError:
+        raise SkyevalError(f"no such file: {path}") from None
+    except UnicodeDecodeError as err:
+        raise SkyevalError(f"{path}: not UTF-8 text ({err.reason})") from None
+    except IsADirectoryError:
+        raise SkyevalError(f"{path} is a directory, not a JSONL file") from None
+    return rows
+
+
+def grade_rows(
+    rows: list[dict[str, Any]],
+    *,
+    response_field: str = "response",
+    gold_field: str = "answer",
+    timeout: float = DEFAULT_TIMEOUT_S,
+    workers: int | None = None,
+    progress: bool = False,
+    source: str = "input",
+) -> tuple[list[dict[str, Any]], GradeSummary]:
+    """Graded copies of ``rows`` and their summary; a missing field is a SkyevalError naming the row."""
+    responses: list[object] = []
+    golds: list[object] = []
+    for number, row in enumerate(rows, start=1):
+        for name in (response_field, gold_field):
+            if row.get(name) is None:
+                raise SkyevalError(f"{source}: row {number} has no '{name}' field (fields: {', '.join(row)})")
+        samples = row[response_field]
+        for sample in samples if isinstance(samples, list) else [samples]:
+            responses.append(sample)
+            golds.append(row[gold_field])
+    grades = grade_many(responses, golds, timeout=timeout, workers=workers, progress=progress)
+    graded: list[dict[str, Any]] = []
+    position = 0
+    for row in rows:
+        samples = row[response_field]
+        count = len(samples) if isinstance(samples, list) else 1
+        columns = _columns(grades[position : position + count])
+        position += count
+        graded.append(
+            {**row, **(columns if isinstance(samples, list) else {k: v[0] for k, v in columns.items()})}
+        )
+    reasons = Counter(g.reason for g in grades)
+    return graded, GradeSummary(len(rows), len(grades), reasons["equal"], {str(k): v for k, v in reasons.items()})
+
+
+def _columns(grades: list[Grade]) -> dict[str, list[Any]]:
+    return {
+        "correct": [g.correct for g in grades],
+        "extracted": [g.extracted for g in grades],
+        "reason": [g.reason for g in grades],
+    }
+
+
+def write_rows(path: str | os.PathLike[str], rows: list[dict[str, Any]]) -> None:
+    """Write JSONL atomically (a temporary file renamed over ``path``), so the input may be the output."""
+    target = Path(path)
+    try:
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    except OSError as err:
+        raise SkyevalError(f"cannot write {path}: {err.strerror}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            for row in rows:
+                handle.write(json.dumps(row) + "\n")  # ASCII escapes: lone surrogates survive
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def grade_jsonl(
+    path: str | os.PathLike[str],
+    *,
+    response_field: str = "response",
+    gold_field: str = "answer",
+    output: str | os.PathLike[str] | None = None,
+    timeout: float = DEFAULT_TIMEOUT_S,
+    workers: int | None = None,
+    progress: bool = False,
+) -> GradeSummary:
+    """Grade every response of a JSONL file, write the graded rows to ``output`` if given, return the summary."""
+    rows = read_rows(path)
+    graded, summary = grade_rows(
+        rows,
+        response_field=response_field,
+        gold_field=gold_field,
+        timeout=timeout,
+        workers=workers,
+        progress=progress,
+        source=str(path),
+    )
+    if output is not None:
+        write_rows(output, graded)
+    return summary

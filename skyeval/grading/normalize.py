@@ -1,0 +1,245 @@
+"""Pure-string normalisation of answers and their split into items (lists, tuples, sets), shared by both paths.
+
+Nothing here imports sympy. ``canonical`` removes notation that never changes a value (spacing commands,
+``\\left``, ``\\dfrac``, degree signs, currency, unit words after a number) and ``parse_items`` splits the result
+into a small tree: a bare list (``1, 2``), a bracketed sequence (``(1,2)``, ``[0,1)``), a brace set (``\\{1,2\\}``)
+or an atom.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+LIST_KINDS = frozenset({"list", "set"})
+MAX_ITEMS = 64
+
+_UNIT_WORDS = (
+    "square units|square feet|square inches|square meters|square centimeters|square miles|square yards|"
+    "sq units|sq ft|cubic units|cubic feet|cubic inches|cubic meters|cubic centimeters|units|unit|"
+    "centimeters|centimetres|centimeter|meters|metres|meter|kilometers|kilometer|millimeters|cm|mm|km|"
+    "inches|inch|feet|foot|ft|yards|yard|miles|mile|mph|kg|grams|gram|pounds|pound|lbs|ounces|ounce|"
+    "liters|litres|liter|ml|gallons|gallon|seconds|second|sec|minutes|minute|min|hours|hour|hrs|days|day|"
+    "weeks|week|months|month|years|year|dollars|dollar|cents|cent|yuan|euros|euro|people|students|"
+    "degrees|degree|radians|times|ways|points|marbles|books|pages|apples|coins|handshakes|games|boxes"
+)
+_DOUBLE_SLASH_RE = re.compile(r"(?<!\\)\\\\(?=[a-zA-Z]{2,})")
+_SPACING_RE = re.compile(r"(?<!\\)\\(?:[!,;:> ]|quad\b|qquad\b|displaystyle\b|textstyle\b|limits\b)|~")
+_LEFT_RIGHT_RE = re.compile(r"\\(?:left|right|bigl|bigr|Bigl|Bigr|big|Big)(?![a-zA-Z])\s*")
+_TEXT_CMD_RE = re.compile(
+    r"\\(?:text|textbf|textit|textnormal|mathrm|mathbf|mathit|mbox|operatorname)\s*\{([^{}]*)\}"
+)
+_DEGREE_RE = re.compile(r"\^\s*\{\s*\\circ\s*\}|\^\s*\\circ|\\circ|°|\\degree")
+_UNIT_AFTER_NUMBER_RE = re.compile(
+    r"(?<=[\d}])\s*(?:\\(?:text|textnormal|textbf|textit|mbox|mathrm)\s*\{\s*(?:" + _UNIT_WORDS + r")\s*\}|"
+    r"(?:" + _UNIT_WORDS + r")\b)(?:\s*\^\s*\{?[23]\}?|²|³)?"
+)
+_SQUARE_UNIT_RE = re.compile(r"(?<=\d)\s*(?:m|cm|km|mm|ft|in)(?:²|³|\^\{?[23]\}?)")
+_TRIG_DEGREES_RE = re.compile(r"(\d+(?:\.\d+)?)\s*(?:\^\s*\{\s*\\circ\s*\}|\^\s*\\circ|°)")
+_LEX_RE = re.compile(r"\\(le|ge|lt|gt)(?=[a-z](?![a-z]))")
+_PAREN_OR_RE = re.compile(r"\)\s*(?:or|and)\s*\(")
+_SUBSCRIPT_RE = re.compile(r"_\{(\w)\}")
+_TEXT_AFTER_NUMBER_RE = re.compile(
+    r"(?<=\d)\s*\\(?:text|textnormal|mbox)\s*\{\s*[a-zA-Z][a-zA-Z ]*\}(?:\^\{?[23]\}?)?$"
+)
+_PERCENT_RE = re.compile(r"\s*(?:\\%|%|\bpercentage\b|\bpercent\b|\bpct\b)")
+_CURRENCY_RE = re.compile(r"\\\$|\$|€|£|¥|\\euro\b|\\pounds\b")
+_AND_RE = re.compile(r"\s*\\text\{\s*(and|or)\s*\}\s*|\s+(and|or)\s+")
+_CHOICE_RE = re.compile(r"\(?([A-Ea-e])\)")
+_THOUSANDS_RE = re.compile(r"[+-]?[1-9]\d{0,2}(?:,\d{3})+(?:\.\d+)?")
+_SPACE_THOUSANDS_RE = re.compile(r"[+-]?[1-9]\d{0,2}(?: \d{3})+(?:\.\d+)?")
+_SEP_THOUSANDS_RE = re.compile(r"(?<=\d)(?:\{,\}|,\\!|\\,|\\!)\s*(?=\d{3}\b)")
+_REL = r"(?<![<>!\\])=(?!=)"
+_LABEL_RE = re.compile(
+    r"\s*(?:[A-Za-z](?:_\{?\w+\}?)?(?:'+)?|[A-Za-z]\s*\(\s*[A-Za-z]\s*\)|\\[a-zA-Z]+|\|[A-Za-z]+\||"
+    r"\((?:\s*[A-Za-z]\s*,)+\s*[A-Za-z]\s*\)|[A-Za-z]+(?:_\{?\w+\}?)?\s*:\s*[A-Za-z]+(?:_\{?\w+\}?)?|\\frac\{[A-Za-z]+\}\{[A-Za-z]+\}|[A-Za-z]{1,3})\s*"
+)
+
+
+def canonical(answer: str) -> str:
+    """Remove notation that never changes the value of an answer; the result is compared or parsed further."""
+    s = answer.strip()
+    if "\\\\" in s and not re.search(r"(?<!\\)\\[a-zA-Z]", s):
+        s = s.replace("\\\\", "\\")  # a wholly double-escaped answer ("\\frac{1}{2}")
+    s = _DOUBLE_SLASH_RE.sub(r"\\", s)
+    s = s.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac").replace("\\cfrac", "\\frac")
+    s = s.replace("\n", " ").replace("\t", " ")
+    s = _LEFT_RIGHT_RE.sub("", s)
+    s = _SEP_THOUSANDS_RE.sub("", s)
+    s = _SPACING_RE.sub(" ", s)
+    s = (
+        s.replace("\\lt", "<")
+        .replace("\\gt", ">")
+        .replace("\\leqslant", "\\le")
+        .replace("\\geqslant", "\\ge")
+    )
+    s = s.replace("\\leq", "\\le").replace("\\geq", "\\ge").replace("\\neq", "\\ne")
+    s = s.replace("<=", "\\le ").replace(">=", "\\ge ").replace("!=", "\\ne ").replace("≤", "\\le ")
+    s = s.replace("≥", "\\ge ").replace("≠", "\\ne ").replace("−", "-").replace("\\cdot", "\\cdot ")
+    if re.search(r"\\(?:sin|cos|tan|cot|sec|csc)", s):  # degrees inside trigonometry become radians
+        s = _TRIG_DEGREES_RE.sub(r"(\\frac{\1\\pi}{180})", s)
+    s = _LEX_RE.sub(r"\\\1 ", s)
+    s = _DEGREE_RE.sub("", s)
+    s = _PERCENT_RE.sub("%", s)
+    s = _CURRENCY_RE.sub("", s)
+    s = _AND_RE.sub(lambda m: f" {m.group(1) or m.group(2)} ", s)
+    s = _SQUARE_UNIT_RE.sub("", s)
+    s = _UNIT_AFTER_NUMBER_RE.sub("", s)
+    s = _PAREN_OR_RE.sub("), (", s)
+    s = _SUBSCRIPT_RE.sub(r"_\1", s)
+    s = _TEXT_AFTER_NUMBER_RE.sub("", s)
+    for _ in range(3):
+        s = _TEXT_CMD_RE.sub(lambda m: m.group(1).strip(), s)
+    s = " ".join(s.split()).strip().rstrip(".").strip()
+    if s.endswith("\\") and not s.endswith("\\\\"):
+        s = s[:-1].strip()
+    s = s.replace("+\\infty", "\\infty")
+    m = _CHOICE_RE.fullmatch(s)
+    if m:
+        s = m.group(1).upper()
+    while s.startswith("{") and s.endswith("}") and _closing(s, 0) == len(s) - 1 and "," not in s:
+        s = s[1:-1].strip()
+    if _THOUSANDS_RE.fullmatch(s) or _SPACE_THOUSANDS_RE.fullmatch(s):
+        s = s.replace(",", "").replace(" ", "")
+    return s
+
+
+def split_relation(s: str) -> list[str]:
+    """``a = b = c`` -> [a, b, c] (``<=``, ``\\ne`` and friends are not split)."""
+    return [p.strip() for p in re.split(_REL, s)]
+
+
+def is_label(s: str) -> bool:
+    """A left-hand side that only names the answer: ``x``, ``a_3``, ``f(x)``, ``|AB|``, ``A:B``, ``\\frac{NO}{BO}``."""
+    return _LABEL_RE.fullmatch(s) is not None
+
+
+def label_free(s: str) -> str:
+    """Drop a naming left-hand side and a computation chain: ``x = 5`` -> ``5``; ``x = 1+1 = 2`` -> ``2``;
+    ``x \\approx 0.33`` -> ``0.33``; ``1/3 \\approx 0.33`` -> ``1/3``. A real equation (``2x + z = 1``) stays."""
+    s = s.strip()
+    if "\\in " in s or s.count("\\in") == 1 and re.search(r"\\in(?![a-zA-Z])", s):
+        lhs, _, rhs = s.partition("\\in")
+        if is_label(lhs):
+            s = rhs.strip()
+    parts = split_relation(s)
+    if len(parts) > 1 and all(parts):
+        if is_label(parts[0]) or len(parts) > 2:
+            s = parts[-1]
+        elif not re.search(
+            r"[a-zA-Z]", parts[0].replace("\\frac", "").replace("\\sqrt", "")
+        ) and not re.search(
+            r"[a-zA-Z]", parts[1].replace("\\frac", "").replace("\\sqrt", "").replace("\\pi", "")
+        ):
+            s = parts[-1]
+    if "\\approx" in s:
+        pieces = [p.strip() for p in s.split("\\approx") if p.strip()]
+        if pieces:
+            s = pieces[1] if is_label(pieces[0]) and len(pieces) > 1 else pieces[0]
+    return s
+
+
+@dataclass(frozen=True)
+class Item:
+    """One parsed answer: an ``atom`` (text), or ``list``/``set`` (unordered) / ``seq`` (ordered, with brackets)."""
+
+    kind: str
+    text: str = ""
+    items: tuple[Item, ...] = ()
+    open: str = ""
+    close: str = ""
+
+
+_OPENERS = {"(": ")", "[": "]", "{": "}"}
+
+
+def _closing(s: str, i: int) -> int:
+    """Index of the bracket closing the one at ``i`` (any of ``([{``, counting all kinds), or -1."""
+    depth = 0
+    for j in range(i, len(s)):
+        c = s[j]
+        if c in "([{":
+            depth += 1
+        elif c in ")]}":
+            depth -= 1
+            if depth == 0:
+                return j
+    return -1
+
+
+def split_top(s: str, max_depth: int = 64, seps: str = ",;") -> list[str] | None:
+    """Split on top-level ``,``/``;``/``and``/``or``; None when brackets are unbalanced or nested too deep."""
+    parts: list[str] = []
+    depth, start, i = 0, 0, 0
+    while i < len(s):
+        c = s[i]
+        if c in "([{":
+            depth += 1
+            if depth > max_depth:
+                return None
+        elif c in ")]}":
+            depth -= 1
+        elif depth == 0 and c in seps:
+            parts.append(s[start:i])
+            start = i + 1
+        elif depth == 0 and c == " " and seps == ",;" and s.startswith((" and ", " or "), i):
+            parts.append(s[start:i])
+            i += 4 if s.startswith(" or ", i) else 5
+            start = i
+            continue
+        i += 1
+    if depth < 0:
+        return None
+    parts.append(s[start:])
+    return [p.strip() for p in parts if p.strip()]
+
+
+def _parse_one(s: str, depth: int) -> Item | None:
+    s = s.strip()
+    if depth > 8:
+        return None
+    for left, right, kind in (
+        ("\\{", "\\}", "set"),
+        ("(", ")", "seq"),
+        ("[", "]", "seq"),
+        ("(", "]", "seq"),
+        ("[", ")", "seq"),
+        ("{", "}", "set"),
+    ):
+        if not (s.startswith(left) and s.endswith(right)):
+            continue
+        inner = s[len(left) : len(s) - len(right)]
+        if kind == "seq" and _closing(s, 0) not in (len(s) - 1, -1):
+            continue
+        if kind == "set" and left == "{" and _closing(s, 0) != len(s) - 1:
+            continue
+        parts = split_top(inner)
+        if parts is None or len(parts) > MAX_ITEMS:
+            return None
+        if kind == "seq" and len(parts) < 2:
+            continue  # "(5)" is just 5
+        children = [_parse_one(p, depth + 1) for p in parts]
+        if any(c is None for c in children):
+            return None
+        return Item(kind, items=tuple(c for c in children if c is not None), open=left, close=right)
+    return Item("atom", text=s)
+
+
+def parse_items(s: str) -> Item | None:
+    """The item tree of a canonical answer, or None when it is malformed or too large."""
+    groups = split_top(s, seps=";")
+    if groups is not None and len(groups) > 1 and all(len(split_top(g, seps=",") or ()) > 1 for g in groups):
+        # "p=5,q=2;p=7,q=2": solutions separated by ";", the values of one solution by ","
+        seqs = [_parse_one(f"({g})", 1) for g in groups]
+        if any(x is None for x in seqs) or len(seqs) > MAX_ITEMS:
+            return None
+        return Item("list", items=tuple(x for x in seqs if x is not None))
+    parts = split_top(s)
+    if parts is None or len(parts) > MAX_ITEMS:
+        return None
+    if len(parts) == 1:
+        return _parse_one(parts[0], 0)
+    children = [_parse_one(p, 1) for p in parts]
+    if any(c is None for c in children):
+        return None
+    return Item("list", items=tuple(c for c in children if c is not None))

@@ -1,0 +1,266 @@
+"""Report metrics over per-sample verdicts: answer diversity, accuracy under a token budget, paired bootstrap.
+
+Pure functions over plain values (no pandas). Policies, documented in ``docs/reports.md``:
+
+- Diversity clusters the final answers of one problem's samples by equivalence. Correct samples all equal the
+  gold, so they form one cluster without comparisons; the rest are clustered greedily against each cluster's
+  first answer with ``same`` (``skyeval.is_equivalent`` by default). Samples with no answer are NOT an answer:
+  they do not count towards ``n_answers``, but they are one extra outcome ("no answer") in the entropy, so a
+  problem answered 42 four times has entropy 0 while 42, 42, none, none has 1 bit.
+- Budget accuracy cuts each completion to the first B tokens and grades the cut text: a sample that already
+  fits keeps its verdict; one that does not is re-graded, so its answer must appear within the budget.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from math import log2
+from typing import Any, Protocol
+
+from skyeval.metrics import bootstrap_ci
+from skyeval.types import SampleRecord
+
+Same = Callable[[str, str], bool]
+
+
+# --- diversity -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Diversity:
+    """Diversity of one problem's samples: distinct answers, entropy (bits) of the outcomes, no-answer count."""
+
+    n_samples: int
+    n_answers: int
+    entropy_bits: float
+    no_answer: int
+
+
+def entropy_bits(counts: Sequence[int]) -> float:
+    """Shannon entropy in bits of the distribution given by ``counts`` (zeros ignored)."""
+    total = sum(counts)
+    if total <= 0:
+        raise ValueError("entropy needs a positive total count")
+    return max(0.0, -sum(c / total * log2(c / total) for c in counts if c > 0))
+
+
+def cluster_answers(
+    answers: Sequence[str | None], correct: Sequence[bool] | None = None, same: Same | None = None
+) -> list[int]:
+    """Cluster sizes of the non-empty answers (see the module docstring for the policy)."""
+    if correct is not None and len(correct) != len(answers):
+        raise ValueError("answers and verdicts differ in length")
+    flags = list(correct) if correct is not None else [False] * len(answers)
+    n_correct = sum(1 for a, ok in zip(answers, flags, strict=True) if ok and a is not None)
+    reps: list[str] = []
+    sizes: list[int] = []
+    for ans, ok in zip(answers, flags, strict=True):
+        if ans is None or ok:
+            continue
+        for i, rep in enumerate(reps):
+            if ans == rep or (same is not None and same(ans, rep)):
+                sizes[i] += 1
+                break
+        else:
+            reps.append(ans)
+            sizes.append(1)
+    return ([n_correct] if n_correct else []) + sizes
+
+
+def answer_diversity(
+    answers: Sequence[str | None], correct: Sequence[bool] | None = None, same: Same | None = None
+) -> Diversity:
+    """Distinct answers and outcome entropy of one problem's samples."""
+    if not answers:
+        raise ValueError("answer_diversity needs at least one sample")
+    sizes = cluster_answers(answers, correct, same)
+    no_answer = sum(a is None for a in answers)
+    return Diversity(len(answers), len(sizes), entropy_bits([*sizes, no_answer]), no_answer)
+
+
+# --- budget ----------------------------------------------------------------------------------------------
+
+
+def budget_ladder(max_tokens: int, start: int = 1024) -> list[int]:
+    """Budgets start, 2*start, 4*start, ... below ``max_tokens``, then ``max_tokens`` itself."""
+    if max_tokens < 1:
+        raise ValueError("max_tokens must be positive")
+    out = []
+    budget = start
+    while budget < max_tokens:
+        out.append(budget)
+        budget *= 2
+    return [*out, max_tokens]
+
+
+class TokenCutter(Protocol):
+    """Counts tokens and cuts a text to its first B tokens; ``method`` says how, for the report."""
+
+    @property
+    def method(self) -> str: ...
+
+    def length(self, text: str) -> int: ...
+
+    def cut(self, text: str, budgets: Sequence[int]) -> list[str]: ...
+
+
+@dataclass(frozen=True)
+class CharCutter:
+    """Approximate tokens as ``chars_per_token`` characters (measured on the run when it has token counts)."""
+
+    chars_per_token: float
+    method: str = "approximate"
+
+    def length(self, text: str) -> int:
+        return int(len(text) / self.chars_per_token + 0.5)
+
+    def cut(self, text: str, budgets: Sequence[int]) -> list[str]:
+        return [text[: int(b * self.chars_per_token)] for b in budgets]
+
+
+@dataclass(frozen=True)
+class TokenizerCutter:
+    """Cut with a real tokenizer (anything with ``encode(text, add_special_tokens=False)`` and ``decode``)."""
+
+    tokenizer: Any
+    method: str = "tokenizer"
+
+    def length(self, text: str) -> int:
+        return len(self.tokenizer.encode(text, add_special_tokens=False))
+
+    def cut(self, text: str, budgets: Sequence[int]) -> list[str]:
+        ids = self.tokenizer.encode(text, add_special_tokens=False)
+        return [str(self.tokenizer.decode(ids[:b])) for b in budgets]
+
+
+def chars_per_token(records: Sequence[SampleRecord], default: float = 4.0) -> tuple[float, bool]:
+    """Characters per completion token over the samples that carry token counts; (value, measured?)."""
+    chars = tokens = 0
+    for r in records:
+        if r.completion_tokens:
+            chars += len(r.completion)
+            tokens += r.completion_tokens
+    if tokens == 0 or chars == 0:
+        return default, False
+    return chars / tokens, True
+
+
+def load_cutter(model: str, records: Sequence[SampleRecord], tokenizer: str = "auto") -> TokenCutter:
+    """The model's tokenizer when it loads from local files (``tokenizer='auto'``), else ``CharCutter``."""
+    import importlib.util
+
+    if tokenizer == "auto" and importlib.util.find_spec("transformers") is not None:
+        from transformers import AutoTokenizer
+
+        try:
+            tok = AutoTokenizer.from_pretrained(model, local_files_only=True)
+        except (OSError, ValueError, KeyError):
+            pass
+        else:
+            return TokenizerCutter(tok, f"tokenizer of {model}")
+    cpt, measured = chars_per_token(records)
+    how = "measured on this run" if measured else "default; the run has no token counts"
+    return CharCutter(cpt, f"approximate: {cpt:.2f} chars/token ({how})")
+
+
+@dataclass
+class Regrader:
+    """Grade cut texts, reusing the full text's verdict when the cut keeps the same answer (memoised)."""
+
+    timeout: float = 5.0
+    memo: dict[tuple[str, str], bool] = field(default_factory=dict)
+
+    def __call__(self, text: str, record: SampleRecord) -> bool:
+        from skyeval import extract_answer, grade
+
+        extracted = extract_answer(text)
+        if extracted is not None and extracted == record.extracted:
+            return record.correct
+        if extracted is None:
+            return grade(text, record.gold, timeout=self.timeout).correct
+        key = (extracted, str(record.gold))
+        if key not in self.memo:
+            self.memo[key] = grade(text, record.gold, timeout=self.timeout).correct
+        return self.memo[key]
+
+
+def budget_verdicts(
+    record: SampleRecord,
+    budgets: Sequence[int],
+    max_tokens: int,
+    cutter: TokenCutter,
+    regrade: Callable[[str, SampleRecord], bool],
+) -> list[bool]:
+    """The sample's verdict at each budget. A budget >= ``max_tokens`` (the run's own limit) keeps the verdict.
+
+    Whether a completion fits uses its recorded ``completion_tokens`` when present, else ``cutter.length``.
+    """
+    tokens = record.completion_tokens
+    if tokens is None:
+        tokens = cutter.length(record.completion)
+    need = [b for b in budgets if tokens > b and b < max_tokens]
+    cuts = dict(zip(need, cutter.cut(record.completion, need), strict=True))
+    return [regrade(cuts[b], record) if b in cuts else record.correct for b in budgets]
+
+
+# --- paired comparison -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PairedDiff:
+    """Mean of a minus b over paired problems with a paired-bootstrap CI."""
+
+    n: int
+    mean_a: float
+    mean_b: float
+    diff: float
+    lo: float
+    hi: float
+
+
+def paired_bootstrap(
+    a: Sequence[float],
+    b: Sequence[float],
+    *,
+    confidence: float = 0.95,
+    resamples: int = 1000,
+    seed: int = 0,
+) -> PairedDiff:
+    """Resample problems (the same draw for both runs) and take the percentile CI of mean(a) - mean(b)."""
+    if len(a) != len(b):
+        raise ValueError("paired values differ in length")
+    if not a:
+        raise ValueError("paired_bootstrap needs at least one pair")
+    diffs = [x - y for x, y in zip(a, b, strict=True)]
+    lo, hi = bootstrap_ci(diffs, confidence=confidence, resamples=resamples, seed=seed)
+    n = len(a)
+    return PairedDiff(n, sum(a) / n, sum(b) / n, sum(diffs) / n, lo, hi)
+
+
+def average_ci(
+    groups: Sequence[Sequence[float]],
+    *,
+    confidence: float = 0.95,
+    resamples: int = 1000,
+    seed: int = 0,
+) -> tuple[float, float, float]:
+    """Mean of group means (e.g. the benchmark average over tasks) with a stratified bootstrap CI.
+
+    Each resample draws problems with replacement within every group independently.
+    """
+    if not groups or any(not g for g in groups):
+        raise ValueError("average_ci needs non-empty groups")
+    rng = random.Random(seed)
+    means = []
+    for _ in range(resamples):
+        total = 0.0
+        for g in groups:
+            n = len(g)
+            total += sum(g[rng.randrange(n)] for _ in range(n)) / n
+        means.append(total / len(groups))
+    means.sort()
+    alpha = (1.0 - confidence) / 2.0
+    point = sum(sum(g) / len(g) for g in groups) / len(groups)
+    return point, means[int(alpha * (resamples - 1))], means[int((1.0 - alpha) * (resamples - 1) + 0.5)]

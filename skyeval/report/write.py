@@ -1,0 +1,144 @@
+"""Compose the report: load runs, build the tables, draw the plots, write Markdown, CSV, images and HTML."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from skyeval.errors import SkyevalError
+from skyeval.report.html import COMPLETION_CHARS, render_html
+from skyeval.report.tables import AVERAGE, ReportTables, breakdown_wide, task_order, to_markdown
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+FORMATS = ("md", "csv", "html", "png", "svg")
+
+
+def parse_formats(spec: str) -> tuple[str, ...]:
+    """``"md,csv"`` -> ("md", "csv"); unknown names are an error."""
+    names = tuple(dict.fromkeys(s.strip().lower() for s in spec.split(",") if s.strip()))
+    bad = [n for n in names if n not in FORMATS]
+    if bad or not names:
+        raise SkyevalError(
+            f"unknown report format(s) {', '.join(bad) or spec!r}; choose from {', '.join(FORMATS)}"
+        )
+    return names
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "task"
+
+
+def _pivot_md(df: pd.DataFrame, column: str, value: str, floatfmt: str = ".3f") -> str:
+    table = df.pivot_table(index="label", columns=column, values=value, sort=False).reset_index()
+    table.columns = [str(c) for c in table.columns]
+    return to_markdown(table, floatfmt)
+
+
+def markdown_report(tables: ReportTables, images: Sequence[Path] = ()) -> str:
+    """The report as Markdown: headline table, comparisons, pass@k, budget, diversity, breakdowns."""
+    lines = [
+        "# skyeval report",
+        "",
+        "## Benchmark",
+        "",
+        "Mean pass@1 (%) with 95% bootstrap CI and n problems.",
+        "",
+    ]
+    lines += [to_markdown(tables.benchmark_wide), ""]
+    if AVERAGE in tables.benchmark_wide.columns:
+        lines += [
+            "`average`: mean of the task means (stratified bootstrap); `—` when a row lacks a task.",
+            "",
+        ]
+    if tables.comparison is not None:
+        lines += ["## Paired comparison (A − B)", "", to_markdown(tables.comparison.summary), ""]
+    for task in task_order(tables.runs):
+        lines += [
+            f"## {task}",
+            "",
+            "pass@k:",
+            "",
+            _pivot_md(tables.pass_at_k[tables.pass_at_k["task"] == task], "k", "pass@k"),
+            "",
+        ]
+        if tables.budget is not None:
+            budget = tables.budget[tables.budget["task"] == task]
+            lines += [
+                "Accuracy vs generation budget (tokens):",
+                "",
+                _pivot_md(budget, "budget", "accuracy"),
+                "",
+            ]
+            lines += [f"Token cut: {m}." for m in dict.fromkeys(budget["method"])] + [""]
+        lines += [f"![{img.stem}]({img.name})" for img in images if img.stem.endswith(_slug(task))] + [""]
+    lines += ["## Diversity of final answers", "", to_markdown(tables.diversity), ""]
+    if not tables.breakdown.empty:
+        lines += ["## Breakdowns (mean pass@1)", ""]
+        for (task, field), df in breakdown_wide(tables.breakdown).items():
+            lines += [f"{task} by {field}:", "", to_markdown(df), ""]
+    notes = [f"- {r.label} · {r.task}: {n}" for r in tables.runs for n in r.notes]
+    if notes:
+        lines += ["## Loading notes", "", *notes, ""]
+    return "\n".join(lines)
+
+
+def write_report(
+    tables: ReportTables,
+    out: Path,
+    formats: Sequence[str] = FORMATS,
+    *,
+    compress: bool = True,
+    completion_chars: int = COMPLETION_CHARS,
+) -> list[Path]:
+    """Write the requested formats into ``out``; returns the written files."""
+    from skyeval.report.plots import budget_figure, figure_svg, pass_at_k_figure, save_figure
+
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    image_formats = [f for f in ("png", "svg") if f in formats]
+    svgs: dict[str, list[tuple[str, str]]] = {"pass@k": [], "budget": []}
+    images: list[Path] = []
+    if image_formats or "html" in formats:
+        for task in task_order(tables.runs):
+            figures = [("pass@k", "passk", pass_at_k_figure(tables.pass_at_k, task))]
+            if tables.budget is not None:
+                figures.append(("budget", "budget", budget_figure(tables.budget, task)))
+            for kind, stem, fig in figures:
+                if "html" in formats:
+                    svgs[kind].append((task, figure_svg(fig)))
+                paths = save_figure(fig, out / f"{stem}_{_slug(task)}", image_formats)
+                written += paths
+                images += [p for p in paths if p.suffix == ".png"] or [p for p in paths if p.suffix == ".svg"]
+    if "csv" in formats:
+        frames = {
+            "benchmark": tables.benchmark,
+            "benchmark_wide": tables.benchmark_wide,
+            "per_problem": tables.per_problem,
+            "pass_at_k": tables.pass_at_k,
+            "diversity": tables.diversity,
+            "breakdown": tables.breakdown,
+        }
+        if tables.budget is not None:
+            frames["budget"] = tables.budget
+        if tables.comparison is not None:
+            frames["comparison"] = tables.comparison.summary
+            frames["solved_only_by_one"] = tables.comparison.unique
+        for name, df in frames.items():
+            path = out / f"{name}.csv"
+            df.to_csv(path, index=False)
+            written.append(path)
+    if "md" in formats:
+        path = out / "report.md"
+        path.write_text(markdown_report(tables, images), encoding="utf-8")
+        written.append(path)
+    if "html" in formats:
+        path = out / "report.html"
+        path.write_text(
+            render_html(tables, svgs, compress=compress, completion_chars=completion_chars), encoding="utf-8"
+        )
+        written.append(path)
+    return written

@@ -1,0 +1,176 @@
+"""Run directories: ``config.json``, ``samples.jsonl`` (append-only, flushed per sample) and ``summary.json``.
+
+``samples.jsonl`` is the source of truth: one graded sample per line, keyed by (problem_id, sample_index).
+A process killed mid-write leaves at most a torn last line; reading drops it and ``open_writer`` cuts it off
+before appending, so a resumed run never glues a new row onto a torn one. A lock file keeps two runs from
+writing the same directory at once.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import re
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
+from typing import IO, Any
+
+from skyeval.errors import SkyevalError
+from skyeval.types import RunConfig, SampleRecord, SamplingParams
+
+CONFIG = "config.json"
+SAMPLES = "samples.jsonl"
+SUMMARY = "summary.json"
+LOCK = ".lock"
+
+
+def slug(text: str) -> str:
+    """A filesystem-safe name: ``Qwen/Qwen2.5-7B`` -> ``Qwen--Qwen2.5-7B``."""
+    text = text.rstrip("/").replace("/", "--")
+    return re.sub(r"[^A-Za-z0-9._=+-]+", "_", text).strip("_.") or "x"
+
+
+def run_identity(config: RunConfig) -> dict[str, Any]:
+    """The settings that make two runs the same run (``n`` and ``limit`` are not: they can grow on resume)."""
+    s = config.sampling
+    return {
+        "model": config.model,
+        "task": config.task,
+        "engine": config.engine,
+        "temperature": s.temperature,
+        "top_p": s.top_p,
+        "max_tokens": s.max_tokens,
+        "seed": s.seed,
+        "system_prompt": config.system_prompt,
+        "prompt_template": config.prompt_template,
+    }
+
+
+def run_dir_for(output_dir: str | Path, config: RunConfig, prompt_name: str) -> Path:
+    """``OUTPUT/<model>/<task>/<engine>-t<T>-p<top_p>-m<max_tokens>-s<seed>-<prompt>-<hash>``."""
+    ident = json.dumps(run_identity(config), sort_keys=True, ensure_ascii=False)
+    digest = hashlib.sha256(ident.encode()).hexdigest()[:8]
+    s = config.sampling
+    task = config.task
+    if task.startswith("file:"):
+        task = "file-" + Path(task[len("file:") :]).stem
+    name = f"{config.engine}-t{s.temperature:g}-p{s.top_p:g}-m{s.max_tokens}-s{s.seed}-{prompt_name}-{digest}"
+    return Path(output_dir) / slug(config.model) / slug(task) / slug(name)
+
+
+def config_to_json(config: RunConfig) -> dict[str, Any]:
+    return asdict(config)
+
+
+def config_from_json(row: Mapping[str, Any]) -> RunConfig:
+    known = set(RunConfig.__dataclass_fields__)
+    values = {k: v for k, v in row.items() if k in known}
+    values["sampling"] = SamplingParams(**row["sampling"])
+    return RunConfig(**values)
+
+
+def write_json(path: Path, obj: Any) -> None:
+    """Write JSON atomically (temp file + rename): readers never see a half-written file."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def read_config(run_dir: Path) -> RunConfig:
+    path = run_dir / CONFIG
+    if not path.is_file():
+        raise SkyevalError(f"not a run directory (no {CONFIG}): {run_dir}")
+    try:
+        return config_from_json(json.loads(path.read_text(encoding="utf-8")))
+    except (json.JSONDecodeError, KeyError, TypeError) as err:
+        raise SkyevalError(f"malformed {path}: {err}") from err
+
+
+def read_samples(run_dir: Path) -> list[SampleRecord]:
+    """All complete rows of ``samples.jsonl`` in file order; a torn last line is ignored.
+
+    A malformed line anywhere else is corruption, not a crash artefact, and fails with its line number.
+    """
+    path = run_dir / SAMPLES
+    if not path.is_file():
+        return []
+    data = path.read_bytes()
+    lines = data.split(b"\n")
+    torn = lines.pop()  # bytes after the last newline: empty, or a line cut short by a kill
+    records = []
+    for lineno, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            records.append(SampleRecord.from_json(json.loads(line)))
+        except (json.JSONDecodeError, TypeError, UnicodeDecodeError) as err:
+            raise SkyevalError(f"{path}:{lineno}: malformed sample row ({err})") from err
+    del torn
+    return records
+
+
+def dedupe(records: list[SampleRecord]) -> dict[tuple[str, int], SampleRecord]:
+    """Records keyed by (problem_id, sample_index); the first row of a key wins."""
+    by_key: dict[tuple[str, int], SampleRecord] = {}
+    for rec in records:
+        by_key.setdefault((rec.problem_id, rec.sample_index), rec)
+    return by_key
+
+
+@contextmanager
+def lock(run_dir: Path) -> Iterator[None]:
+    """Hold the run directory's lock (released by the OS even on kill -9)."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with (run_dir / LOCK).open("w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as err:
+            raise SkyevalError(f"another skyeval process is writing {run_dir}") from err
+        yield
+
+
+class SampleWriter:
+    """Append ``SampleRecord`` rows to ``samples.jsonl``, flushing each so a kill loses none that was written."""
+
+    def __init__(self, fh: IO[str]) -> None:
+        self._fh = fh
+
+    def write(self, record: SampleRecord) -> None:
+        self._fh.write(json.dumps(record.to_json(), ensure_ascii=False) + "\n")
+        self._fh.flush()
+
+
+@contextmanager
+def open_writer(run_dir: Path) -> Iterator[SampleWriter]:
+    """A writer appending to ``samples.jsonl``, after cutting off a torn last line if there is one."""
+    path = run_dir / SAMPLES
+    if path.is_file():
+        data = path.read_bytes()
+        end = data.rfind(b"\n") + 1
+        if end != len(data):
+            with path.open("r+b") as raw:
+                raw.truncate(end)
+    with path.open("a", encoding="utf-8") as fh:
+        yield SampleWriter(fh)
+
+
+def rewrite_samples(run_dir: Path, records: list[SampleRecord]) -> None:
+    """Replace ``samples.jsonl`` atomically (``skyeval score`` after re-grading)."""
+    path = run_dir / SAMPLES
+    tmp = path.with_name(SAMPLES + ".tmp")
+    with tmp.open("w", encoding="utf-8") as fh:
+        for rec in records:
+            fh.write(json.dumps(rec.to_json(), ensure_ascii=False) + "\n")
+    os.replace(tmp, path)
+
+
+def read_summary(run_dir: Path) -> dict[str, Any]:
+    path = run_dir / SUMMARY
+    if not path.is_file():
+        raise SkyevalError(f"no {SUMMARY} in {run_dir}")
+    result: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return result

@@ -1,0 +1,414 @@
+"""The runner: the one place that composes task -> prompts -> engine -> grader -> run directory -> summary.
+
+``run`` is resumable: it reads what the run directory already holds, asks the engine only for the missing
+(problem, sample index) pairs, and appends each graded sample as it arrives. ``score`` re-grades a run
+directory without generating.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from skyeval import metrics, results
+from skyeval.errors import SkyevalError
+from skyeval.prompts import build_messages, resolve_prompt
+from skyeval.tasks import FILE_PREFIX, FieldMap, LoadedTask, TaskSpec, file_task, get_task, load_task
+from skyeval.types import (
+    Completion,
+    Engine,
+    GenerationRequest,
+    Grade,
+    Problem,
+    RunConfig,
+    SampleRecord,
+    SamplingParams,
+)
+
+_VERSIONED = ("skyeval", "torch", "transformers", "vllm", "openai", "httpx", "sympy", "math-verify")
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What ``skyeval run`` was asked for; ``None`` sampling fields take the task's defaults."""
+
+    model: str
+    task: str
+    engine: str = "vllm"
+    engine_options: Mapping[str, Any] = field(default_factory=dict)
+    samples: int | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
+    seed: int = 0
+    system_prompt: str | None = None  # a name from skyeval.prompts.PROMPTS; None: the model's default
+    prompt_template: str | None = None
+    limit: int | None = None
+    output_dir: str = "runs"
+    data_dir: str | None = None
+    fields: FieldMap | None = None  # field mapping for ``file:PATH`` tasks
+    ray_address: str | None = None
+    replicas: int = 1
+    grade_timeout: float = 5.0
+    progress: bool = True
+
+
+@dataclass(frozen=True)
+class RunResult:
+    run_dir: Path
+    summary: Mapping[str, Any]
+
+
+def resolve_task(name: str, fields: FieldMap | None = None) -> TaskSpec:
+    """A built-in task by name, or ``file:PATH`` with ``fields`` (default: id/question/answer)."""
+    if name.startswith(FILE_PREFIX):
+        return file_task(name[len(FILE_PREFIX) :], fields or FieldMap(question="question", gold="answer"))
+    return get_task(name)
+
+
+def _versions() -> dict[str, str]:
+    found = {}
+    for dist in _VERSIONED:
+        try:
+            found[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+    found["python"] = sys.version.split()[0]
+    return found
+
+
+def engine_options_for(engine: str, model: str, options: Mapping[str, Any], task: TaskSpec) -> dict[str, Any]:
+    """The engine's constructor options: ``model`` when it takes one; replay defaults to the task's file."""
+    from skyeval.engines import check_options, engine_parameters
+
+    opts = dict(options)
+    params = engine_parameters(engine)
+    if "model" in params:
+        opts.setdefault("model", model)
+    if engine == "replay" and task.name.startswith(FILE_PREFIX):
+        opts.setdefault("path", task.name[len(FILE_PREFIX) :])
+        if task.local_fields.id:
+            opts.setdefault("id_field", task.local_fields.id)
+    check_options(engine, opts)
+    return opts
+
+
+def build_engine(name: str, options: Mapping[str, Any], ray_address: str | None, replicas: int) -> Engine:
+    """The engine itself, or a Ray-replicated one when ``ray_address`` is given (Ray imported only then)."""
+    if ray_address is None:
+        from skyeval.engines import get_engine
+
+        return get_engine(name, **options)
+    from skyeval.scaleout import RayEngine
+
+    engine: Engine = RayEngine(
+        engine=name, engine_options=dict(options), replicas=replicas, address=ray_address
+    )
+    return engine
+
+
+def _public_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """Options safe to write to config.json (never anything that looks like a secret value)."""
+    return {k: v for k, v in options.items() if not (("key" in k or "token" in k) and not k.endswith("_env"))}
+
+
+def prepare(options: RunOptions) -> tuple[LoadedTask, RunConfig, Path, str]:
+    """Load the task and work out the run's config and directory (no generation)."""
+    spec = resolve_task(options.task, options.fields)
+    loaded = load_task(spec, options.data_dir)
+    d = spec.sampling
+    sampling = SamplingParams(
+        n=options.samples if options.samples is not None else d.n,
+        temperature=options.temperature if options.temperature is not None else d.temperature,
+        top_p=options.top_p if options.top_p is not None else d.top_p,
+        max_tokens=options.max_tokens if options.max_tokens is not None else d.max_tokens,
+        seed=options.seed,
+    )
+    if sampling.n < 1:
+        raise SkyevalError(f"--samples must be >= 1, got {sampling.n}")
+    if options.limit is not None and options.limit < 1:
+        raise SkyevalError(f"--limit must be >= 1, got {options.limit}")
+    prompt_name, system = resolve_prompt(options.system_prompt, options.model)
+    config = RunConfig(
+        model=options.model,
+        task=spec.name,
+        engine=options.engine,
+        sampling=sampling,
+        system_prompt=system,
+        prompt_template=options.prompt_template or spec.prompt_template,
+        task_fingerprint=loaded.fingerprint,
+        limit=options.limit,
+        engine_options=_public_options(options.engine_options),
+        versions=_versions(),
+    )
+    return loaded, config, results.run_dir_for(options.output_dir, config, prompt_name), prompt_name
+
+
+def _check_resume(run_dir: Path, config: RunConfig) -> None:
+    if not (run_dir / results.CONFIG).is_file():
+        return
+    old = results.read_config(run_dir)
+    if results.run_identity(old) != results.run_identity(config):
+        raise SkyevalError(f"{run_dir} holds a run with different settings; use another --output-dir")
+    if old.task_fingerprint and old.task_fingerprint != config.task_fingerprint:
+        raise SkyevalError(
+            f"task data changed since {run_dir} was started (fingerprint {old.task_fingerprint} -> "
+            f"{config.task_fingerprint}); use another --output-dir"
+        )
+
+
+def _record(problem: Problem, prompt: str, completion: Completion, verdict: Grade) -> SampleRecord:
+    return SampleRecord(
+        problem_id=problem.id,
+        sample_index=completion.sample_index,
+        prompt=prompt,
+        completion=completion.text,
+        finish_reason=completion.finish_reason,
+        prompt_tokens=completion.prompt_tokens,
+        completion_tokens=completion.completion_tokens,
+        gold=problem.gold,
+        extracted=verdict.extracted,
+        correct=verdict.correct,
+        reason=verdict.reason,
+        meta=dict(problem.meta),
+    )
+
+
+def run(options: RunOptions) -> RunResult:
+    """Generate the missing samples of a run, grade and append each one, then write ``summary.json``.
+
+    Raises ``SkyevalError`` (after writing a partial summary) when the engine fails; a re-run resumes.
+    """
+    from tqdm import tqdm
+
+    from skyeval import grade
+
+    loaded, config, run_dir, _ = prepare(options)
+    problems = loaded.problems[: options.limit] if options.limit is not None else loaded.problems
+    n = config.sampling.n
+    with results.lock(run_dir):
+        _check_resume(run_dir, config)
+        results.write_json(run_dir / results.CONFIG, results.config_to_json(config))
+        done = results.dedupe(results.read_samples(run_dir))
+        messages = {
+            p.id: build_messages(config.system_prompt, config.prompt_template, p.question) for p in problems
+        }
+        requests = []
+        for p in problems:
+            missing = tuple(i for i in range(n) if (p.id, i) not in done)
+            if missing:
+                requests.append(GenerationRequest(p.id, messages[p.id], missing))
+        wanted = {(r.problem_id, i) for r in requests for i in r.sample_indices}
+        by_id = {p.id: p for p in problems}
+        kept = [done[(p.id, i)] for p in problems for i in range(n) if (p.id, i) in done]
+        correct = sum(r.correct for r in kept)
+        failures: list[str] = []
+        bar = tqdm(
+            total=len(problems) * n,
+            initial=len(kept),
+            desc=f"{config.task} {config.model}",
+            unit="sample",
+            disable=not options.progress,
+            file=sys.stderr,
+        )
+        try:
+            if requests:
+                engine_opts = engine_options_for(
+                    options.engine, options.model, options.engine_options, loaded.spec
+                )
+                engine = build_engine(options.engine, engine_opts, options.ray_address, options.replicas)
+                with results.open_writer(run_dir) as writer:
+                    for completion in engine.generate(requests, config.sampling):
+                        key = (completion.problem_id, completion.sample_index)
+                        if key not in wanted:
+                            continue  # an engine repeating or inventing a sample never duplicates a row
+                        if completion.finish_reason == "error":
+                            failures.append(f"{key[0]}#{key[1]}: {completion.text}")
+                            continue
+                        wanted.discard(key)
+                        problem = by_id[completion.problem_id]
+                        verdict = grade(completion.text, problem.gold, timeout=options.grade_timeout)
+                        record = _record(problem, messages[problem.id][-1].content, completion, verdict)
+                        writer.write(record)
+                        kept.append(record)
+                        correct += record.correct
+                        bar.update(1)
+                        bar.set_postfix(acc=f"{correct / len(kept):.3f}", refresh=False)
+        except SkyevalError as err:
+            summary = summarize(kept, problems, config, loaded.spec.breakdown)
+            results.write_json(run_dir / results.SUMMARY, summary)
+            raise SkyevalError(
+                f"{err} (partial results kept in {run_dir}; re-run the same command to resume)"
+            ) from err
+        finally:
+            bar.close()
+        summary = summarize(kept, problems, config, loaded.spec.breakdown)
+        results.write_json(run_dir / results.SUMMARY, summary)
+    if failures:
+        raise SkyevalError(
+            f"{len(failures)} sample(s) failed (first: {failures[0]}); results in {run_dir}, re-run to retry them"
+        )
+    if wanted:
+        raise SkyevalError(
+            f"the engine returned no completion for {len(wanted)} sample(s); re-run to retry them"
+        )
+    return RunResult(run_dir, summary)
+
+
+def _same_answer(a: str, b: str) -> bool:
+    from skyeval import is_equivalent
+
+    return bool(is_equivalent(a, b))
+
+
+def summarize(
+    records: Iterable[SampleRecord],
+    problems: Sequence[Problem],
+    config: RunConfig,
+    breakdown: Sequence[str] = (),
+    same: Callable[[str, str], bool] | None = _same_answer,
+) -> dict[str, Any]:
+    """Per-task metrics from graded samples (the first ``n`` sample indices of each listed problem)."""
+    n = config.sampling.n
+    wanted = {p.id for p in problems}
+    per: dict[str, list[SampleRecord]] = {p.id: [] for p in problems}
+    for rec in records:
+        if rec.problem_id in wanted and rec.sample_index < n:
+            per[rec.problem_id].append(rec)
+    for recs in per.values():
+        recs.sort(key=lambda r: r.sample_index)
+    scored = [p for p in problems if per[p.id]]
+    samples = [r for p in scored for r in per[p.id]]
+    summary: dict[str, Any] = {
+        "task": config.task,
+        "model": config.model,
+        "engine": config.engine,
+        "n": n,
+        "task_fingerprint": config.task_fingerprint,
+        "problems": len(problems),
+        "problems_scored": len(scored),
+        "problems_complete": sum(len(per[p.id]) == n for p in problems),
+        "samples": len(samples),
+        "complete": all(len(per[p.id]) == n for p in problems),
+        "schema_version": config.schema_version,
+    }
+    if not scored:
+        return summary
+    accs = [metrics.mean_at_n([r.correct for r in per[p.id]]) for p in scored]
+    lo, hi = metrics.bootstrap_ci(accs)
+    curve = metrics.pass_at_k_curve([(len(per[p.id]), sum(r.correct for r in per[p.id])) for p in scored])
+    maj = [
+        metrics.maj_at_k([r.extracted for r in per[p.id]], [r.correct for r in per[p.id]], same=same)
+        for p in scored
+    ]
+    truncated = [r for r in samples if r.finish_reason == "length"]
+    tokens = [r.completion_tokens for r in samples if r.completion_tokens is not None]
+    summary.update(
+        {
+            "pass@1": sum(accs) / len(accs),
+            "ci95": [lo, hi],
+            "pass@k": {str(k): v for k, v in curve.items()},
+            f"maj@{n}": sum(maj) / len(maj),
+            "truncated": len(truncated),
+            "truncation_rate": len(truncated) / len(samples),
+            "truncated_correct": sum(r.correct for r in truncated),
+            "response_tokens": {
+                "mean": statistics.fmean(tokens) if tokens else None,
+                "median": statistics.median(tokens) if tokens else None,
+                "counted": len(tokens),
+            },
+            "reasons": dict(Counter(r.reason for r in samples)),
+        }
+    )
+    by: dict[str, dict[str, dict[str, float]]] = {}
+    for key in breakdown:
+        groups: dict[str, list[float]] = {}
+        for p, acc in zip(scored, accs, strict=True):
+            if key in p.meta:
+                groups.setdefault(str(p.meta[key]), []).append(acc)
+        if groups:
+            by[key] = {g: {"problems": len(v), "pass@1": sum(v) / len(v)} for g, v in sorted(groups.items())}
+    if by:
+        summary["by"] = by
+    return summary
+
+
+def _problems_from_records(records: Sequence[SampleRecord]) -> list[Problem]:
+    seen: dict[str, Problem] = {}
+    for rec in records:
+        seen.setdefault(rec.problem_id, Problem(rec.problem_id, rec.prompt, rec.gold, rec.meta))
+    return list(seen.values())
+
+
+def score(
+    run_dir: str | Path,
+    *,
+    timeout: float = 5.0,
+    ray_address: str | None = None,
+    replicas: int = 1,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Re-grade every sample of a run directory (e.g. after a grader change) and rewrite its summary."""
+    from skyeval import grade_many
+
+    path = Path(run_dir)
+    config = results.read_config(path)
+    with results.lock(path):
+        records = list(results.dedupe(results.read_samples(path)).values())
+        if not records:
+            raise SkyevalError(f"no samples to score in {path}")
+        responses = [r.completion for r in records]
+        golds = [r.gold for r in records]
+        if ray_address is None:
+            verdicts = _grade_with_progress(grade_many, responses, golds, timeout, progress)
+        else:
+            from skyeval.scaleout import ray_grade_many
+
+            verdicts = list(
+                ray_grade_many(responses, golds, address=ray_address, replicas=replicas, timeout=timeout)
+            )
+        regraded = [
+            replace(r, extracted=v.extracted, correct=v.correct, reason=v.reason)
+            for r, v in zip(records, verdicts, strict=True)
+        ]
+        results.rewrite_samples(path, regraded)
+        spec_breakdown = _breakdown_of(config.task)
+        summary = summarize(regraded, _problems_from_records(regraded), config, spec_breakdown)
+        results.write_json(path / results.SUMMARY, summary)
+    return summary
+
+
+def _breakdown_of(task: str) -> tuple[str, ...]:
+    if task.startswith(FILE_PREFIX):
+        return ()
+    try:
+        return get_task(task).breakdown
+    except SkyevalError:
+        return ()
+
+
+def _grade_with_progress(
+    grade_many: Callable[..., list[Grade]],
+    responses: list[str],
+    golds: list[str],
+    timeout: float,
+    progress: bool,
+    chunk: int = 256,
+) -> list[Grade]:
+    from tqdm import tqdm
+
+    verdicts: list[Grade] = []
+    with tqdm(
+        total=len(responses), unit="sample", desc="grading", disable=not progress, file=sys.stderr
+    ) as bar:
+        for start in range(0, len(responses), chunk):
+            part = grade_many(responses[start : start + chunk], golds[start : start + chunk], timeout=timeout)
+            verdicts.extend(part)
+            bar.update(len(part))
+    return verdicts

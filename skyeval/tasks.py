@@ -1,0 +1,274 @@
+"""Benchmark tasks: declarative definitions in ``tasks/*.toml`` and loading their problems.
+
+Problems come from the Hugging Face Hub (``datasets``, the default) or from local JSONL files: ``--data-dir DIR``
+(or ``SKYEVAL_DATA_DIR``) holding ``<task>.jsonl`` in the Qwen2.5-Math evaluation format, or any JSONL file as
+an ad-hoc task (``file:PATH`` with an explicit field mapping). A loaded task carries a fingerprint: a hash of
+its problems (id, question, gold) that the run config records.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from skyeval.errors import SkyevalError
+from skyeval.types import Problem, SamplingParams
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+FILE_PREFIX = "file:"
+DATA_DIR_ENV = "SKYEVAL_DATA_DIR"
+
+
+@dataclass(frozen=True)
+class FieldMap:
+    """Which source fields hold the id, question, gold and breakdown metadata (``id=""``: row number)."""
+
+    question: str
+    gold: str
+    id: str = ""
+    context: str = ""  # prepended to the question when present and non-empty
+    meta: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class HubSource:
+    path: str
+    split: str
+    fields: FieldMap
+    config: str | None = None
+    filter_field: str = ""
+    filter_contains: str = ""
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """A task definition (one ``tasks/<name>.toml``)."""
+
+    name: str
+    description: str
+    prompt_template: str
+    sampling: SamplingParams
+    local_fields: FieldMap
+    hub: HubSource | None = None
+    answer_format: str = ""
+    breakdown: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class LoadedTask:
+    spec: TaskSpec
+    problems: tuple[Problem, ...]
+    fingerprint: str
+    source: str  # where the rows came from: "hub:<path>", a file path
+
+
+def task_names() -> list[str]:
+    """The names of the built-in tasks."""
+    root = resources.files("tasks")
+    return sorted(p.name[: -len(".toml")] for p in root.iterdir() if p.name.endswith(".toml"))
+
+
+def _field_map(raw: Mapping[str, Any]) -> FieldMap:
+    return FieldMap(
+        question=str(raw["question"]),
+        gold=str(raw["gold"]),
+        id=str(raw.get("id", "")),
+        context=str(raw.get("context", "")),
+        meta=tuple(raw.get("meta", ())),
+    )
+
+
+def get_task(name: str) -> TaskSpec:
+    """The built-in task ``name``; unknown names fail with the list of known ones."""
+    known = task_names()
+    if name not in known:
+        raise SkyevalError(f"unknown task {name!r}; known tasks: {', '.join(known)} (or file:PATH)")
+    raw = tomllib.loads(resources.files("tasks").joinpath(f"{name}.toml").read_text(encoding="utf-8"))
+    hub_raw = raw.get("hub")
+    hub = None
+    if hub_raw is not None:
+        filt = hub_raw.get("filter", {})
+        hub = HubSource(
+            path=hub_raw["path"],
+            split=hub_raw.get("split", "test"),
+            config=hub_raw.get("config"),
+            fields=_field_map(hub_raw["fields"]),
+            filter_field=filt.get("field", ""),
+            filter_contains=str(filt.get("contains", "")),
+        )
+    s = raw.get("sampling", {})
+    return TaskSpec(
+        name=raw["name"],
+        description=raw.get("description", ""),
+        prompt_template=raw.get("prompt_template", "{question}"),
+        sampling=SamplingParams(
+            n=int(s.get("n", 1)),
+            temperature=float(s.get("temperature", 0.0)),
+            top_p=float(s.get("top_p", 1.0)),
+            max_tokens=int(s.get("max_tokens", 32768)),
+        ),
+        local_fields=_field_map(raw["local"]["fields"]),
+        hub=hub,
+        answer_format=raw.get("answer_format", ""),
+        breakdown=tuple(raw.get("breakdown", ())),
+    )
+
+
+def file_task(path: str, fields: FieldMap, template: str = "{question}") -> TaskSpec:
+    """An ad-hoc task over a local JSONL file (``--task file:PATH``): greedy, one sample by default."""
+    return TaskSpec(
+        name=f"{FILE_PREFIX}{path}",
+        description=f"local file {path}",
+        prompt_template=template,
+        sampling=SamplingParams(n=1, temperature=0.0, top_p=1.0, max_tokens=32768),
+        local_fields=fields,
+        breakdown=fields.meta,
+    )
+
+
+def normalize_gold(value: Any) -> str:
+    """A gold answer as a string: lists joined with ``", "``, ``27.0`` as ``27``, ``$...$`` unwrapped."""
+    if isinstance(value, list | tuple):
+        return ", ".join(normalize_gold(v) for v in value)
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    text = str(value).strip()
+    if len(text) >= 2 and text.startswith("$") and text.endswith("$"):
+        inner = text[1:-1].replace("$,$", ", ").replace("$, $", ", ")
+        if "$" not in inner:
+            text = inner.strip()
+    return text
+
+
+def rows_to_problems(rows: Iterable[Mapping[str, Any]], fields: FieldMap, where: str) -> list[Problem]:
+    """Map source rows to problems; a row without the question or gold fails with its row number."""
+    problems: list[Problem] = []
+    seen: set[str] = set()
+    for i, row in enumerate(rows):
+        missing = [f for f in (fields.question, fields.gold, fields.id) if f and f not in row]
+        if missing:
+            raise SkyevalError(f"{where}: row {i} lacks field(s) {', '.join(missing)}")
+        pid = str(row[fields.id]) if fields.id else str(i)
+        if pid in seen:
+            raise SkyevalError(f"{where}: duplicate id {pid!r} in field {fields.id!r} (row {i})")
+        seen.add(pid)
+        question = str(row[fields.question])
+        context = row.get(fields.context) if fields.context else None
+        if context:
+            question = f"{context}\n\n{question}"
+        meta = {k: row[k] for k in fields.meta if k in row and row[k] is not None}
+        problems.append(Problem(pid, question, normalize_gold(row[fields.gold]), meta))
+    return problems
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """Rows of a JSONL file; a malformed line fails with its line number."""
+    if not path.is_file():
+        raise SkyevalError(f"file not found: {path}")
+    rows = []
+    with path.open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise SkyevalError(f"{path}:{lineno}: malformed JSON ({err.msg})") from err
+            if not isinstance(row, dict):
+                raise SkyevalError(f"{path}:{lineno}: expected a JSON object")
+            rows.append(row)
+    return rows
+
+
+def fingerprint(problems: Sequence[Problem]) -> str:
+    """A short hash of the problems' ids, questions and golds (order included)."""
+    digest = hashlib.sha256()
+    for p in problems:
+        digest.update(json.dumps([p.id, p.question, p.gold], ensure_ascii=False).encode())
+        digest.update(b"\n")
+    return digest.hexdigest()[:16]
+
+
+def _load_hub(spec: TaskSpec) -> tuple[list[Problem], str]:
+    from skyeval.errors import require
+
+    hub = spec.hub
+    if hub is None:
+        raise SkyevalError(f"task {spec.name!r} has no Hub source; use --data-dir")
+    require("datasets", extra="hf", what=f"loading {spec.name!r} from the Hugging Face Hub")
+    import datasets
+
+    try:
+        ds = datasets.load_dataset(hub.path, hub.config, split=hub.split)
+    except (OSError, ValueError, ConnectionError) as err:
+        raise SkyevalError(
+            f"cannot load {hub.path} from the Hub ({type(err).__name__}: {err}); "
+            f"use --data-dir DIR with {spec.name}.jsonl offline"
+        ) from err
+    rows: Iterable[Mapping[str, Any]] = ds
+    if hub.filter_field:
+        rows = [r for r in ds if hub.filter_contains in str(r.get(hub.filter_field, ""))]
+    return rows_to_problems(rows, hub.fields, f"hub:{hub.path}"), f"hub:{hub.path}"
+
+
+def load_task(spec: TaskSpec, data_dir: str | Path | None = None, limit: int | None = None) -> LoadedTask:
+    """Load a task's problems: a ``file:`` task from its file, else ``data_dir``/``$SKYEVAL_DATA_DIR``, else Hub.
+
+    ``limit`` keeps the first N problems; the fingerprint is of the problems kept.
+    """
+    if spec.name.startswith(FILE_PREFIX):
+        path = Path(spec.name[len(FILE_PREFIX) :])
+        problems, source = rows_to_problems(read_jsonl(path), spec.local_fields, str(path)), str(path)
+    else:
+        root = data_dir if data_dir is not None else os.environ.get(DATA_DIR_ENV)
+        if root:
+            path = Path(root) / f"{spec.name}.jsonl"
+            if not path.is_file():
+                raise SkyevalError(f"no {spec.name}.jsonl in data dir {root}")
+            problems, source = rows_to_problems(read_jsonl(path), spec.local_fields, str(path)), str(path)
+        else:
+            problems, source = _load_hub(spec)
+    if not problems:
+        raise SkyevalError(f"task {spec.name!r} has no problems ({source})")
+    if limit is not None:
+        problems = problems[:limit]
+    return LoadedTask(spec, tuple(problems), fingerprint(problems), source)
+
+
+def count_rows(name: str, data_dir: str | Path | None = None) -> int | None:
+    """Row count of a task from the data dir when available (never touches the network)."""
+    root = data_dir if data_dir is not None else os.environ.get(DATA_DIR_ENV)
+    if not root:
+        return None
+    path = Path(root) / f"{name}.jsonl"
+    if not path.is_file():
+        return None
+    with path.open(encoding="utf-8") as fh:
+        return sum(1 for line in fh if line.strip())
+
+
+__all__ = [
+    "FieldMap",
+    "LoadedTask",
+    "TaskSpec",
+    "count_rows",
+    "file_task",
+    "fingerprint",
+    "get_task",
+    "load_task",
+    "normalize_gold",
+    "task_names",
+]

@@ -1,0 +1,62 @@
+"""The hf engine on the tiny random Qwen2 model: batching, seeds, greedy, finish reasons."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from skyeval.engines import get_engine
+from skyeval.errors import SkyevalError
+from skyeval.types import GenerationRequest, Message, SamplingParams
+
+SAMPLING = SamplingParams(n=2, temperature=0.8, top_p=0.9, max_tokens=6, seed=7)
+
+
+def _requests() -> list[GenerationRequest]:
+    return [GenerationRequest(f"q{i}", (Message("user", f"What is {i} + {i}?"),), (0, 1)) for i in range(3)]
+
+
+def _texts(out) -> dict[tuple[str, int], str]:
+    return {(c.problem_id, c.sample_index): c.text for c in out}
+
+
+@pytest.fixture(scope="module")
+def engines(tiny_model_dir: Path):
+    return (
+        get_engine("hf", model=str(tiny_model_dir), batch_size=4, device="cpu"),
+        get_engine("hf", model=str(tiny_model_dir), batch_size=1, device="cpu"),
+    )
+
+
+def test_every_requested_sample_once_with_counts(engines) -> None:
+    out = list(engines[0].generate(_requests(), SAMPLING))
+    assert sorted((c.problem_id, c.sample_index) for c in out) == [(f"q{i}", j) for i in range(3) for j in (0, 1)]
+    for c in out:
+        assert c.prompt_tokens and c.prompt_tokens > 5
+        assert c.completion_tokens is not None and 1 <= c.completion_tokens <= 6
+        assert c.finish_reason == ("length" if c.completion_tokens == 6 else "stop")
+
+
+def test_sampling_is_seeded_per_sample_not_per_batch(engines) -> None:
+    batched, single = engines
+    a = _texts(batched.generate(_requests(), SAMPLING))
+    b = _texts(single.generate(list(reversed(_requests())), SAMPLING))
+    assert a == b
+    c = _texts(batched.generate(_requests(), SamplingParams(n=2, temperature=0.8, top_p=0.9, max_tokens=6, seed=8)))
+    assert c != a
+
+
+def test_greedy_is_deterministic_and_shared(engines) -> None:
+    greedy = SamplingParams(n=2, temperature=0.0, max_tokens=6)
+    a = list(engines[0].generate(_requests(), greedy))
+    b = list(engines[1].generate(_requests(), greedy))
+    assert _texts(a) == _texts(b)
+    assert all(_texts(a)[(f"q{i}", 0)] == _texts(a)[(f"q{i}", 1)] for i in range(3))
+
+
+def test_missing_model_path_is_one_line_error(tmp_path: Path) -> None:
+    with pytest.raises(SkyevalError, match="model path not found"):
+        get_engine("hf", model=str(tmp_path / "nope"))
+    with pytest.raises(SkyevalError, match="does not take option"):
+        get_engine("hf", model=str(tmp_path), base_url="http://x")

@@ -1,0 +1,239 @@
+"""Loading run directories, the report tables on hand-made runs, and the ``skyeval report`` CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from skyeval.errors import SkyevalError
+from skyeval.report import (
+    benchmark_table,
+    benchmark_wide,
+    breakdown_table,
+    build_tables,
+    compare_runs,
+    comparison_pairs,
+    diversity_table,
+    load_run,
+    load_runs,
+    pass_at_k_table,
+    per_problem_table,
+    to_markdown,
+)
+from skyeval.report.synthetic import synthetic_run, write_run_dir
+from skyeval.types import RunConfig, SampleRecord, SamplingParams
+
+pytest.importorskip("pandas")
+
+
+def exact(a: str, b: str) -> bool:
+    return a == b
+
+
+def make_run(
+    path: Path, model: str, task: str, verdicts: dict[str, list[bool]], meta: dict | None = None
+) -> Path:
+    """A run whose problem ``pid`` has one sample per verdict; correct ones answer the gold ``1``."""
+    records = [
+        SampleRecord(
+            problem_id=pid,
+            sample_index=j,
+            prompt=f"question {pid}",
+            completion=f"work \\boxed{{{1 if ok else 2}}}",
+            finish_reason="stop",
+            prompt_tokens=3,
+            completion_tokens=4,
+            gold="1",
+            extracted="1" if ok else "2",
+            correct=ok,
+            reason="equal" if ok else "not_equal",
+            meta=(meta or {}).get(pid, {}),
+        )
+        for pid, vs in verdicts.items()
+        for j, ok in enumerate(vs)
+    ]
+    config = RunConfig(
+        model=model,
+        task=task,
+        engine="replay",
+        sampling=SamplingParams(n=4, max_tokens=2048),
+        system_prompt=None,
+        prompt_template="{question}",
+    )
+    return write_run_dir(path, config, records)
+
+
+T, F = True, False
+
+
+@pytest.fixture
+def two_runs(tmp_path: Path) -> list[Path]:
+    meta = {
+        "p1": {"level": "Level 1", "subject": "Algebra"},
+        "p2": {"level": "Level 5", "subject": "Algebra"},
+    }
+    a = make_run(tmp_path / "a", "org/model-a", "math500", {"p1": [T, T, T, T], "p2": [T, F, F, F]}, meta)
+    b = make_run(tmp_path / "b", "org/model-b", "math500", {"p1": [T, F, F, F], "p2": [F, F, F, F]}, meta)
+    return [a, b]
+
+
+# --- loading ---
+
+
+def test_load_skips_torn_last_line_and_keeps_last_duplicate(two_runs: list[Path]) -> None:
+    samples = two_runs[0] / "samples.jsonl"
+    rows = samples.read_text().splitlines()
+    redo = json.loads(rows[4]) | {"correct": False, "extracted": "9"}
+    samples.write_text("\n".join([*rows, json.dumps(redo)]) + "\n" + rows[0][:25])
+    run = load_run(two_runs[0])
+    assert run.torn_last_line and run.duplicates == 1 and len(run.records) == 8
+    assert len(run.notes) == 2 and run.label == "model-a"
+    assert [r.extracted for r in run.records if r.problem_id == "p2" and r.sample_index == 0] == ["9"]
+
+
+def test_load_errors_are_user_facing(tmp_path: Path, two_runs: list[Path]) -> None:
+    with pytest.raises(SkyevalError, match="not a run directory"):
+        load_run(tmp_path / "missing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(SkyevalError, match="missing config.json"):
+        load_run(tmp_path / "empty")
+    samples = two_runs[1] / "samples.jsonl"
+    rows = samples.read_text().splitlines()
+    samples.write_text("\n".join([rows[0], "{not json", *rows[1:]]) + "\n")
+    with pytest.raises(SkyevalError, match=r"samples.jsonl:2: malformed"):
+        load_run(two_runs[1])
+    with pytest.raises(SkyevalError, match="both 'model-a'"):
+        load_runs([two_runs[0], two_runs[0]])
+    with pytest.raises(SkyevalError, match="labels"):
+        load_runs(two_runs, ["only-one"])
+
+
+# --- tables ---
+
+
+def test_tables_hand_computed(two_runs: list[Path]) -> None:
+    runs = load_runs(two_runs)
+    pp = per_problem_table(runs, same=exact)
+    assert pp["pass@1"].tolist() == [1.0, 0.25, 0.25, 0.0]
+    bench = benchmark_table(pp)
+    assert bench["pass@1"].tolist() == [0.625, 0.125]
+    assert bench["n_problems"].tolist() == [2, 2] and bench["n_samples"].tolist() == [8, 8]
+    assert (bench["ci_lo"] <= bench["pass@1"]).all() and (bench["pass@1"] <= bench["ci_hi"]).all()
+    wide = benchmark_wide(bench)
+    assert wide.columns.tolist() == ["model", "math500"]
+    assert wide["math500"].tolist()[0].startswith("62.5 [") and wide["math500"].tolist()[0].endswith("n=2")
+    pk = pass_at_k_table(pp)
+    a = pk[pk["label"] == "model-a"].set_index("k")["pass@k"]
+    # p2 (n=4, c=1): pass@2 = 1 - C(3,2)/C(4,2) = 0.5, pass@4 = 1
+    assert a.to_dict() == {1: 0.625, 2: 0.75, 4: 1.0}
+    div = diversity_table(pp).set_index("label")
+    assert div.loc["model-a", "mean_answers"] == 1.5  # p1: {1}, p2: {1, 2}
+    assert div.loc["model-b", "no_answer_rate"] == 0.0
+    bd = breakdown_table(pp)
+    lvl = bd[(bd["field"] == "level") & (bd["label"] == "model-a")].set_index("value")["pass@1"]
+    assert lvl.to_dict() == {"Level 1": 1.0, "Level 5": 0.25}
+    assert "| model | math500 |" in to_markdown(wide)
+
+
+def test_paired_comparison_and_unique_solves(two_runs: list[Path]) -> None:
+    runs = load_runs(two_runs)
+    pairs = comparison_pairs(runs)
+    assert [(a.label, b.label) for a, b in pairs] == [("model-b", "model-a")]
+    cmp = compare_runs(comparison_pairs(runs, [("model-a", "model-b")]))
+    row = cmp.summary.iloc[0]
+    assert row["diff"] == 0.5 and row["shared_problems"] == 2
+    assert row["solved_only_by_a"] == 1 and row["solved_only_by_b"] == 0
+    assert cmp.unique["problem_id"].tolist() == ["p2"]
+    with pytest.raises(SkyevalError, match="no run labelled"):
+        comparison_pairs(runs, [("model-a", "nope")])
+
+
+def test_average_needs_every_task(tmp_path: Path, two_runs: list[Path]) -> None:
+    extra = make_run(tmp_path / "c", "org/model-a", "aime24", {"q1": [T, F], "q2": [F, F]})
+    tables = build_tables(load_runs([*two_runs, extra]), same=exact, tokenizer="chars")
+    wide = tables.benchmark_wide.set_index("model")
+    assert wide.columns.tolist() == ["aime24", "math500", "average"]
+    assert wide.loc["model-a", "average"].startswith("43.8 [")  # (0.625 + 0.25) / 2
+    assert wide.loc["model-b", "average"] == "—" and wide.loc["model-b", "aime24"] == "—"
+    assert tables.budget is not None and set(tables.budget["budget"]) == {1024, 2048}
+
+
+def test_budget_table_on_synthetic_run(tmp_path: Path) -> None:
+    path = synthetic_run(tmp_path / "s", problems=6, samples=4, completion_chars=6000, max_tokens=4096)
+    tables = build_tables(load_runs([path]), tokenizer="chars")
+    assert tables.budget is not None
+    acc = tables.budget.set_index("budget")["accuracy"]
+    # answers sit at the end of 1500-token completions: none fits 1k, all fit 2k and the final budget
+    assert acc[1024] == 0.0 and acc[2048] == acc[4096] == tables.benchmark["pass@1"].iloc[0]
+    assert tables.budget["method"].iloc[0].startswith("approximate: 4.00 chars/token")
+
+
+# --- CLI ---
+
+
+def test_cli_writes_every_format(tmp_path: Path, two_runs: list[Path]) -> None:
+    from skyeval.cli import main
+
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        main,
+        [
+            "report",
+            *map(str, two_runs),
+            "--out",
+            str(out),
+            "--tokenizer",
+            "chars",
+            "--label",
+            "A",
+            "--label",
+            "B",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "| A |" in result.output and "B − A" in result.output
+    names = {p.name for p in out.iterdir()}
+    assert {"report.md", "report.html", "benchmark.csv", "per_problem.csv", "comparison.csv"} <= names
+    assert {"passk_math500.png", "passk_math500.svg", "budget_math500.png"} <= names
+    assert "![passk_math500](passk_math500.png)" in (out / "report.md").read_text()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--format", "md,pdf"], "unknown report format"),
+        (["--compare", "A", "Z"], "no run labelled 'Z'"),
+    ],
+)
+def test_cli_bad_input_is_one_line(
+    tmp_path: Path, two_runs: list[Path], args: list[str], message: str
+) -> None:
+    from skyeval.cli import main
+
+    argv = [
+        "report",
+        *map(str, two_runs),
+        "--label",
+        "A",
+        "--label",
+        "B",
+        "--no-budget",
+        "--out",
+        str(tmp_path / "o"),
+    ]
+    result = CliRunner().invoke(main, [*argv, *args])
+    assert result.exit_code == 2 and message in result.output
+    assert "Traceback" not in result.output
+    missing = CliRunner().invoke(main, ["report", str(tmp_path / "nope")])
+    assert missing.exit_code == 2 and missing.output.startswith("error:")
+
+
+def test_import_stays_light() -> None:
+    code = "import sys, skyeval.report, skyeval.cli; print(sorted({'pandas','matplotlib','sympy','torch'} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

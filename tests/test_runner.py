@@ -1,0 +1,166 @@
+"""The runner in-process: run dirs, resume, top-up, torn lines, truncation, failures, summaries, score."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from fake_openai_server import FakeServer, Script
+
+from skyeval import results
+from skyeval.errors import SkyevalError
+from skyeval.runner import RunOptions, run, score, summarize
+from skyeval.tasks import FieldMap
+from skyeval.types import Problem, RunConfig, SampleRecord, SamplingParams
+
+
+def _data(tmp_path: Path, count: int = 6) -> Path:
+    rows = [{"id": i, "problem": f"Problem {i}?", "answer": "42" if i % 2 == 0 else "7"} for i in range(count)]
+    (tmp_path / "amc23.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return tmp_path
+
+
+def _replay_file(tmp_path: Path, samples: int = 4) -> Path:
+    path = tmp_path / "gens.jsonl"
+    rows = []
+    for i in range(6):
+        texts = [f"... \\boxed{{{42 if (i + j) % 3 else 7}}}" for j in range(samples)]
+        reasons = ["length" if j == samples - 1 else "stop" for j in range(samples)]
+        rows.append({"qid": str(i), "q": f"Problem {i}?", "gold": "42", "outs": texts, "why": reasons})
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def _replay_options(tmp_path: Path, path: Path, **kw: object) -> RunOptions:
+    base = dict(
+        model="replay:gens",
+        task=f"file:{path}",
+        engine="replay",
+        engine_options={"response_field": "outs", "finish_field": "why"},
+        samples=4,
+        output_dir=str(tmp_path / "runs"),
+        fields=FieldMap(question="q", gold="gold", id="qid"),
+        progress=False,
+    )
+    base.update(kw)
+    return RunOptions(**base)  # type: ignore[arg-type]
+
+
+def test_replay_run_writes_run_dir_and_summary(tmp_path: Path) -> None:
+    res = run(_replay_options(tmp_path, _replay_file(tmp_path)))
+    files = {p.name for p in res.run_dir.iterdir()}
+    assert {"config.json", "samples.jsonl", "summary.json"} <= files
+    config = results.read_config(res.run_dir)
+    assert config.engine == "replay" and config.sampling.n == 4 and config.task_fingerprint
+    rows = results.read_samples(res.run_dir)
+    assert len(rows) == 24 and len(results.dedupe(rows)) == 24
+    s = res.summary
+    expected = sum(((i + j) % 3 != 0) for i in range(6) for j in range(4)) / 24
+    assert s["pass@1"] == pytest.approx(expected)
+    assert s["truncated"] == 6 and s["truncation_rate"] == pytest.approx(0.25)
+    assert set(s["pass@k"]) == {"1", "2", "4"} and s["complete"] is True
+    assert json.loads((res.run_dir / "summary.json").read_text())["pass@1"] == pytest.approx(expected)
+
+
+def test_resume_skips_done_and_tolerates_torn_line(tmp_path: Path) -> None:
+    path = _replay_file(tmp_path, samples=8)
+    first = run(_replay_options(tmp_path, path, limit=3, samples=2))
+    samples = first.run_dir / "samples.jsonl"
+    assert len(results.read_samples(first.run_dir)) == 6
+    with samples.open("a") as fh:
+        fh.write('{"problem_id": "5", "sample_ind')  # a row cut short by kill -9
+    assert len(results.read_samples(first.run_dir)) == 6
+    again = run(_replay_options(tmp_path, path, samples=4))  # no limit, more samples: same directory
+    assert again.run_dir == first.run_dir
+    rows = results.read_samples(again.run_dir)
+    keys = [(r.problem_id, r.sample_index) for r in rows]
+    assert len(keys) == len(set(keys)) == 24
+    assert samples.read_text().endswith("\n")
+
+
+def test_other_settings_get_another_dir_and_changed_data_is_refused(tmp_path: Path) -> None:
+    path = _replay_file(tmp_path)
+    a = run(_replay_options(tmp_path, path))
+    b = run(_replay_options(tmp_path, path, max_tokens=100))
+    assert a.run_dir != b.run_dir
+    path.write_text(path.read_text().replace("Problem 0?", "Problem zero?"))
+    with pytest.raises(SkyevalError, match="task data changed"):
+        run(_replay_options(tmp_path, path))
+
+
+def test_replay_missing_samples_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(SkyevalError, match="lacks 12 requested sample"):
+        run(_replay_options(tmp_path, _replay_file(tmp_path, samples=2)))
+
+
+def test_openai_run_unreachable_keeps_partial_results(tmp_path: Path) -> None:
+    data = _data(tmp_path)
+    script = Script(fail=lambda i: 500 if i >= 3 else None)
+    with FakeServer(script) as url:
+        opts = RunOptions(
+            model="m",
+            task="amc23",
+            engine="openai",
+            engine_options={"base_url": url, "max_retries": 1, "concurrency": 1, "backoff_base": 0.01},
+            samples=2,
+            data_dir=str(data),
+            output_dir=str(tmp_path / "runs"),
+            progress=False,
+        )
+        with pytest.raises(SkyevalError, match="partial results kept"):
+            run(opts)
+    run_dirs = list((tmp_path / "runs").glob("*/*/*"))
+    assert len(run_dirs) == 1
+    assert len(results.read_samples(run_dirs[0])) == 6  # three n=2 requests succeeded
+    assert json.loads((run_dirs[0] / "summary.json").read_text())["complete"] is False
+    with FakeServer(Script()) as url:
+        done = run(RunOptions(**{**opts.__dict__, "engine_options": {**opts.engine_options, "base_url": url}}))
+    assert done.summary["samples"] == 12 and done.summary["pass@1"] == pytest.approx(0.5)
+
+
+def test_refused_samples_are_not_recorded(tmp_path: Path) -> None:
+    data = _data(tmp_path, count=2)
+    with FakeServer(Script(fail=lambda i: 400 if i == 0 else None)) as url:
+        opts = RunOptions(
+            model="m",
+            task="amc23",
+            engine="openai",
+            engine_options={"base_url": url, "concurrency": 1, "use_n": False},
+            samples=1,
+            data_dir=str(data),
+            output_dir=str(tmp_path / "runs"),
+            progress=False,
+        )
+        with pytest.raises(SkyevalError, match="1 sample\\(s\\) failed"):
+            run(opts)
+        assert run(opts).summary["samples"] == 2
+
+
+def test_summary_metrics_and_breakdown() -> None:
+    problems = [Problem("a", "qa", "1", {"level": 1}), Problem("b", "qb", "2", {"level": 2})]
+    verdicts = {"a": [True, True, False, False], "b": [False, False, False, True]}
+    answers = {"a": ["1", "1", "3", "4"], "b": ["5", "5", "6", "2"]}
+    records = [
+        SampleRecord(pid, j, "q", "c", "length" if j == 0 else "stop", 3, 10 * (j + 1), "g", answers[pid][j], ok, "x")
+        for pid in "ab"
+        for j, ok in enumerate(verdicts[pid])
+    ]
+    config = RunConfig("m", "t", "replay", SamplingParams(n=4), None, "{question}")
+    s = summarize(records, problems, config, ("level",), same=None)
+    assert s["pass@1"] == pytest.approx(0.375)
+    assert s["pass@k"]["4"] == pytest.approx(1.0) and s["pass@k"]["1"] == pytest.approx(0.375)
+    assert s["maj@4"] == pytest.approx(0.5)
+    assert s["truncated"] == 2 and s["response_tokens"]["median"] == pytest.approx(25.0)
+    assert s["by"]["level"] == {"1": {"problems": 1, "pass@1": 0.5}, "2": {"problems": 1, "pass@1": 0.25}}
+
+
+def test_score_regrades(tmp_path: Path) -> None:
+    res = run(_replay_options(tmp_path, _replay_file(tmp_path)))
+    rows = results.read_samples(res.run_dir)
+    flipped = [SampleRecord.from_json({**r.to_json(), "correct": not r.correct}) for r in rows]
+    results.rewrite_samples(res.run_dir, flipped)
+    summary = score(res.run_dir, progress=False)
+    assert summary["pass@1"] == pytest.approx(res.summary["pass@1"])
+    with pytest.raises(SkyevalError, match="not a run directory"):
+        score(tmp_path, progress=False)

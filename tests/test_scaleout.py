@@ -1,0 +1,138 @@
+"""Scale-out on a local 2-CPU Ray cluster: same results as a single process, surviving a killed worker."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from skyeval.engines import ENGINES, EngineSpec
+from skyeval.errors import SkyevalError
+from skyeval.types import Completion, SamplingParams
+
+ray = pytest.importorskip("ray")
+
+from test_scaleout_fake import FakeEngine, make_requests  # noqa: E402
+
+TESTS = Path(__file__).resolve().parent
+GREEDY = SamplingParams(n=1, temperature=0.0, max_tokens=8)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def ray_cluster() -> Iterator[None]:
+    """One local Ray instance for the module; its workers can import the fake engine from tests/."""
+    if ray.is_initialized():
+        ray.shutdown()
+    path = os.pathsep.join(p for p in (str(TESTS), os.environ.get("PYTHONPATH", "")) if p)
+    ray.init(
+        num_cpus=2,
+        include_dashboard=False,
+        log_to_driver=False,
+        runtime_env={"env_vars": {"PYTHONPATH": path}},
+    )
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture
+def fake_engine(monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setitem(ENGINES, "fake", EngineSpec("test_scaleout_fake:FakeEngine", (), "test"))
+    return "fake"
+
+
+def keyed(completions: list[Completion]) -> dict[tuple[str, int], Completion]:
+    keys = [(c.problem_id, c.sample_index) for c in completions]
+    assert len(keys) == len(set(keys)), "a sample was yielded twice"
+    return dict(zip(keys, completions, strict=True))
+
+
+def test_two_replicas_equal_a_single_process(fake_engine: str) -> None:
+    from skyeval.scaleout import RayEngine
+
+    requests = make_requests(9, 3)
+    local = keyed(list(FakeEngine().generate(requests, GREEDY)))
+    engine = RayEngine(fake_engine, {}, replicas=2, batch_size=4)
+    try:
+        assert len(set(engine.start())) == 2
+        remote = keyed(list(engine.generate(requests, GREEDY)))
+        assert remote == local
+        assert engine.stats.batches == 5 and engine.stats.retried_batches == 0
+        assert list(engine.generate([], GREEDY)) == []
+    finally:
+        engine.close()
+
+
+def _kill_during_run(engine_name: str, kill: str) -> tuple[dict[tuple[str, int], Completion], object]:
+    from skyeval.scaleout import RayEngine
+
+    engine = RayEngine(engine_name, {"delay": 0.03}, replicas=2, batch_size=2, max_task_retries=2)
+    try:
+        pid = engine.start()[0]
+        victim = engine.actors()[0]
+        if kill == "ray.kill":  # gone for good: its batch must move to the other replica
+            timer = threading.Timer(0.4, lambda: ray.kill(victim))
+        else:  # the process dies: Ray restarts the actor and retries its batch there
+            timer = threading.Timer(0.4, lambda: os.kill(pid, signal.SIGKILL))
+        timer.start()
+        got = keyed(list(engine.generate(make_requests(20, 2), GREEDY)))
+        timer.join()
+        return got, engine
+    finally:
+        engine.close()
+
+
+@pytest.mark.parametrize("kill", ["ray.kill", "SIGKILL"])
+def test_a_killed_worker_loses_and_duplicates_nothing(fake_engine: str, kill: str) -> None:
+    expected = keyed(list(FakeEngine().generate(make_requests(20, 2), GREEDY)))
+    got, engine = _kill_during_run(fake_engine, kill)
+    assert got == expected
+    if kill == "ray.kill":
+        assert engine.stats.dead_replicas == 1  # type: ignore[attr-defined]
+        assert engine.stats.retried_batches >= 1  # type: ignore[attr-defined]
+
+
+def test_engine_errors_in_a_replica_are_one_line_user_errors(fake_engine: str) -> None:
+    from skyeval.scaleout import RayEngine
+
+    engine = RayEngine(fake_engine, {"fail": True}, replicas=1)
+    try:
+        with pytest.raises(SkyevalError, match="^model 'nowhere' not found$"):
+            list(engine.generate(make_requests(2, 1), GREEDY))
+    finally:
+        engine.close()
+
+
+def test_ray_grade_many_equals_grade_many() -> None:
+    from skyeval import grade_many
+    from skyeval.scaleout import ray_grade_many
+
+    responses = [f"the answer is \\boxed{{{i % 7}}}" for i in range(50)] + ["no answer here"]
+    golds = [str(i % 5) for i in range(51)]
+    assert ray_grade_many(responses, golds, replicas=2, batch_size=8) == grade_many(responses, golds)
+    assert ray_grade_many([], []) == []
+    with pytest.raises(SkyevalError):
+        ray_grade_many(["a"], [])
+
+
+def test_hf_on_two_replicas_equals_the_single_process_run(tiny_model_dir: Path) -> None:
+    """The real ``hf`` engine on the tiny model: same (problem, sample) set, texts and verdicts."""
+    from skyeval import grade
+    from skyeval.engines import get_engine
+    from skyeval.scaleout import RayEngine
+
+    options = {"model": str(tiny_model_dir), "device": "cpu", "batch_size": 2}
+    requests = make_requests(8, 2)
+    local = keyed(list(get_engine("hf", **options).generate(requests, GREEDY)))
+    # 4 samples per shard = 2 prompts = one hf batch, as in the single process (so padding is identical too)
+    engine = RayEngine("hf", options, replicas=2, batch_size=4)
+    try:
+        remote = keyed(list(engine.generate(requests, GREEDY)))
+    finally:
+        engine.close()
+    assert remote == local
+    verdict = {key: grade(c.text, "1") for key, c in local.items()}
+    assert {key: grade(c.text, "1") for key, c in remote.items()} == verdict

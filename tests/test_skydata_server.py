@@ -1,0 +1,167 @@
+"""skydata through real engines on a tiny random model: a ``transformers serve`` OpenAI-compatible server on
+loopback (started once for the module) and the in-process ``hf`` engine. The model writes garbage, so these
+tests check the accounting: unlabelled problems recorded, rejections counted, files written, resume, kill -9."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from skydata.cli import main
+from skydata.io import read_jsonl
+
+ROWS = [
+    {"source": "math", "problem": "Compute 2 plus 3 times four.", "solution": r"\boxed{14}"},
+    {"source": "olympiads", "problem": "Find all primes p with p+2 and p+4 prime.", "solution": r"\boxed{3}"},
+    {"source": "amc_aime", "problem": "How many divisors does 36 have?", "solution": r"\boxed{9}"},
+    {"source": "amc_aime", "problem": "What is the sum of the first ten odd numbers?", "solution": r"\boxed{100}"},
+    {"source": "cn_k12", "problem": "Solve x + 1 = 2.", "solution": r"\boxed{1}"},
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(tiny_model_dir: Path) -> Iterator[tuple[str, str]]:
+    """(base_url, model) of ``transformers serve`` on the tiny model; stopped when the module ends."""
+    exe = shutil.which("transformers", path=str(Path(sys.executable).parent)) or shutil.which("transformers")
+    if exe is None:
+        pytest.skip("the transformers CLI (transformers[serving]) is not installed")
+    port = _free_port()
+    proc = subprocess.Popen(
+        [exe, "serve", str(tiny_model_dir), "--host", "127.0.0.1", "--port", str(port), "--device", "cpu"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail("transformers serve did not come up")
+            time.sleep(1)
+        yield f"http://127.0.0.1:{port}/v1", str(tiny_model_dir)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture
+def data(tmp_path: Path) -> Path:
+    path = tmp_path / "numina.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in ROWS))
+    return path
+
+
+def curate_args(run: Path, data: Path, url: str, model: str, *, n: int, teacher_rows: str = "") -> list[str]:
+    common = ["--base-url", url, "--api-key-env", "SKYDATA_TEST_KEY", "--option", "concurrency=4"]
+    judge = [a.replace("--", "--judge-", 1) for a in common]
+    teacher = [a.replace("--", "--teacher-", 1) for a in common]
+    return [
+        "curate", "--out", str(run), "--source", f"numina={data}", "--no-decontam",
+        "--judge-engine", "openai", "--judge-model", model, *judge, "--judge-max-tokens", "8",
+        "--teacher", model, "--teacher-engine", "openai", *teacher, "--n", str(n), "--max-tokens", "8",
+        *(["--rule", teacher_rows] if teacher_rows else []),
+    ]
+
+
+def test_curate_through_transformers_serve(server: tuple[str, str], data: Path, tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    url, model = server
+    monkeypatch.setenv("SKYDATA_TEST_KEY", "sk-test-secret-value")
+    run = tmp_path / "run"
+    res = CliRunner().invoke(main, curate_args(run, data, url, model, n=2))
+    assert res.exit_code == 0, res.output
+    manifest = json.loads((run / "manifest.json").read_text())
+    funnel = {s["stage"]: s for s in manifest["funnel"]}
+    statuses = [r["meta"]["difficulty_status"] for r in read_jsonl(run / "03_difficulty.jsonl")]
+    assert len(statuses) == 5 and statuses.count("not_needed") == 3  # amc_aime x2 and cn_k12 need no label
+    unlabelled = statuses.count("unlabelled")  # the random model never writes "Difficulty: <n>"
+    assert funnel["select"]["dropped"].get("unlabelled", 0) == unlabelled
+    assert funnel["select"]["rows_in"] == funnel["select"]["rows_out"] + sum(funnel["select"]["dropped"].values())
+    teacher = manifest["stages"]["teacher"]
+    assert teacher["extra"]["generated"] + teacher["extra"]["errors"] == 2 * funnel["select"]["rows_out"]
+    reject = manifest["stages"]["reject"]
+    assert sum(reject["extra"]["samples_rejected"].values()) + reject["rows_out"] >= teacher["extra"]["generated"]
+    for name in ("sft_trl.jsonl", "sft_sharegpt.jsonl", "sft_openrlhf.jsonl", "rl_openrlhf-rl.jsonl"):
+        assert (run / name).is_file()
+    everything = "".join(p.read_text() for p in run.iterdir() if p.is_file())
+    assert "sk-test-secret-value" not in everything
+    cache_lines = len((run / "judge_cache.jsonl").read_text().splitlines())
+    assert cache_lines == 2  # one vote for each of the two problems needing a label
+
+    again = CliRunner().invoke(main, curate_args(run, data, url, model, n=2))
+    assert again.exit_code == 0 and again.output.count("done (checkpoint kept)") == 8
+    assert len((run / "judge_cache.jsonl").read_text().splitlines()) == cache_lines
+
+
+def test_kill_9_during_teacher_loses_nothing(server: tuple[str, str], data: Path, tmp_path: Path) -> None:
+    url, model = server
+    run = tmp_path / "run"
+    env = {**os.environ, "SKYDATA_TEST_KEY": "x"}
+    exe = Path(sys.executable).parent / "skydata"
+    args = curate_args(run, data, url, model, n=6, teacher_rows="cn_k12:all")
+    proc = subprocess.Popen([str(exe), *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    logs: list[Path] = []
+    while time.monotonic() < deadline and proc.poll() is None:
+        logs = [p for p in run.glob("teacher-*.jsonl") if not p.name.endswith(".grades.jsonl")]
+        if logs and len(logs[0].read_text().splitlines()) >= 2:
+            break
+        time.sleep(0.2)
+    if proc.poll() is not None:
+        pytest.skip("the run finished before it could be killed")
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = [(r["id"], r["sample_index"]) for r in read_jsonl(logs[0], tolerate_torn_tail=True)]
+    assert len(before) >= 2
+    res = CliRunner().invoke(main, args, env={"SKYDATA_TEST_KEY": "x"})
+    assert res.exit_code == 0, res.output
+    after = [(r["id"], r["sample_index"]) for r in read_jsonl(logs[0])]
+    assert after[: len(before)] == before  # nothing completed was lost or redone
+    manifest = json.loads((run / "manifest.json").read_text())
+    expected = 6 * manifest["stages"]["select"]["rows_out"]
+    assert len(set(after)) == len(after) == expected - manifest["stages"]["teacher"]["extra"]["errors"]
+
+
+def test_label_and_generate_with_hf_engine(tiny_model_dir: Path, data: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    items = tmp_path / "items.jsonl"
+    hf = ["--engine", "hf", "--model", str(tiny_model_dir), "--option", "device=cpu"]
+    assert runner.invoke(main, ["source", "numina", str(data), "-o", str(items)]).exit_code == 0
+    res = runner.invoke(main, ["label", str(items), "-o", str(tmp_path / "l.jsonl"), *hf, "--votes", "3",
+                               "--max-tokens", "6"])
+    assert res.exit_code == 0, res.output
+    labelled = list(read_jsonl(tmp_path / "l.jsonl"))
+    assert len(labelled) == 5 and all(r["meta"]["difficulty_status"] in ("labelled", "unlabelled") for r in labelled)
+    assert len((tmp_path / "l.cache.jsonl").read_text().splitlines()) == 15
+    log = tmp_path / "gen.jsonl"
+    res = runner.invoke(main, ["generate", str(items), "--log", str(log), "--teacher", str(tiny_model_dir), *hf,
+                               "--n", "2", "--max-tokens", "6", "--temperature", "1.0"])
+    assert res.exit_code == 0, res.output
+    assert len(list(read_jsonl(log))) == 10 and len(list(read_jsonl(tmp_path / "gen.grades.jsonl"))) == 10
+    res = runner.invoke(main, ["reject", str(items), "--log", str(log), "-o", str(tmp_path / "sft.jsonl")])
+    assert res.exit_code == 0 and "reject: 5 in -> 0 out" in res.output

@@ -1,0 +1,194 @@
+"""Hard timeouts of the grading worker pool: in threads, asyncio, forked/spawned/daemonic children and Ray."""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from skyeval.grading import grade as grade_module
+from skyeval.grading.pool import WorkerPool
+from skyeval.types import Grade
+
+SLOW = 0.4  # the timeout used against a comparison that never finishes in time
+
+
+def sleepy_equivalent(pred: str, gold: str) -> bool:
+    """A stand-in for a pathological comparison: takes a minute unless killed."""
+    time.sleep(60)
+    return True
+
+
+def echo_equivalent(pred: str, gold: str) -> bool:
+    return pred == gold
+
+
+SLEEPY = f"{__name__}:sleepy_equivalent"
+ECHO = f"{__name__}:echo_equivalent"
+
+
+def slow_grade() -> Grade:
+    return grade_module._grade(r"so \boxed{5}", "7", SLOW, SLEEPY)
+
+
+def echo_grade(answer: str) -> Grade:
+    return grade_module._grade(rf"so \boxed{{{answer}}}", "x+1", 10.0, ECHO)
+
+
+def _child_grades(queue: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+    pool = grade_module._POOL.get()
+    queue.put((os.getpid(), pool.pid, slow_grade(), echo_grade("x+1")))
+
+
+def _in_daemonic_child() -> tuple[Grade, Grade]:
+    return slow_grade(), echo_grade("x+1")
+
+
+@pytest.fixture
+def pool() -> Iterator[WorkerPool]:
+    p = WorkerPool(max_workers=2)
+    yield p
+    p.close()
+
+
+def test_timeout_kills_and_replaces_the_worker(pool: WorkerPool) -> None:
+    first = pool.call("os:getpid", (), 30.0)
+    assert first.status == "ok"
+    start = time.monotonic()
+    outcome = pool.call(SLEEPY, ("a", "b"), SLOW)
+    elapsed = time.monotonic() - start
+    assert outcome.status == "timeout"
+    assert SLOW <= elapsed < SLOW + 2.0
+    after = pool.call("os:getpid", (), 30.0)
+    assert after.status == "ok" and after.value != first.value
+
+
+def test_worker_errors_are_reported_not_raised(pool: WorkerPool) -> None:
+    outcome = pool.call("math:sqrt", (-1.0,), 30.0)
+    assert outcome.status == "error" and "ValueError" in outcome.detail
+    assert pool.call("math:sqrt", (4.0,), 30.0).value == 2.0
+
+
+def test_worker_memory_is_bounded() -> None:
+    pool = WorkerPool(memory_limit_mb=512)
+    try:
+        outcome = pool.call("builtins:bytearray", (4 * 1024**3,), 30.0)
+        assert outcome.status == "error" and "MemoryError" in outcome.detail
+        assert pool.call("math:sqrt", (9.0,), 30.0).value == 3.0
+    finally:
+        pool.close()
+
+
+def test_grade_reports_timeout() -> None:
+    start = time.monotonic()
+    assert slow_grade() == Grade(False, "5", "timeout", f"no answer within {SLOW:g}s")
+    assert time.monotonic() - start < SLOW + 5.0
+    assert echo_grade("x+1") == Grade(True, "x+1", "equal")
+
+
+def test_timeouts_in_threads_give_serial_answers() -> None:
+    answers = ["x+1", "x+2"] * 4
+    serial = [echo_grade(a) for a in answers]
+    with ThreadPoolExecutor(max_workers=4) as executor:
+        slow = list(executor.map(lambda _: slow_grade(), range(4)))
+        concurrent = list(executor.map(echo_grade, answers))
+    assert all(g.reason == "timeout" for g in slow)
+    assert concurrent == serial
+
+
+def test_timeout_under_asyncio_to_thread() -> None:
+    async def main() -> list[Grade]:
+        return list(await asyncio.gather(asyncio.to_thread(slow_grade), asyncio.to_thread(echo_grade, "x+1")))
+
+    slow, fast = asyncio.run(main())
+    assert slow.reason == "timeout" and fast.correct
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_timeout_in_child_process(method: str) -> None:
+    parent_pool = grade_module._POOL.get()
+    assert echo_grade("x+1").correct  # the parent holds a live worker before the fork
+    ctx = multiprocessing.get_context(method)
+    queue = ctx.Queue()
+    child = ctx.Process(target=_child_grades, args=(queue,))
+    child.start()
+    child_pid, pool_pid, slow, fast = queue.get(timeout=120)
+    child.join(30)
+    assert child.exitcode == 0
+    assert pool_pid == child_pid != os.getpid()  # the child built its own pool, not the parent's handles
+    assert slow.reason == "timeout" and fast.correct
+    assert grade_module._POOL.get() is parent_pool and echo_grade("x+1").correct
+
+
+def test_timeout_in_daemonic_pool_worker() -> None:
+    with multiprocessing.get_context("spawn").Pool(1) as mp_pool:
+        slow, fast = mp_pool.apply(_in_daemonic_child)
+    assert slow.reason == "timeout" and fast.correct
+
+
+def test_workers_exit_with_their_parent(tmp_path: Path) -> None:
+    script = (
+        "from skyeval.grading.pool import WorkerPool\n"
+        "import os\n"
+        "print(WorkerPool().call('os:getpid', (), 60.0).value, flush=True)\n"
+        "os._exit(0)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
+    )
+    worker_pid = int(out.stdout)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and Path(f"/proc/{worker_pid}").exists():
+        status = (
+            Path(f"/proc/{worker_pid}/status").read_text() if Path(f"/proc/{worker_pid}").exists() else ""
+        )
+        if "zombie" in status:
+            break
+        time.sleep(0.2)
+    alive = Path(f"/proc/{worker_pid}/status")
+    assert not alive.exists() or "zombie" in alive.read_text()
+
+
+def test_concurrent_callers_share_a_bounded_pool(pool: WorkerPool) -> None:
+    barrier = threading.Barrier(4)
+
+    def call(_: int) -> object:
+        barrier.wait()
+        return pool.call("os:getpid", (), 30.0).value
+
+    with ThreadPoolExecutor(max_workers=4) as executor:
+        pids = set(executor.map(call, range(4)))
+    assert 1 <= len(pids) <= pool.max_workers
+
+
+def test_timeout_in_ray_task() -> None:
+    ray = pytest.importorskip("ray")
+    from ray import cloudpickle
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    try:
+
+        @ray.remote
+        def task(tests_dir: str) -> tuple[Grade, Grade]:
+            import skyeval
+
+            sys.path.insert(0, tests_dir)  # so the grading worker can import this module's sleepy comparison
+
+            real = skyeval.grade(r"\boxed{4}", 4, timeout=30.0)
+            return slow_grade(), real
+
+        slow, real = ray.get(task.remote(str(Path(__file__).parent)), timeout=120)
+    finally:
+        ray.shutdown()
+        cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
+    assert slow.reason == "timeout" and real.correct
