@@ -138,7 +138,9 @@ def sft(backend: str, hostfile: str | None, dry_run: bool, **kw: Any) -> None:
     "--prompt-batch", default=256, show_default=True, help="Prompts per step (samples = x rollouts)."
 )
 @click.option("--lr", "learning_rate", default=1e-6, show_default=True)
-@click.option("--max-prompt-length", default=1024, show_default=True)
+@click.option(
+    "--max-prompt-length", default=1024, show_default=True, help="Prompt token budget (OpenRLHF max_len)."
+)
 @click.option("--max-response-length", default=8192, show_default=True, help="Response token cutoff.")
 @click.option("--temperature", default=1.0, show_default=True)
 @click.option("--kl-coef", default=0.0, show_default=True, help="KL penalty (0: no reference model).")

@@ -11,6 +11,7 @@ import io
 import json
 import shlex
 import subprocess
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,11 +40,20 @@ def write_files(command: Command) -> None:
         Path(path).write_text(text, encoding="utf-8")
 
 
+def local_executable(name: str) -> str:
+    """``python`` and tools installed beside it (accelerate, deepspeed, skydata...) from this environment."""
+    if name == "python":
+        return sys.executable
+    beside = Path(sys.executable).with_name(name)
+    return str(beside) if beside.exists() else name
+
+
 def run(command: Command) -> None:
     """Write the command's files, run it in the foreground and fail with one line when it fails."""
     write_files(command)
+    argv = (local_executable(command.argv[0]), *command.argv[1:])
     try:
-        completed = subprocess.run(command.argv, check=False)  # noqa: S603 - argv built by us, no shell
+        completed = subprocess.run(argv, check=False)  # noqa: S603 - argv built by us, no shell
     except FileNotFoundError as err:
         raise SkyevalError(f"cannot start {command.argv[0]!r}: is it installed and on PATH?") from err
     if completed.returncode != 0:

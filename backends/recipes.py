@@ -9,7 +9,6 @@ so an interrupted recipe resumes. A dry run prints every command and checks it w
 
 from __future__ import annotations
 
-import shutil
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -164,14 +163,6 @@ def validate_step(step: Step, skytrain: click.Command) -> None:
 # --- execution ---------------------------------------------------------------------------------------------
 
 
-def _executable(tool: str) -> str:
-    beside = Path(sys.executable).with_name(tool)
-    found = str(beside) if beside.exists() else shutil.which(tool)
-    if found is None:
-        raise SkyevalError(f"cannot find the {tool!r} command; is skyeval installed in this environment?")
-    return found
-
-
 def execute(recipe: Recipe, *, echo: Callable[[str], Any] = click.echo) -> None:
     """Run the steps in order; skip those whose outputs exist; stop at the first failing step."""
     for number, step in enumerate(recipe.steps, start=1):
@@ -182,4 +173,4 @@ def execute(recipe: Recipe, *, echo: Callable[[str], Any] = click.echo) -> None:
         if missing:
             raise SkyevalError(f"step {step.name}: missing inputs {missing}")
         echo(f"[{number}] {step.name}: {step.about}")
-        run(Command((_executable(step.tool), *step.args)))
+        run(Command((step.tool, *step.args)))

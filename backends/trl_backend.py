@@ -27,7 +27,8 @@ class TrainResult:
     output_dir: str
     steps: int
     train_loss: float | None
-    seconds: float
+    seconds: float  # trainer construction (tokenization) + training + saving
+    train_seconds: float | None = None  # the training loop alone, as the trainer measured it
 
 
 def _use_bf16(precision: str, cluster: Cluster) -> bool:
@@ -132,10 +133,16 @@ def check_chat_template(spec: SFTSpec) -> None:
 
 
 def _result(trainer: Any, output_dir: str, started: float) -> TrainResult:
-    loss = next(
-        (row["train_loss"] for row in reversed(trainer.state.log_history) if "train_loss" in row), None
+    summary: dict[str, Any] = next(
+        (row for row in reversed(trainer.state.log_history) if "train_loss" in row), {}
     )
-    return TrainResult(output_dir, trainer.state.global_step, loss, time.perf_counter() - started)
+    return TrainResult(
+        output_dir,
+        trainer.state.global_step,
+        summary.get("train_loss"),
+        time.perf_counter() - started,
+        summary.get("train_runtime"),
+    )
 
 
 def train_sft(spec: SFTSpec, cluster: Cluster = Cluster()) -> TrainResult:
@@ -166,6 +173,10 @@ def train_rl(spec: RLSpec, cluster: Cluster = Cluster()) -> TrainResult:
     """Run TRL RLOO or GRPO with ``skyeval.rewards.reward`` (the dataset's ``answer`` column reaches it by name)."""
     for module in ("trl", "datasets", "torch"):
         require(module, extra="train", what=f"skytrain rl --backend trl --algo {spec.algo}")
+    if spec.use_vllm:
+        require(
+            "vllm", extra="vllm", what="generation with vLLM (pass --no-vllm to generate with transformers)"
+        )
     from datasets import Dataset
 
     from skyeval.rewards import reward

@@ -45,7 +45,7 @@ def main() -> None:
     parser.add_argument("--no-math-verify", action="store_true", help="skip the math-verify column")
     args = parser.parse_args()
     total = [0, 0, 0]
-    print(f"| file | rows | skyeval | math-verify 0.9.0 |\n|---|---|---|---|")
+    print("| file | rows | skyeval | math-verify 0.9.0 |\n|---|---|---|---|")
     failures: list[tuple[str, int, dict]] = []
     for path in sorted((SHARED / "grader_cases").glob("*.jsonl")):
         rows = [json.loads(line) for line in path.open()]
@@ -55,7 +55,9 @@ def main() -> None:
         total[0] += len(rows)
         total[1] += ours
         total[2] += theirs
-        print(f"| {path.stem} | {len(rows)} | {100 * ours / len(rows):.1f}% | {100 * theirs / len(rows):.1f}% |")
+        print(
+            f"| {path.stem} | {len(rows)} | {100 * ours / len(rows):.1f}% | {100 * theirs / len(rows):.1f}% |"
+        )
     n = total[0]
     print(f"| **all** | {n} | {100 * total[1] / n:.1f}% | {100 * total[2] / n:.1f}% |")
     if args.failures:

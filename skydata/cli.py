@@ -624,7 +624,8 @@ def filter_prompts_cmd(
 @click.option("--ngram", type=int, default=8, show_default=True)
 @click.option("--no-judge", is_flag=True, help="skip difficulty labelling")
 @engine_options(prefix="judge")
-@click.option("--votes", type=int, default=1, show_default=True)
+@click.option("--votes", type=int, default=1, show_default=True, help="judge votes per problem (median)")
+@click.option("--judge-max-tokens", type=int, default=1024, show_default=True)
 @click.option(
     "--teacher", default=None, help="teacher alias or model id; without it curate stops after selection"
 )

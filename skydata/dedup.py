@@ -29,6 +29,7 @@ def _signature(hashes: list[int], bins: int) -> array:
     empty = 0xFFFFFFFF
     sig = array("I", [empty]) * bins
     for h in hashes:
+        h = (h * 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF  # spread the bits before splitting
         b = h % bins
         v = h >> 32
         if v < sig[b]:

@@ -202,6 +202,7 @@ def generate(
         for row in read_jsonl(log_path, tolerate_torn_tail=True):
             if (row["id"], row["sample_index"]) not in graded_keys:
                 leftovers.setdefault(row["id"], []).append(row)
+                done.setdefault(row["id"], set()).add(int(row["sample_index"]))
     resumed = len(graded_keys) + sum(len(v) for v in leftovers.values())
     counts = {"problems": 0, "generated": 0, "resumed": resumed, "errors": 0}
     built: list[Engine] = []

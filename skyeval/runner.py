@@ -120,6 +120,9 @@ def _public_options(options: Mapping[str, Any]) -> dict[str, Any]:
 
 def prepare(options: RunOptions) -> tuple[LoadedTask, RunConfig, Path, str]:
     """Load the task and work out the run's config and directory (no generation)."""
+    from skyeval.engines import engine_parameters
+
+    engine_parameters(options.engine)  # an unknown engine fails before anything is loaded or written
     spec = resolve_task(options.task, options.fields)
     loaded = load_task(spec, options.data_dir)
     d = spec.sampling
@@ -135,6 +138,9 @@ def prepare(options: RunOptions) -> tuple[LoadedTask, RunConfig, Path, str]:
     if options.limit is not None and options.limit < 1:
         raise SkyevalError(f"--limit must be >= 1, got {options.limit}")
     prompt_name, system = resolve_prompt(options.system_prompt, options.model)
+    if options.engine in ("hf", "vllm") and options.model.startswith(("/", "./", "../", "~")):
+        if not Path(options.model).expanduser().exists():
+            raise SkyevalError(f"model path not found: {options.model}")
     config = RunConfig(
         model=options.model,
         task=spec.name,
@@ -209,20 +215,22 @@ def run(options: RunOptions) -> RunResult:
         kept = [done[(p.id, i)] for p in problems for i in range(n) if (p.id, i) in done]
         correct = sum(r.correct for r in kept)
         failures: list[str] = []
+        engine = None
+        if requests:
+            engine_opts = engine_options_for(
+                options.engine, options.model, options.engine_options, loaded.spec
+            )
+            engine = build_engine(options.engine, engine_opts, options.ray_address, options.replicas)
         bar = tqdm(
             total=len(problems) * n,
             initial=len(kept),
-            desc=f"{config.task} {config.model}",
+            desc=f"{loaded.spec.name.rsplit('/', 1)[-1]} {config.model.rsplit('/', 1)[-1]}",
             unit="sample",
             disable=not options.progress,
             file=sys.stderr,
         )
         try:
-            if requests:
-                engine_opts = engine_options_for(
-                    options.engine, options.model, options.engine_options, loaded.spec
-                )
-                engine = build_engine(options.engine, engine_opts, options.ray_address, options.replicas)
+            if engine is not None:
                 with results.open_writer(run_dir) as writer:
                     for completion in engine.generate(requests, config.sampling):
                         key = (completion.problem_id, completion.sample_index)

@@ -41,7 +41,9 @@ def _handler(script: Script) -> type[BaseHTTPRequestHandler]:
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             with script.lock:
                 index = len(script.requests)
-                script.requests.append({"path": self.path, "body": body, "auth": self.headers.get("Authorization")})
+                script.requests.append(
+                    {"path": self.path, "body": body, "auth": self.headers.get("Authorization")}
+                )
             status = script.fail(index)
             if status is not None:
                 self._send(status, {"error": {"message": f"scripted failure {status}"}})
@@ -52,7 +54,11 @@ def _handler(script: Script) -> type[BaseHTTPRequestHandler]:
             text = script.answer(body)
             chat = self.path.endswith("/chat/completions")
             choices = [
-                {"index": i, "finish_reason": "stop", **({"message": {"role": "assistant", "content": text}} if chat else {"text": text})}
+                {
+                    "index": i,
+                    "finish_reason": "stop",
+                    **({"message": {"role": "assistant", "content": text}} if chat else {"text": text}),
+                }
                 for i in range(n)
             ]
             self._send(200, {"choices": choices, "usage": {"prompt_tokens": 5, "completion_tokens": 7 * n}})

@@ -38,7 +38,9 @@ def test_replay_published_generations(shared_dir: Path, tmp_path: Path) -> None:
     assert abs(s["pass@1"] - 0.910) <= 0.015, s["pass@1"]
     assert abs(s["pass@k"]["8"] - 0.96) <= 0.025, s["pass@k"]
     (samples,) = tmp_path.glob("*/*/*/samples.jsonl")
-    idx3 = [json.loads(line) for line in samples.read_text().splitlines() if json.loads(line)["problem_id"] == "3"]
+    idx3 = [
+        json.loads(line) for line in samples.read_text().splitlines() if json.loads(line)["problem_id"] == "3"
+    ]
     assert len(idx3) == 8
 
 
@@ -58,14 +60,17 @@ def test_tasks_lists_defaults(shared_dir: Path) -> None:
         (["score", "/no/such/run"], "not a run directory"),
     ],
 )
-def test_one_line_errors(args: list[str], message: str, shared_dir: Path) -> None:
-    result = CliRunner().invoke(main, [*args[:1], *args[1:], *(["--data-dir", str(shared_dir / "data")] if args[0] == "run" else [])])
+def test_one_line_errors(args: list[str], message: str, shared_dir: Path, tmp_path: Path) -> None:
+    extra = (
+        ["--data-dir", str(shared_dir / "data"), "--output-dir", str(tmp_path)] if args[0] == "run" else []
+    )
+    result = CliRunner().invoke(main, [*args, *extra])
     assert result.exit_code == 2
     assert message in result.output and "Traceback" not in result.output
     assert result.output.strip().count("\n") == 0
 
 
-def test_server_down_exits_nonzero_and_score_regrades(tmp_path: Path) -> None:
+def test_server_down_exits_nonzero(tmp_path: Path) -> None:
     data = tmp_path / "data"
     data.mkdir()
     (data / "amc23.jsonl").write_text('{"id": 0, "problem": "p?", "answer": 1.0}\n')
@@ -76,4 +81,6 @@ def test_server_down_exits_nonzero_and_score_regrades(tmp_path: Path) -> None:
             "-E", "max_retries=0", "--output-dir", str(tmp_path / "runs"), "--no-progress",
         ],
     )  # fmt: skip
-    assert result.exit_code == 2 and "unreachable" in result.output and "partial results kept" in result.output
+    assert (
+        result.exit_code == 2 and "unreachable" in result.output and "partial results kept" in result.output
+    )

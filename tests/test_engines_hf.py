@@ -31,7 +31,9 @@ def engines(tiny_model_dir: Path):
 
 def test_every_requested_sample_once_with_counts(engines) -> None:
     out = list(engines[0].generate(_requests(), SAMPLING))
-    assert sorted((c.problem_id, c.sample_index) for c in out) == [(f"q{i}", j) for i in range(3) for j in (0, 1)]
+    assert sorted((c.problem_id, c.sample_index) for c in out) == [
+        (f"q{i}", j) for i in range(3) for j in (0, 1)
+    ]
     for c in out:
         assert c.prompt_tokens and c.prompt_tokens > 5
         assert c.completion_tokens is not None and 1 <= c.completion_tokens <= 6
@@ -43,7 +45,9 @@ def test_sampling_is_seeded_per_sample_not_per_batch(engines) -> None:
     a = _texts(batched.generate(_requests(), SAMPLING))
     b = _texts(single.generate(list(reversed(_requests())), SAMPLING))
     assert a == b
-    c = _texts(batched.generate(_requests(), SamplingParams(n=2, temperature=0.8, top_p=0.9, max_tokens=6, seed=8)))
+    c = _texts(
+        batched.generate(_requests(), SamplingParams(n=2, temperature=0.8, top_p=0.9, max_tokens=6, seed=8))
+    )
     assert c != a
 
 

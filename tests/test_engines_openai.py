@@ -108,7 +108,10 @@ def test_completion_mode_sends_prompt() -> None:
     script = Script()
     with FakeServer(script) as url:
         list(_engine(url, mode="completion").generate(_requests(1), SAMPLING))
-    assert script.requests[0]["path"] == "/v1/completions" and "What is 0 + 1?" in script.requests[0]["body"]["prompt"]
+    assert (
+        script.requests[0]["path"] == "/v1/completions"
+        and "What is 0 + 1?" in script.requests[0]["body"]["prompt"]
+    )
 
 
 def _free_port() -> int:
@@ -125,7 +128,17 @@ def served_tiny(tiny_model_dir: Path):
         pytest.skip("transformers CLI (transformers[serving]) is not installed")
     port = _free_port()
     proc = subprocess.Popen(
-        [str(exe), "serve", str(tiny_model_dir), "--host", "127.0.0.1", "--port", str(port), "--device", "cpu"],
+        [
+            str(exe),
+            "serve",
+            str(tiny_model_dir),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--device",
+            "cpu",
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env={**os.environ, "HF_HUB_OFFLINE": "1"},
@@ -157,7 +170,9 @@ def served_tiny(tiny_model_dir: Path):
 def test_against_transformers_serve(served_tiny) -> None:
     url, model = served_tiny
     engine = get_engine("openai", model=model, base_url=url, concurrency=4, max_retries=2)
-    out = list(engine.generate(_requests(3, samples=2), SamplingParams(n=2, temperature=0.7, max_tokens=8, seed=3)))
+    out = list(
+        engine.generate(_requests(3, samples=2), SamplingParams(n=2, temperature=0.7, max_tokens=8, seed=3))
+    )
     assert _keys(out) == [(f"p{i}", j) for i in range(3) for j in range(2)]
     assert all(c.finish_reason in ("stop", "length") for c in out)
     assert all(c.prompt_tokens and c.completion_tokens and c.completion_tokens <= 8 for c in out)

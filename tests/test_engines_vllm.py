@@ -57,7 +57,9 @@ class FakeLLM:
                 RequestOutput(
                     prompt_token_ids=[1] * len(conv[-1]["content"]),
                     outputs=[
-                        CompletionOutput(i, f"{conv[-1]['content']}#{i}", [1, 2, 3], "length" if i == 1 else "stop")
+                        CompletionOutput(
+                            i, f"{conv[-1]['content']}#{i}", [1, 2, 3], "length" if i == 1 else "stop"
+                        )
                         for i in reversed(range(sp.n))
                     ],
                 )
@@ -92,7 +94,9 @@ def test_one_chat_call_with_per_prompt_sampling_params(fake_vllm) -> None:
         GenerationRequest("a", (Message("system", "sys"), Message("user", "qa")), (0, 1, 2)),
         GenerationRequest("b", (Message("user", "qb"),), (5, 6)),  # a top-up: indices 5 and 6
     ]
-    out = list(engine.generate(reqs, SamplingParams(n=8, temperature=0.6, top_p=0.95, max_tokens=100, seed=1)))
+    out = list(
+        engine.generate(reqs, SamplingParams(n=8, temperature=0.6, top_p=0.95, max_tokens=100, seed=1))
+    )
     assert len(llm.calls) == 1
     messages, params, _ = llm.calls[0]
     assert messages == [
@@ -115,6 +119,8 @@ def test_one_chat_call_with_per_prompt_sampling_params(fake_vllm) -> None:
 
 def test_greedy_generates_once_per_prompt(fake_vllm) -> None:
     engine = get_engine("vllm", model="org/model")
-    out = list(engine.generate([GenerationRequest("a", (Message("user", "q"),), (0, 1))], SamplingParams(n=2)))
+    out = list(
+        engine.generate([GenerationRequest("a", (Message("user", "q"),), (0, 1))], SamplingParams(n=2))
+    )
     assert [p.n for p in engine.llm.calls[0][1]] == [1]
     assert [c.text for c in out] == ["q#0", "q#0"]

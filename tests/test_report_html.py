@@ -1,5 +1,5 @@
 """The HTML report for two small runs, loaded in headless Chromium: no console errors, the expected table
-cells, a drill-down row that expands. The screenshot goes to test-artifacts/report_html*.png."""
+cells, a drill-down row that expands. The screenshot goes to test-artifacts/report_html.png."""
 
 from __future__ import annotations
 
@@ -47,8 +47,8 @@ def test_html_report_in_headless_chromium(tmp_path: Path, tables, compress: bool
     page = tmp_path / "report.html"
     html = page.read_text()
     assert re.search(r"""(src|href|url)\s*[=(]\s*["']?(https?:)?//""", html) is None  # nothing to fetch
-    shot = ARTIFACTS / f"report_html_{'gzip' if compress else 'json'}.png"
-    check = selftest(page, screenshot=shot)
+    shot = ARTIFACTS / "report_html.png"
+    check = selftest(page, screenshot=shot if compress else None)
     result = check.result
     assert result["errors"] == [] and check.console == (), check.console
     assert result["ok"] is True
@@ -58,4 +58,5 @@ def test_html_report_in_headless_chromium(tmp_path: Path, tables, compress: bool
     assert result["svg_plots"] == 2  # pass@k and budget for math500
     assert result["problem_rows"] == 50  # first page of 60 problems
     assert result["expanded"] and result["sample_rows"] == 4 and result["completion_chars"] > 1000
-    assert shot.exists() and shot.stat().st_size > 50_000  # not a blank page
+    if compress:
+        assert shot.exists() and shot.stat().st_size > 50_000  # not a blank page

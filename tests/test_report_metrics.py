@@ -8,7 +8,6 @@ import pytest
 
 from skyeval.report.metrics import (
     CharCutter,
-    Regrader,
     TokenizerCutter,
     answer_diversity,
     average_ci,
@@ -88,13 +87,8 @@ def test_budget_answer_must_appear_within_budget() -> None:
     text = "x" * 100 + "\\boxed{7}" + "y" * 100  # 209 chars = 209 "tokens" at 1 char/token
     r = record(text, "7", "7", True, len(text))
     cutter = CharCutter(1.0)
-    assert budget_verdicts(r, [50, 109, 150, 209, 1000], 1000, cutter, Regrader()) == [
-        False,
-        True,
-        True,
-        True,
-        True,
-    ]
+    verdicts = budget_verdicts([r], [50, 109, 150, 209, 1000], 1000, cutter)
+    assert verdicts == [[False, True, True, True, True]]
 
 
 def test_budget_grades_the_cut_text_not_the_full_answer() -> None:
@@ -102,12 +96,12 @@ def test_budget_grades_the_cut_text_not_the_full_answer() -> None:
     r = record(text, "7", "7", True, len(text) // 2)  # recorded tokens: 2 chars per token
     cutter = CharCutter(2.0)
     # budget 20 tokens = 40 chars: only the wrong \boxed{3} is inside; 1000 keeps the full verdict.
-    assert budget_verdicts(r, [5, 20, 1000], 1000, cutter, Regrader()) == [False, False, True]
+    assert budget_verdicts([r, r], [5, 20, 1000], 1000, cutter) == [[False, False, True]] * 2
 
 
 def test_budget_at_or_above_the_runs_limit_keeps_the_verdict() -> None:
     r = record("a" * 100, "1", "1", True, None)  # no token count: CharCutter(1.0) counts 100
-    assert budget_verdicts(r, [64, 100], 64, CharCutter(1.0), Regrader()) == [True, True]
+    assert budget_verdicts([r], [64, 100], 64, CharCutter(1.0)) == [[True, True]]
 
 
 def test_tokenizer_cutter_and_chars_per_token() -> None:

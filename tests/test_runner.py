@@ -16,7 +16,9 @@ from skyeval.types import Problem, RunConfig, SampleRecord, SamplingParams
 
 
 def _data(tmp_path: Path, count: int = 6) -> Path:
-    rows = [{"id": i, "problem": f"Problem {i}?", "answer": "42" if i % 2 == 0 else "7"} for i in range(count)]
+    rows = [
+        {"id": i, "problem": f"Problem {i}?", "answer": "42" if i % 2 == 0 else "7"} for i in range(count)
+    ]
     (tmp_path / "amc23.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     return tmp_path
 
@@ -115,7 +117,9 @@ def test_openai_run_unreachable_keeps_partial_results(tmp_path: Path) -> None:
     assert len(results.read_samples(run_dirs[0])) == 6  # three n=2 requests succeeded
     assert json.loads((run_dirs[0] / "summary.json").read_text())["complete"] is False
     with FakeServer(Script()) as url:
-        done = run(RunOptions(**{**opts.__dict__, "engine_options": {**opts.engine_options, "base_url": url}}))
+        done = run(
+            RunOptions(**{**opts.__dict__, "engine_options": {**opts.engine_options, "base_url": url}})
+        )
     assert done.summary["samples"] == 12 and done.summary["pass@1"] == pytest.approx(0.5)
 
 
@@ -142,7 +146,9 @@ def test_summary_metrics_and_breakdown() -> None:
     verdicts = {"a": [True, True, False, False], "b": [False, False, False, True]}
     answers = {"a": ["1", "1", "3", "4"], "b": ["5", "5", "6", "2"]}
     records = [
-        SampleRecord(pid, j, "q", "c", "length" if j == 0 else "stop", 3, 10 * (j + 1), "g", answers[pid][j], ok, "x")
+        SampleRecord(
+            pid, j, "q", "c", "length" if j == 0 else "stop", 3, 10 * (j + 1), "g", answers[pid][j], ok, "x"
+        )
         for pid in "ab"
         for j, ok in enumerate(verdicts[pid])
     ]
@@ -164,3 +170,61 @@ def test_score_regrades(tmp_path: Path) -> None:
     assert summary["pass@1"] == pytest.approx(res.summary["pass@1"])
     with pytest.raises(SkyevalError, match="not a run directory"):
         score(tmp_path, progress=False)
+
+
+def test_ray_wraps_the_engine_and_score_grades_on_ray(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+    import types
+
+    from skyeval.engines import get_engine
+
+    made: list[dict[str, object]] = []
+    graded: list[dict[str, object]] = []
+
+    class FakeRayEngine:
+        name = "ray"
+
+        def __init__(self, engine: str, engine_options: dict, replicas: int, address: str) -> None:
+            made.append({"engine": engine, "options": engine_options, "replicas": replicas, "address": address})
+            self.inner = get_engine(engine, **engine_options)
+
+        def generate(self, requests, sampling):
+            return self.inner.generate(requests, sampling)
+
+    def fake_ray_grade_many(responses, golds, *, address, replicas, timeout):
+        from skyeval import grade_many
+
+        graded.append({"address": address, "replicas": replicas, "count": len(responses)})
+        return grade_many(responses, golds, timeout=timeout)
+
+    module = types.ModuleType("skyeval.scaleout")
+    module.RayEngine = FakeRayEngine  # type: ignore[attr-defined]
+    module.ray_grade_many = fake_ray_grade_many  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "skyeval.scaleout", module)
+    path = _replay_file(tmp_path)
+    res = run(_replay_options(tmp_path, path, ray_address="auto", replicas=3))
+    assert made == [
+        {
+            "engine": "replay",
+            "options": {"response_field": "outs", "finish_field": "why", "path": str(path), "id_field": "qid"},
+            "replicas": 3,
+            "address": "auto",
+        }
+    ]
+    assert res.summary["samples"] == 24
+    summary = score(res.run_dir, ray_address="auto", replicas=2, progress=False)
+    assert graded == [{"address": "auto", "replicas": 2, "count": 24}]
+    assert summary["pass@1"] == pytest.approx(res.summary["pass@1"])
+
+
+def test_importing_the_runner_and_cli_stays_light() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, skyeval, skyeval.runner, skyeval.cli, skyeval.results, skyeval.tasks;"
+        "heavy = [m for m in ('torch', 'transformers', 'vllm', 'ray', 'datasets', 'pandas', 'sympy', 'httpx')"
+        " if m in sys.modules]; print(heavy); sys.exit(1 if heavy else 0)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr

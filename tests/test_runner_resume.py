@@ -30,7 +30,9 @@ def test_sigkill_then_resume_then_top_up(tmp_path: Path) -> None:
             "--data-dir", str(tmp_path), "--output-dir", str(tmp_path / "runs"), "--concurrency", "2",
             "-E", "use_n=false", "--no-progress",
         ]  # fmt: skip
-        proc = subprocess.Popen([*_cli(*args, "--samples", "4")], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(
+            [*_cli(*args, "--samples", "4")], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
         deadline = time.monotonic() + 60
         samples = None
         while time.monotonic() < deadline:

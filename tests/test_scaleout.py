@@ -20,6 +20,8 @@ from test_scaleout_fake import FakeEngine, make_requests  # noqa: E402
 
 TESTS = Path(__file__).resolve().parent
 GREEDY = SamplingParams(n=1, temperature=0.0, max_tokens=8)
+# the tiny random model answers every prompt with the same text when greedy; seeded sampling varies it
+SAMPLED = SamplingParams(n=2, temperature=1.0, max_tokens=8, seed=3)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -80,6 +82,8 @@ def _kill_during_run(engine_name: str, kill: str) -> tuple[dict[tuple[str, int],
         timer.start()
         got = keyed(list(engine.generate(make_requests(20, 2), GREEDY)))
         timer.join()
+        if kill == "SIGKILL":
+            assert engine.pids()[0] != pid  # the actor was restarted in a new process
         return got, engine
     finally:
         engine.close()
@@ -119,20 +123,59 @@ def test_ray_grade_many_equals_grade_many() -> None:
 
 
 def test_hf_on_two_replicas_equals_the_single_process_run(tiny_model_dir: Path) -> None:
-    """The real ``hf`` engine on the tiny model: same (problem, sample) set, texts and verdicts."""
+    """The real ``hf`` engine on the tiny model: same (problem, sample) set, texts and verdicts.
+
+    Seeded sampling: the hf engine seeds every sample from (seed, problem_id, sample_index), so a sample's text
+    does not depend on which replica drew it.
+    """
     from skyeval import grade
     from skyeval.engines import get_engine
     from skyeval.scaleout import RayEngine
 
     options = {"model": str(tiny_model_dir), "device": "cpu", "batch_size": 2}
     requests = make_requests(8, 2)
-    local = keyed(list(get_engine("hf", **options).generate(requests, GREEDY)))
-    # 4 samples per shard = 2 prompts = one hf batch, as in the single process (so padding is identical too)
+    local = keyed(list(get_engine("hf", **options).generate(requests, SAMPLED)))
+    # 4 samples per shard = two hf batches of 2 samples, as in the single process (so padding is identical too)
     engine = RayEngine("hf", options, replicas=2, batch_size=4)
     try:
-        remote = keyed(list(engine.generate(requests, GREEDY)))
+        remote = keyed(list(engine.generate(requests, SAMPLED)))
     finally:
         engine.close()
     assert remote == local
+    assert len({c.text for c in local.values()}) > 1  # the prompts really lead to different texts
     verdict = {key: grade(c.text, "1") for key, c in local.items()}
     assert {key: grade(c.text, "1") for key, c in remote.items()} == verdict
+
+
+def test_cli_run_and_score_with_ray_write_the_same_files(tiny_model_dir: Path, tmp_path: Path) -> None:
+    """``skyeval run --ray auto --replicas 2`` (reusing this module's cluster) vs plain ``skyeval run``."""
+    import json
+
+    from click.testing import CliRunner
+
+    from skyeval.cli import main
+
+    data = tmp_path / "toy.jsonl"
+    rows = [{"id": f"q{i}", "question": f"What is {i} + {i}?", "answer": str(2 * i)} for i in range(6)]
+    data.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    # --batch-size 1: no padding on either side, so the (seeded) texts are bit-identical however work is sharded
+    args = ["run", "-m", str(tiny_model_dir), "-t", f"file:{data}", "--id-field", "id", "-e", "hf", "--device",
+            "cpu", "--batch-size", "1", "--max-tokens", "8", "-n", "2", "--temperature", "1", "--no-progress"]  # fmt: skip
+    for name, extra in (("plain", []), ("ray", ["--ray", "auto", "--replicas", "2"])):
+        result = CliRunner().invoke(main, [*args, "-o", str(tmp_path / name), *extra])
+        assert result.exit_code == 0, result.output
+
+    def samples(name: str) -> list[str]:
+        (path,) = (tmp_path / name).glob("*/*/*/samples.jsonl")
+        return sorted(path.read_text().splitlines())
+
+    assert len(samples("ray")) == 12
+    assert samples("ray") == samples("plain")
+    (plain_dir,) = (tmp_path / "plain").glob("*/*/*")
+    (ray_dir,) = (tmp_path / "ray").glob("*/*/*")
+    assert CliRunner().invoke(main, ["score", str(plain_dir), "--no-progress"]).exit_code == 0
+    result = CliRunner().invoke(main, ["score", str(ray_dir), "--ray", "auto", "--replicas", "2", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert samples("ray") == samples("plain")
+    summaries = [json.loads((d / "summary.json").read_text()) for d in (plain_dir, ray_dir)]
+    assert summaries[0] == summaries[1]

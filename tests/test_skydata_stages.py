@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -117,7 +117,7 @@ class ScriptedEngine:
 
     name = "scripted"
 
-    def __init__(self, answer: "callable") -> None:  # type: ignore[valid-type]
+    def __init__(self, answer: Callable[[str, int], tuple[str, str]]) -> None:
         self.answer = answer
         self.calls = 0
 
@@ -126,7 +126,7 @@ class ScriptedEngine:
             for i in r.sample_indices:
                 self.calls += 1
                 text, finish = self.answer(r.messages[-1].content, i)
-                yield Completion(r.problem_id, i, text, finish, 3, len(text))
+                yield Completion(r.problem_id, i, text, finish, 3, len(text))  # type: ignore[arg-type]
 
 
 def test_label_votes_median_unlabelled_and_cache(tmp_path: Path) -> None:

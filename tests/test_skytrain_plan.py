@@ -226,3 +226,30 @@ def test_cli_errors_are_one_line(tmp_path: Path) -> None:
 def test_help_says_prime_has_no_implicit_prm() -> None:
     result = CliRunner().invoke(main, ["rl", "--help"])
     assert "implicit process reward model" in " ".join(result.output.split())
+
+
+def test_recipe_execution_resumes_and_checks_inputs(tmp_path: Path) -> None:
+    made, final = tmp_path / "made.txt", tmp_path / "final.txt"
+    write = "import pathlib, sys; pathlib.Path(sys.argv[1]).write_text('x')"
+    steps = (
+        recipes.Step("make", "", "python", ("-c", write, str(made)), (), (str(made),)),
+        recipes.Step("final", "", "python", ("-c", write, str(final)), (str(made),), (str(final),)),
+    )
+    plan = recipes.Recipe("t", "", {}, steps)
+    lines: list[str] = []
+    recipes.execute(plan, echo=lines.append)
+    assert made.exists() and final.exists() and not any("skipped" in line for line in lines)
+    recipes.execute(plan, echo=lines.append)
+    assert sum("skipped" in line for line in lines) == 2
+    made.unlink()
+    final.unlink()
+    broken = recipes.Recipe("t", "", {}, steps[1:])
+    with pytest.raises(SkyevalError, match="missing inputs"):
+        recipes.execute(broken, echo=lines.append)
+
+
+def test_failed_command_is_one_error_line() -> None:
+    from backends.launch import run
+
+    with pytest.raises(SkyevalError, match="exited with status 3"):
+        run(Command(("python", "-c", "raise SystemExit(3)")))

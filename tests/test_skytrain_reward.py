@@ -80,7 +80,9 @@ def test_reward_through_openrlhf_executor(
         "\\boxed{\\frac{1}{0}} \\boxed{\\sqrt{-}}" + "\\left(" * 200,  # malformed LaTeX
     ],
 )
-def test_pathological_responses_score_zero_quickly(executor: object, tiny_model_dir: Path, response: str) -> None:
+def test_pathological_responses_score_zero_quickly(
+    executor: object, tiny_model_dir: Path, response: str
+) -> None:
     started = time.perf_counter()
     output = _reward(executor, tiny_model_dir, response + "<|im_end|>", "42")
     assert time.perf_counter() - started < 30

@@ -46,10 +46,16 @@ def test_normalize_gold(value: object, expected: str) -> None:
 
 def test_shared_data_loads(shared_dir: Path) -> None:
     data = shared_dir / "data"
-    counts = {name: len(load_task(get_task(name), data).problems) for name in ("aime24", "amc23", "math500", "olympiadbench")}
+    counts = {
+        name: len(load_task(get_task(name), data).problems)
+        for name in ("aime24", "amc23", "math500", "olympiadbench")
+    }
     assert counts == {"aime24": 30, "amc23": 40, "math500": 500, "olympiadbench": 675}
     math500 = load_task(get_task("math500"), data)
-    assert math500.problems[0].id == "test/precalculus/807.json" and set(math500.problems[0].meta) == {"subject", "level"}
+    assert math500.problems[0].id == "test/precalculus/807.json" and set(math500.problems[0].meta) == {
+        "subject",
+        "level",
+    }
     amc = load_task(get_task("amc23"), data)
     assert amc.problems[0].gold == "27"
     olympiad = load_task(get_task("olympiadbench"), data)

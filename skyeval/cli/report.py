@@ -52,6 +52,12 @@ import click
     show_default=True,
     help="Cut budgets with the model's local tokenizer (auto) or a chars-per-token approximation.",
 )
+@click.option(
+    "--min-budget",
+    default=1024,
+    show_default=True,
+    help="Smallest token budget; the ladder doubles from it up to the run's max tokens.",
+)
 @click.option("--resamples", default=1000, show_default=True, help="Bootstrap resamples for the CIs.")
 @click.option("--seed", default=0, show_default=True, help="Bootstrap seed.")
 @click.option(
@@ -76,6 +82,7 @@ def report_cmd(
     compare: tuple[tuple[str, str], ...],
     budget: bool,
     tokenizer: str,
+    min_budget: int,
     resamples: int,
     seed: int,
     compress: bool,
@@ -98,6 +105,7 @@ def report_cmd(
         compare=list(compare),
         budget=budget,
         tokenizer=tokenizer,
+        min_budget=min_budget,
         resamples=resamples,
         seed=seed,
         progress=True,

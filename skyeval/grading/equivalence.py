@@ -24,6 +24,7 @@ from skyeval.grading.normalize import (
     parse_items,
 )
 
+
 @dataclass(frozen=True)
 class EquivalenceConfig:
     """How two answers are compared. Every limit bounds work on hostile input; none loosens equality."""
@@ -46,10 +47,27 @@ _INT_RE = re.compile(r"[+-]?\d+")
 _DEC_RE = re.compile(r"[+-]?(?:\d+\.\d*|\.\d+)")
 _SLASH_RE = re.compile(r"([+-]?\d+)/([+-]?\d+)")
 _FRAC_RE = re.compile(r"([+-]?)\\frac(?:\{([+-]?\d+)\}|(\d))(?:\{([+-]?\d+)\}|(\d))")
-_MIXED_RE = re.compile(r"([+-]?)(\d+)(?:\\frac(?:\{(\d+)\}|(\d))(?:\{(\d+)\}|(\d))|\s(\d+)/(\d+))")
+_MIXED_RE = re.compile(r"([+-]?)(\d+)\s*(?:\\frac(?:\{(\d+)\}|(\d))(?:\{(\d+)\}|(\d))|\s(\d+)/(\d+))")
 _WORD_RE = re.compile(r"[A-Za-z][A-Za-z ]*")
 _REPEATING_RE = re.compile(r"([+-]?)(\d*)\.(\d*)\\overline\{(\d+)\}")
 _TIME_RE = re.compile(r"(\d{1,2}):(\d{2})(?::(\d{2}))?\s*([ap])?\.?(?:m\.?)?", re.IGNORECASE)
+
+
+_WRAPPERS = (
+    "\\boxed",
+    "\\fbox",
+    "$",
+    "\\(",
+    "\\[",
+    "nswer",
+    "NSWER",
+    " is ",
+    " are ",
+    "</think>",
+    ":",
+    "\n",
+    "\\approx",
+)
 
 
 @dataclass(frozen=True)
@@ -177,8 +195,10 @@ def _fast_values_equal(a: Any, b: Any, config: EquivalenceConfig) -> bool | None
 
 def unwrap(answer: str) -> str:
     """An answer as given (gold or extracted prediction) reduced to its final answer text."""
-    s = str(answer)
-    return extract_answer(s) or s.strip()
+    s = str(answer).strip()
+    if len(s) <= 160 and not any(mark in s for mark in _WRAPPERS):
+        return s  # already a bare answer: nothing to extract
+    return extract_answer(s) or s
 
 
 def fast_equivalent(pred: str, gold: str, config: EquivalenceConfig = EquivalenceConfig()) -> bool | None:

@@ -32,7 +32,15 @@ _THINK_END = "</think>"
 _NUMBER_RE = re.compile(r"-?\d[\d,]*(?:\.\d+)?|-?\.\d+")
 # Words and symbols that may sit between two boxes of one multi-part answer ("\boxed{1} and \boxed{2}").
 _GLUE_RE = re.compile(r"(?i)\b(?:and|or)\b|[,;]|\\quad|\\qquad")
-_MATH_RE = re.compile(r"\$\$(.+?)\$\$|\\\[(.+?)\\\]|\\\(([^\n]+?)\\\)|(?<!\\)\$([^$\n]+?)(?<!\\)\$", re.DOTALL)
+# ...but not words that make the boxes successive steps ("\boxed{3}, then finally \boxed{4}")
+_SEQUENCE_RE = re.compile(
+    r"(?i)\b(?:then|finally|so|thus|therefore|hence|but|however|next|wait|gives?|get|becomes?|is|was|answer)\b"
+)
+_TEXT_RE = re.compile(r"\\text\{([^{}]*)\}")
+_WORD_CHAR_RE = re.compile(r"\w")
+_MATH_RE = re.compile(
+    r"\$\$(.+?)\$\$|\\\[(.+?)\\\]|\\\(([^\n]+?)\\\)|(?<!\\)\$([^$\n]+?)(?<!\\)\$", re.DOTALL
+)
 _COPULA_RE = re.compile(r"(?i)(?:\bis|\bare|\bit's|\bequals|\bbe|\bby)\s+|\s:\s*")
 _HAS_VALUE_RE = re.compile(r"[\d\\^]|^\(?[A-Ea-e]\)?\.?$")
 
@@ -83,12 +91,17 @@ def _boxes(text: str, max_boxes: int) -> list[tuple[int, int, str]]:
 
 def _is_glue(gap: str) -> bool:
     """True when the text between two boxes joins them into one answer ("\\boxed{1} and \\boxed{2}")."""
-    core = re.sub(r"\\text\{([^{}]*)\}", r"\1", gap)
+    core = _TEXT_RE.sub(r"\1", gap)
     core = core.replace("$", "").replace("\\(", "").replace("\\)", "").replace("\\[", "").replace("\\]", "")
     core = core.strip()
-    if not core or (len(core) <= 40 and not re.search(r"\w", core)):
+    if not core or (len(core) <= 40 and not _WORD_CHAR_RE.search(core)):
         return True
-    return len(core) <= 40 and "\n\n" not in gap and _GLUE_RE.search(core) is not None
+    return (
+        len(core) <= 40
+        and "\n\n" not in gap
+        and _GLUE_RE.search(core) is not None
+        and _SEQUENCE_RE.search(core) is None
+    )
 
 
 def _box_cluster(text: str, boxes: list[tuple[int, int, str]]) -> str:
@@ -165,7 +178,9 @@ def _from_sentence(text: str) -> str:
     return _strip_math(s)
 
 
-_CONCLUSION_RE = re.compile(r"(?i)\b((?:therefore|thus|hence|so|in conclusion)\b[^.!\n]*?(?:\bis|\bare|\bby|=)[^\n]*)$")
+_CONCLUSION_RE = re.compile(
+    r"(?i)\b((?:therefore|thus|hence|so|in conclusion)\b[^.!\n]*?(?:\bis|\bare|\bby|=)[^\n]*)$"
+)
 
 
 def _conclusion(text: str) -> str | None:
@@ -178,11 +193,15 @@ def _conclusion(text: str) -> str | None:
     return answer if answer and _HAS_VALUE_RE.search(answer) else None
 
 
-def _last_marker(text: str) -> re.Match[str] | None:
-    last = None
-    for m in _MARKER_RE.finditer(text):
-        last = m
-    return last
+def _last_marker(text: str, start: int = 0) -> re.Match[str] | None:
+    """The last "answer" marker at or after ``start`` (found with one C-level rfind, then one regex match)."""
+    i = text.lower().rfind("answer", start)
+    if i < 0:
+        return None
+    for m in _MARKER_RE.finditer(text, max(start, i - 16)):
+        if m.end() > i:
+            return m
+    return None
 
 
 def _after_marker(text: str, marker: re.Match[str] | None) -> str | None:
@@ -208,7 +227,7 @@ def _after_marker(text: str, marker: re.Match[str] | None) -> str | None:
 
 def _extract(text: str, config: ExtractConfig) -> str | None:
     boxes = _boxes(text, config.max_boxes)
-    marker = _last_marker(text)
+    marker = _last_marker(text, boxes[-1][1] if boxes else 0)
     if boxes and (marker is None or marker.start() < boxes[-1][1]):
         return _strip_math(_box_cluster(text, boxes))
     marked = _after_marker(text, marker)

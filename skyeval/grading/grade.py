@@ -22,18 +22,27 @@ from skyeval.types import Grade
 logger = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT_S = 5.0
+MAX_IN_PROCESS_RESPONSE = 200_000
+"""Longer responses are extracted in a worker, under the timeout (characters)."""
+MAX_IN_PROCESS_ANSWER = 1_000
+"""Longer answer + gold pairs skip the in-process fast path and are compared in a worker (characters)."""
 _SLOW_REF = "skyeval.grading.equivalence:is_equivalent"
+_EXTRACT_AND_COMPARE_REF = "skyeval.grading.grade:extract_and_compare"
 _MAX_DETAIL = 300
 
-_POOL = SharedPool(lambda: WorkerPool(preload=("skyeval.grading.equivalence",)))
+_WARMUP = (_SLOW_REF, (r"\frac{\sqrt{2}}{2} + x^2", r"x^{2}+\frac{1}{\sqrt{2}}"))
+"""A comparison each worker runs before its first call, so lazy imports (sympy, the LaTeX parser) are done."""
+_POOL = SharedPool(lambda: WorkerPool(preload=("skyeval.grading.grade",), warmup=_WARMUP))
 _fast_equivalent = getattr(equivalence, "fast_equivalent", None)
 
 
 @dataclass(frozen=True)
 class _Pending:
-    """A response whose answer was extracted but which the fast path could not decide."""
+    """Work left for a worker: compare ``text`` (the extracted answer) or, when ``extracted`` is None, the
+    oversized response ``text`` that must be extracted there first."""
 
-    extracted: str
+    extracted: str | None
+    text: str
     gold: str
 
 
@@ -113,39 +122,67 @@ def _grade_many(
 
 
 def _first_stages(response: object, gold: object) -> Grade | _Pending:
-    """Extraction and the in-process fast comparison; a ``_Pending`` when the slow path must decide."""
+    """Extraction and the in-process fast comparison; a ``_Pending`` when a worker must decide.
+
+    Only inputs of bounded size are handled in-process (their cost is then bounded too); a larger response is
+    extracted in the worker, a longer answer or gold is compared there, both under the hard timeout.
+    """
     extracted: str | None = None
     try:
         gold_text = as_text(gold)
         response_text = as_text(response)
-        extracted = extract_answer(response_text) if response_text is not None else None
-        if extracted is None:
+        if response_text is None:
             return Grade(False, None, "no_answer")
         if gold_text is None or not gold_text.strip():
-            return Grade(False, extracted, "error", "no gold answer")
-        verdict = _fast_equivalent(extracted, gold_text) if _fast_equivalent is not None else None
+            return Grade(False, extract_answer(response_text), "error", "no gold answer")
+        if len(response_text) > MAX_IN_PROCESS_RESPONSE:
+            return _Pending(None, response_text, gold_text)
+        extracted = extract_answer(response_text)
+        if extracted is None:
+            return Grade(False, None, "no_answer")
+        verdict = None
+        if _fast_equivalent is not None and len(extracted) + len(gold_text) <= MAX_IN_PROCESS_ANSWER:
+            verdict = _fast_equivalent(extracted, gold_text)
     except Exception as err:  # noqa: BLE001 - grade never raises; the failure is logged and reported
         logger.warning("grading failed in the fast path", exc_info=True)
         return Grade(False, extracted, "error", _describe(err))
     if verdict is None:
-        return _Pending(extracted, gold_text)
+        return _Pending(extracted, extracted, gold_text)
     return Grade(verdict, extracted, "equal" if verdict else "not_equal")
 
 
 def _slow_stage(item: _Pending, timeout: float, slow_ref: str) -> Grade:
+    """Decide a pending item in a worker: compare its extracted answer, or extract and compare there."""
+    args: tuple[str, ...]
+    if item.extracted is None:
+        ref, args = _EXTRACT_AND_COMPARE_REF, (item.text, item.gold, slow_ref)
+    else:
+        ref, args = slow_ref, (item.text, item.gold)
     try:
-        outcome = _POOL.get().call(slow_ref, (item.extracted, item.gold), timeout)
+        outcome = _POOL.get().call(ref, args, timeout)
     except Exception as err:  # noqa: BLE001 - grade never raises; the failure is logged and reported
         logger.warning("grading failed in the worker pool", exc_info=True)
         outcome = Outcome("error", detail=_describe(err))
+    extracted, verdict = item.extracted, outcome.value
+    if outcome.status == "ok" and item.extracted is None:
+        extracted, verdict = outcome.value
+        if extracted is None:
+            return Grade(False, None, "no_answer")
     if outcome.status == "ok":
-        verdict = bool(outcome.value)
-        return Grade(verdict, item.extracted, "equal" if verdict else "not_equal")
+        return Grade(bool(verdict), extracted, "equal" if verdict else "not_equal")
     if outcome.status == "error":
         logger.warning(
-            "equivalence check failed for %.80r vs %.80r: %s", item.extracted, item.gold, outcome.detail
+            "equivalence check failed for %.80r vs %.80r: %s", extracted, item.gold, outcome.detail
         )
-    return Grade(False, item.extracted, outcome.status, outcome.detail)
+    return Grade(False, extracted, outcome.status, outcome.detail)
+
+
+def extract_and_compare(response: str, gold: str, compare_ref: str) -> tuple[str | None, bool]:
+    """Worker side of an oversized response: extract its answer and compare it with ``compare_ref``."""
+    from skyeval.grading.pool import resolve
+
+    extracted = extract_answer(response)
+    return extracted, extracted is not None and bool(resolve(compare_ref)(extracted, gold))
 
 
 def _describe(err: BaseException) -> str:

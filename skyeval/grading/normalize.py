@@ -31,7 +31,7 @@ _TEXT_CMD_RE = re.compile(
 )
 _DEGREE_RE = re.compile(r"\^\s*\{\s*\\circ\s*\}|\^\s*\\circ|\\circ|°|\\degree")
 _UNIT_AFTER_NUMBER_RE = re.compile(
-    r"(?<=[\d}])\s*(?:\\(?:text|textnormal|textbf|textit|mbox|mathrm)\s*\{\s*(?:" + _UNIT_WORDS + r")\s*\}|"
+    r"(?<=[\d}])\s*(?:(?:\\(?:text|textnormal|textbf|textit|mbox|mathrm)\s*)?\{\s*(?:" + _UNIT_WORDS + r")\s*\}|"
     r"(?:" + _UNIT_WORDS + r")\b)(?:\s*\^\s*\{?[23]\}?|²|³)?"
 )
 _SQUARE_UNIT_RE = re.compile(r"(?<=\d)\s*(?:m|cm|km|mm|ft|in)(?:²|³|\^\{?[23]\}?)")
@@ -49,7 +49,13 @@ _CHOICE_RE = re.compile(r"\(?([A-Ea-e])\)")
 _THOUSANDS_RE = re.compile(r"[+-]?[1-9]\d{0,2}(?:,\d{3})+(?:\.\d+)?")
 _SPACE_THOUSANDS_RE = re.compile(r"[+-]?[1-9]\d{0,2}(?: \d{3})+(?:\.\d+)?")
 _SEP_THOUSANDS_RE = re.compile(r"(?<=\d)(?:\{,\}|,\\!|\\,|\\!)\s*(?=\d{3}\b)")
-_REL = r"(?<![<>!\\])=(?!=)"
+_SINGLE_COMMAND_RE = re.compile(r"(?<!\\)\\[a-zA-Z]")
+_TRIG_RE = re.compile(r"\\(?:sin|cos|tan|cot|sec|csc)")
+_IN_RE = re.compile(r"\\in(?![a-zA-Z])")
+_LETTER_RE = re.compile(r"[a-zA-Z]")
+_BRACED_THOUSANDS_RE = re.compile(r"(?<=\{)[1-9]\d{0,2}(?:,\d{3})+(?=\})")
+_PLAIN_RE = re.compile(r"[+-]?\d+(?:[./]\d+)?")
+_REL_RE = re.compile(r"(?<![<>!\\])=(?!=)")
 _LABEL_RE = re.compile(
     r"\s*(?:[A-Za-z](?:_\{?\w+\}?)?(?:'+)?|[A-Za-z]\s*\(\s*[A-Za-z]\s*\)|\\[a-zA-Z]+|\|[A-Za-z]+\||"
     r"\((?:\s*[A-Za-z]\s*,)+\s*[A-Za-z]\s*\)|[A-Za-z]+(?:_\{?\w+\}?)?\s*:\s*[A-Za-z]+(?:_\{?\w+\}?)?|\\frac\{[A-Za-z]+\}\{[A-Za-z]+\}|[A-Za-z]{1,3})\s*"
@@ -59,13 +65,16 @@ _LABEL_RE = re.compile(
 def canonical(answer: str) -> str:
     """Remove notation that never changes the value of an answer; the result is compared or parsed further."""
     s = answer.strip()
-    if "\\\\" in s and not re.search(r"(?<!\\)\\[a-zA-Z]", s):
+    if _PLAIN_RE.fullmatch(s):  # digits, signs, "." and "/" only: nothing to normalise
+        return s
+    if "\\\\" in s and not _SINGLE_COMMAND_RE.search(s):
         s = s.replace("\\\\", "\\")  # a wholly double-escaped answer ("\\frac{1}{2}")
     s = _DOUBLE_SLASH_RE.sub(r"\\", s)
     s = s.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac").replace("\\cfrac", "\\frac")
     s = s.replace("\n", " ").replace("\t", " ")
     s = _LEFT_RIGHT_RE.sub("", s)
     s = _SEP_THOUSANDS_RE.sub("", s)
+    s = _BRACED_THOUSANDS_RE.sub(lambda m: m.group(0).replace(",", ""), s)
     s = _SPACING_RE.sub(" ", s)
     s = (
         s.replace("\\lt", "<")
@@ -76,7 +85,7 @@ def canonical(answer: str) -> str:
     s = s.replace("\\leq", "\\le").replace("\\geq", "\\ge").replace("\\neq", "\\ne")
     s = s.replace("<=", "\\le ").replace(">=", "\\ge ").replace("!=", "\\ne ").replace("≤", "\\le ")
     s = s.replace("≥", "\\ge ").replace("≠", "\\ne ").replace("−", "-").replace("\\cdot", "\\cdot ")
-    if re.search(r"\\(?:sin|cos|tan|cot|sec|csc)", s):  # degrees inside trigonometry become radians
+    if _TRIG_RE.search(s):  # degrees inside trigonometry become radians
         s = _TRIG_DEGREES_RE.sub(r"(\\frac{\1\\pi}{180})", s)
     s = _LEX_RE.sub(r"\\\1 ", s)
     s = _DEGREE_RE.sub("", s)
@@ -94,11 +103,11 @@ def canonical(answer: str) -> str:
     if s.endswith("\\") and not s.endswith("\\\\"):
         s = s[:-1].strip()
     s = s.replace("+\\infty", "\\infty")
+    while s.startswith("{") and s.endswith("}") and _closing(s, 0) == len(s) - 1 and "," not in s:
+        s = s[1:-1].strip()
     m = _CHOICE_RE.fullmatch(s)
     if m:
         s = m.group(1).upper()
-    while s.startswith("{") and s.endswith("}") and _closing(s, 0) == len(s) - 1 and "," not in s:
-        s = s[1:-1].strip()
     if _THOUSANDS_RE.fullmatch(s) or _SPACE_THOUSANDS_RE.fullmatch(s):
         s = s.replace(",", "").replace(" ", "")
     return s
@@ -106,7 +115,7 @@ def canonical(answer: str) -> str:
 
 def split_relation(s: str) -> list[str]:
     """``a = b = c`` -> [a, b, c] (``<=``, ``\\ne`` and friends are not split)."""
-    return [p.strip() for p in re.split(_REL, s)]
+    return [p.strip() for p in _REL_RE.split(s)]
 
 
 def is_label(s: str) -> bool:
@@ -118,7 +127,7 @@ def label_free(s: str) -> str:
     """Drop a naming left-hand side and a computation chain: ``x = 5`` -> ``5``; ``x = 1+1 = 2`` -> ``2``;
     ``x \\approx 0.33`` -> ``0.33``; ``1/3 \\approx 0.33`` -> ``1/3``. A real equation (``2x + z = 1``) stays."""
     s = s.strip()
-    if "\\in " in s or s.count("\\in") == 1 and re.search(r"\\in(?![a-zA-Z])", s):
+    if "\\in " in s or s.count("\\in") == 1 and _IN_RE.search(s):
         lhs, _, rhs = s.partition("\\in")
         if is_label(lhs):
             s = rhs.strip()
@@ -126,11 +135,9 @@ def label_free(s: str) -> str:
     if len(parts) > 1 and all(parts):
         if is_label(parts[0]) or len(parts) > 2:
             s = parts[-1]
-        elif not re.search(
-            r"[a-zA-Z]", parts[0].replace("\\frac", "").replace("\\sqrt", "")
-        ) and not re.search(
-            r"[a-zA-Z]", parts[1].replace("\\frac", "").replace("\\sqrt", "").replace("\\pi", "")
-        ):
+        elif not _LETTER_RE.search(
+            parts[0].replace("\\frac", "").replace("\\sqrt", "")
+        ) and not _LETTER_RE.search(parts[1].replace("\\frac", "").replace("\\sqrt", "").replace("\\pi", "")):
             s = parts[-1]
     if "\\approx" in s:
         pieces = [p.strip() for p in s.split("\\approx") if p.strip()]

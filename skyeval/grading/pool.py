@@ -32,6 +32,9 @@ DEFAULT_MEMORY_LIMIT_MB = 2048
 STARTUP_TIMEOUT_S = 120.0
 _MAX_DETAIL = 300
 
+Call = tuple[str, tuple[Any, ...]]
+"""A function reference ``"module:function"`` and its positional arguments."""
+
 
 @dataclass(frozen=True)
 class Outcome:
@@ -45,7 +48,7 @@ class Outcome:
 class _Worker:
     """One child interpreter serving calls over a request pipe and a result pipe."""
 
-    def __init__(self, preload: Sequence[str], memory_limit_mb: int) -> None:
+    def __init__(self, preload: Sequence[str], memory_limit_mb: int, warmup: Call | None = None) -> None:
         req_r, req_w = os.pipe()
         res_r, res_w = os.pipe()
         env = dict(os.environ)
@@ -70,6 +73,11 @@ class _Worker:
         self.ready = False
         self.alive = True
         self.in_flight = False
+        self._warming = warmup is not None
+        if (
+            warmup is not None
+        ):  # queued now, answered during start-up: first real calls find everything imported
+            self._send.send(warmup)
 
     def _start(self) -> str | None:
         """Wait for the worker's 'ready' message; None on success, else why it failed."""
@@ -81,8 +89,18 @@ class _Worker:
             message = self._recv.recv()
         except EOFError:
             return f"worker exited during start-up (status {self.proc.wait()})"
-        self.ready = message == ("ready", None)
-        return None if self.ready else f"unexpected start-up message {message!r}"[:_MAX_DETAIL]
+        if message != ("ready", None):
+            return f"unexpected start-up message {message!r}"[:_MAX_DETAIL]
+        if self._warming:
+            if not self._recv.poll(STARTUP_TIMEOUT_S):
+                return f"worker did not warm up within {STARTUP_TIMEOUT_S:.0f}s"
+            try:
+                self._recv.recv()  # the warm-up's own result does not matter
+            except EOFError:
+                return f"worker exited during warm-up (status {self.proc.wait()})"
+            self._warming = False
+        self.ready = True
+        return None
 
     def call(self, ref: str, args: tuple[Any, ...], timeout: float) -> Outcome:
         problem = self._start()
@@ -128,8 +146,10 @@ class WorkerPool:
         preload: Sequence[str] = (),
         max_workers: int | None = None,
         memory_limit_mb: int = DEFAULT_MEMORY_LIMIT_MB,
+        warmup: Call | None = None,
     ) -> None:
         self.pid = os.getpid()
+        self.warmup = warmup
         self.preload = tuple(preload)
         self.memory_limit_mb = memory_limit_mb
         self.max_workers = max_workers or max(2, os.cpu_count() or 1)
@@ -163,7 +183,7 @@ class WorkerPool:
             if self._idle:
                 return self._idle.pop()
         try:
-            return _Worker(self.preload, self.memory_limit_mb)
+            return _Worker(self.preload, self.memory_limit_mb, self.warmup)
         except BaseException:
             with self._cond:
                 self._busy -= 1
@@ -178,7 +198,7 @@ class WorkerPool:
         replacement = None
         if not worker.alive and not self._closed:
             try:  # start the replacement now so the next caller does not pay for its start-up
-                replacement = _Worker(self.preload, self.memory_limit_mb)
+                replacement = _Worker(self.preload, self.memory_limit_mb, self.warmup)
             except OSError:
                 replacement = None
         with self._cond:
@@ -242,7 +262,8 @@ class SharedPool:
 # ---- the worker side ---------------------------------------------------------------------------------------
 
 
-def _resolve(ref: str) -> Callable[..., Any]:
+def resolve(ref: str) -> Callable[..., Any]:
+    """The function named ``"module:qualified.name"``."""
     module, _, name = ref.partition(":")
     target: Any = importlib.import_module(module)
     for part in name.split("."):
@@ -284,7 +305,7 @@ def _worker_main(argv: Sequence[str]) -> None:
         except EOFError:
             return
         try:
-            function = functions.get(ref) or functions.setdefault(ref, _resolve(ref))
+            function = functions.get(ref) or functions.setdefault(ref, resolve(ref))
             reply: tuple[str, Any] = ("ok", function(*args))
         except MemoryError:
             reply = ("error", f"MemoryError: over the worker's {memory_mb} MB memory limit")

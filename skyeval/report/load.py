@@ -49,7 +49,8 @@ class Run:
 
     @property
     def task(self) -> str:
-        return self.config.task
+        """The task's short name: ``file:/data/x.jsonl`` tasks are named by the file's stem (``x``)."""
+        return task_name(self.config.task)
 
     @property
     def max_tokens(self) -> int:
@@ -64,6 +65,13 @@ def _config_from_json(row: Mapping[str, Any], path: Path) -> RunConfig:
         return RunConfig(sampling=sampling, **values)
     except TypeError as err:
         raise SkyevalError(f"{path}: not a skyeval run config ({err})") from None
+
+
+def task_name(task: str) -> str:
+    """``math500`` stays ``math500``; ``file:/data/my_set.jsonl`` becomes ``my_set``."""
+    if task.startswith("file:"):
+        return Path(task[len("file:") :]).stem or task
+    return task
 
 
 def default_label(config: RunConfig) -> str:

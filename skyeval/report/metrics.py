@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from math import log2
 from typing import Any, Protocol
 
@@ -165,44 +165,64 @@ def load_cutter(model: str, records: Sequence[SampleRecord], tokenizer: str = "a
     return CharCutter(cpt, f"approximate: {cpt:.2f} chars/token ({how})")
 
 
-@dataclass
-class Regrader:
-    """Grade cut texts, reusing the full text's verdict when the cut keeps the same answer (memoised)."""
+def cut_positions(
+    record: SampleRecord, budgets: Sequence[int], max_tokens: int, cutter: TokenCutter
+) -> list[int]:
+    """Positions in ``budgets`` that the completion does not fit, so it must be cut there.
 
-    timeout: float = 5.0
-    memo: dict[tuple[str, str], bool] = field(default_factory=dict)
-
-    def __call__(self, text: str, record: SampleRecord) -> bool:
-        from skyeval import extract_answer, grade
-
-        extracted = extract_answer(text)
-        if extracted is not None and extracted == record.extracted:
-            return record.correct
-        if extracted is None:
-            return grade(text, record.gold, timeout=self.timeout).correct
-        key = (extracted, str(record.gold))
-        if key not in self.memo:
-            self.memo[key] = grade(text, record.gold, timeout=self.timeout).correct
-        return self.memo[key]
-
-
-def budget_verdicts(
-    record: SampleRecord,
-    budgets: Sequence[int],
-    max_tokens: int,
-    cutter: TokenCutter,
-    regrade: Callable[[str, SampleRecord], bool],
-) -> list[bool]:
-    """The sample's verdict at each budget. A budget >= ``max_tokens`` (the run's own limit) keeps the verdict.
-
-    Whether a completion fits uses its recorded ``completion_tokens`` when present, else ``cutter.length``.
+    Whether it fits uses the recorded ``completion_tokens`` when present, else ``cutter.length``; a budget at or
+    above ``max_tokens`` (the run's own limit) never cuts: there the sample keeps its verdict.
     """
     tokens = record.completion_tokens
     if tokens is None:
         tokens = cutter.length(record.completion)
-    need = [b for b in budgets if tokens > b and b < max_tokens]
-    cuts = dict(zip(need, cutter.cut(record.completion, need), strict=True))
-    return [regrade(cuts[b], record) if b in cuts else record.correct for b in budgets]
+    return [i for i, b in enumerate(budgets) if tokens > b and b < max_tokens]
+
+
+def budget_cuts(
+    record: SampleRecord, budgets: Sequence[int], max_tokens: int, cutter: TokenCutter
+) -> dict[int, str]:
+    """The cut text at each position of ``cut_positions``."""
+    need = cut_positions(record, budgets, max_tokens, cutter)
+    return dict(zip(need, cutter.cut(record.completion, [budgets[i] for i in need]), strict=True))
+
+
+def budget_verdicts(
+    records: Sequence[SampleRecord],
+    budgets: Sequence[int],
+    max_tokens: int,
+    cutter: TokenCutter,
+    *,
+    timeout: float = 5.0,
+    on_record: Callable[[], object] | None = None,
+) -> list[list[bool]]:
+    """Each sample's verdict at each budget, grading the cut texts.
+
+    A cut that keeps the sample's extracted answer keeps its verdict (same answer, same gold); the other cuts
+    are graded once per distinct (answer, gold) with ``skyeval.grade_many`` (fast paths here, slow comparisons
+    on worker processes with a hard timeout).
+    """
+    from skyeval import extract_answer, grade_many
+
+    out = [[r.correct] * len(budgets) for r in records]
+    pending: dict[tuple[str, str], list[tuple[int, int]]] = {}
+    texts: dict[tuple[str, str], str] = {}
+    for i, record in enumerate(records):
+        for j, text in budget_cuts(record, budgets, max_tokens, cutter).items():
+            extracted = extract_answer(text)
+            if extracted is not None and extracted == record.extracted:
+                continue
+            key = (extracted if extracted is not None else "\0" + text, str(record.gold))
+            pending.setdefault(key, []).append((i, j))
+            texts.setdefault(key, text)
+        if on_record is not None:
+            on_record()
+    keys = list(pending)
+    grades = grade_many([texts[k] for k in keys], [k[1] for k in keys], timeout=timeout)
+    for key, grade in zip(keys, grades, strict=True):
+        for i, j in pending[key]:
+            out[i][j] = grade.correct
+    return out
 
 
 # --- paired comparison -------------------------------------------------------------------------------------

@@ -11,6 +11,31 @@ from skyeval.types import RunConfig, SampleRecord, SamplingParams
 
 _FILLER = "Let us reason step by step about the quantities involved and check each case carefully. "
 SUBJECTS = ("Algebra", "Geometry", "Number Theory", "Precalculus")
+_WORDS = (
+    "the of and to we is so let then x y n a b k equation term sum value case that this since each "
+    "factor root integer prime solve check gives find equal number step total side angle area "
+    "+ - = \\frac{1}{2} \\sqrt{3} ( ) 2 3 5 7 11 13 17 19 23 29 31 37 41 43 47"
+).split()
+
+
+def sentence_pool(rng: random.Random, size: int = 4000) -> list[str]:
+    """Random pseudo-math sentences: text that compresses about as well as real model output (gzip ~3x)."""
+    out = []
+    for _ in range(size):
+        words = [rng.choice(_WORDS) if rng.random() < 0.8 else str(rng.randrange(10_000)) for _ in range(14)]
+        out.append(" ".join(words).capitalize() + ". ")
+    return out
+
+
+def _body(rng: random.Random, chars: int, pool: list[str] | None) -> str:
+    if pool is None:
+        return (_FILLER * (chars // len(_FILLER) + 1))[:chars]
+    parts: list[str] = []
+    size = 0
+    while size < chars:
+        parts.append(rng.choice(pool))
+        size += len(parts[-1])
+    return "".join(parts)[:chars]
 
 
 def write_run_dir(path: Path, config: RunConfig, records: list[SampleRecord]) -> Path:
@@ -34,13 +59,16 @@ def synthetic_run(
     completion_chars: int = 2000,
     max_tokens: int = 4096,
     seed: int = 0,
+    varied_text: bool = False,
 ) -> Path:
     """A run of ``problems`` x ``samples`` with answers boxed at the end of ``completion_chars`` of text.
 
     Problem i has gold ``str(i)`` and a difficulty drawn around ``accuracy``; wrong samples answer one of a few
-    wrong numbers or nothing. Token counts are len(text) / 4.
+    wrong numbers or nothing. Token counts are len(text) / 4. ``varied_text`` fills completions with random
+    sentences (realistic size and compressibility; slower) instead of one repeated sentence.
     """
     rng = random.Random(seed)
+    pool = sentence_pool(rng) if varied_text else None
     records = []
     for i in range(problems):
         p_correct = min(1.0, max(0.0, rng.gauss(accuracy, 0.3)))
@@ -53,7 +81,7 @@ def synthetic_run(
                 answer = str(i + 1 + rng.randrange(3))
             else:
                 answer = None
-            body = (_FILLER * (completion_chars // len(_FILLER) + 1))[: max(0, completion_chars - 20)]
+            body = _body(rng, max(0, completion_chars - 20), pool)
             text = body + (f" \\boxed{{{answer}}}" if answer is not None else " I am not sure.")
             tokens = len(text) // 4
             records.append(

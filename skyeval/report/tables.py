@@ -17,12 +17,12 @@ from skyeval.errors import SkyevalError, require
 from skyeval.metrics import bootstrap_ci, pass_at_k_curve
 from skyeval.report.load import Run, problems
 from skyeval.report.metrics import (
-    Regrader,
     Same,
     answer_diversity,
     average_ci,
     budget_ladder,
     budget_verdicts,
+    cut_positions,
     load_cutter,
     paired_bootstrap,
 )
@@ -244,40 +244,45 @@ def breakdown_wide(breakdown: pd.DataFrame) -> dict[tuple[str, str], pd.DataFram
 
 
 def budget_table(
-    runs: Sequence[Run], *, tokenizer: str = "auto", timeout: float = 5.0, progress: bool = False
+    runs: Sequence[Run],
+    *,
+    tokenizer: str = "auto",
+    min_budget: int = 1024,
+    timeout: float = 5.0,
+    progress: bool = False,
 ) -> pd.DataFrame:
     """Accuracy (mean over problems of the fraction of correct samples) if completions were cut at each budget.
 
-    Budgets are 1k, 2k, 4k, ... tokens up to the run's ``max_tokens``; ``method`` says whether the model's own
+    Budgets are ``min_budget`` (1k), 2k, 4k, ... tokens up to the run's ``max_tokens``; ``method`` says whether the model's own
     tokenizer or the chars-per-token approximation cut the text (``tokenizer='chars'`` forces the latter).
     """
     pd = _pd()
     rows = []
-    bar = _progress(sum(len(r.records) for r in runs), "budget re-grading", progress)
-    regrade = Regrader(timeout=timeout)
+    bar = _progress(sum(len(r.records) for r in runs), "budget cuts", progress)
     for run in runs:
         cutter = load_cutter(run.config.model, run.records, tokenizer)
-        budgets = budget_ladder(run.max_tokens)
-        per_problem: list[list[list[bool]]] = []
-        for p in problems(run):
-            per_problem.append(
-                [budget_verdicts(s, budgets, run.max_tokens, cutter, regrade) for s in p.samples]
-            )
-            bar.update(p.n)
-        for i, budget in enumerate(budgets):
-            fractions = [sum(v[i] for v in samples) / len(samples) for samples in per_problem]
-            cut = sum(
-                (s.completion_tokens if s.completion_tokens is not None else cutter.length(s.completion))
-                > budget
-                for s in run.records
-            )
+        budgets = budget_ladder(run.max_tokens, min_budget)
+        groups = problems(run)
+        records = [s for p in groups for s in p.samples]
+        verdicts = budget_verdicts(
+            records, budgets, run.max_tokens, cutter, timeout=timeout, on_record=lambda: bar.update(1)
+        )
+        cut_counts = [0] * len(budgets)
+        for record in records:
+            for j in cut_positions(record, budgets, run.max_tokens, cutter):
+                cut_counts[j] += 1
+        for j, budget in enumerate(budgets):
+            fractions, start = [], 0
+            for p in groups:
+                fractions.append(sum(v[j] for v in verdicts[start : start + p.n]) / p.n)
+                start += p.n
             rows.append(
                 {
                     "label": run.label,
                     "task": run.task,
                     "budget": budget,
                     "accuracy": sum(fractions) / len(fractions),
-                    "samples_cut": cut if budget < run.max_tokens else 0,
+                    "samples_cut": cut_counts[j],
                     "method": cutter.method,
                 }
             )
@@ -418,6 +423,7 @@ def build_tables(
     compare: Sequence[tuple[str, str]] = (),
     budget: bool = True,
     tokenizer: str = "auto",
+    min_budget: int = 1024,
     same: Same | None = None,
     resamples: int = 1000,
     seed: int = 0,
@@ -435,6 +441,8 @@ def build_tables(
         pass_at_k=pass_at_k_table(pp),
         diversity=diversity_table(pp),
         breakdown=breakdown_table(pp),
-        budget=budget_table(runs, tokenizer=tokenizer, progress=progress) if budget else None,
+        budget=budget_table(runs, tokenizer=tokenizer, min_budget=min_budget, progress=progress)
+        if budget
+        else None,
         comparison=compare_runs(pairs, resamples=resamples, seed=seed) if pairs else None,
     )

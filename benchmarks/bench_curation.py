@@ -1,0 +1,169 @@
+"""Selection + dedup + decontamination over synthetic NuminaMath-shaped rows, streamed (never all in memory).
+
+    .venv/bin/python benchmarks/bench_curation.py                     # 860k rows (NuminaMath-CoT's size)
+    .venv/bin/python benchmarks/bench_curation.py --rows 50000 --data-dir ../shared/data
+
+Rows follow NuminaMath-CoT's source mix, carry a synthetic difficulty label, and include exact duplicates,
+near duplicates (one word changed) and copies of benchmark problems (from --data-dir when given) so every
+removal path runs. Prints rows/s, the funnel and peak RSS (ru_maxrss) as one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import random
+import resource
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+from skydata.decontam import BenchmarkProblem, DecontamConfig, NgramIndex, decontaminate, load_benchmarks
+from skydata.dedup import dedup
+from skydata.records import Drop, Item
+from skydata.select import resolve_rules, select
+
+# NuminaMath-CoT's sources and their approximate row counts (860k total)
+MIX = {
+    "cn_k12": 276_000,
+    "synthetic_math": 167_000,
+    "orca_math": 153_000,
+    "olympiads": 150_000,
+    "synthetic_amc": 62_000,
+    "aops_forum": 30_000,
+    "math": 7_500,
+    "gsm8k": 7_300,
+    "amc_aime": 4_100,
+}
+WORDS = (
+    "triangle circle integer prime sum product remainder polynomial root sequence function angle area "
+    "probability digit divisor square cube real positive number value maximum minimum length ratio"
+).split()
+NOUNS = ("Let", "Find", "Compute", "Determine", "Suppose", "Given", "Prove", "How many", "What is")
+
+
+def _chunk(rng: random.Random) -> str:
+    words = []
+    for _ in range(rng.randint(8, 20)):
+        r = rng.random()
+        if r < 0.25:
+            words.append(str(rng.randint(0, 999)))
+        elif r < 0.32:
+            words.append(f"${rng.choice('xyzabn')}^{rng.randint(2, 9)}$")
+        else:
+            words.append(rng.choice(WORDS))
+    return " ".join(words)
+
+
+def synthetic_problem(rng: random.Random, pool: list[str] | None = None) -> str:
+    """A problem of 40-90 words: random words and numbers, or four chunks drawn from ``pool`` (fast)."""
+    if pool is None:
+        return " ".join(_chunk(rng) for _ in range(4)) + "?"
+    return f"{rng.choice(NOUNS)} {rng.choice(pool)} {rng.choice(pool)} {rng.choice(pool)} {rng.choice(pool)}?"
+
+
+def rows(n: int, bench: list[BenchmarkProblem], seed: int = 0) -> Iterator[Item]:
+    """Rows streamed on the fly; ~3% exact duplicates, ~2% near duplicates, ~0.2% benchmark copies."""
+    rng = random.Random(seed)
+    pool = [_chunk(rng) for _ in range(20_000)]  # 20k^4 distinct problems; near-dup pairs are rare by chance
+    sources, cum = list(MIX), list(itertools.accumulate(MIX.values()))
+    recent: list[str] = []
+    for i in range(n):
+        source = rng.choices(sources, cum_weights=cum)[0]
+        r = rng.random()
+        if r < 0.03 and recent:  # exact duplicate (reformatted)
+            problem = "  " + rng.choice(recent).replace(" ", "  ")
+        elif r < 0.05 and recent:  # near duplicate: one word changed
+            words = rng.choice(recent).split()
+            words[rng.randrange(len(words))] = "quantity"
+            problem = " ".join(words)
+        elif r < 0.052 and bench:  # contaminated: a benchmark problem with a prefix
+            problem = "Problem: " + rng.choice(bench).text
+        else:
+            problem = synthetic_problem(rng, pool)
+            if len(recent) < 2000:
+                recent.append(problem)
+            else:
+                recent[rng.randrange(2000)] = problem
+        yield Item(
+            f"numina-{i:07d}",
+            problem,
+            str(rng.randrange(1000)),
+            source,
+            {"difficulty": float(rng.randint(1, 10))},
+        )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows", type=int, default=860_000)
+    ap.add_argument("--data-dir", default=None, help="folder with the benchmark <task>.jsonl files")
+    ap.add_argument("--exact-only", action="store_true", help="skip near-duplicate detection")
+    args = ap.parse_args()
+
+    if args.data_dir:
+        bench = list(load_benchmarks(data_dir=args.data_dir).problems)
+    else:
+        rng = random.Random(1)
+        bench = [BenchmarkProblem("synthetic", str(i), synthetic_problem(rng)) for i in range(1300)]
+    from skydata.dedup import DedupConfig
+
+    index = NgramIndex(bench, DecontamConfig().n)
+    rules = resolve_rules("sky-t1")
+    start = time.perf_counter()
+    for _ in rows(args.rows, bench):
+        pass
+    generation = time.perf_counter() - start
+
+    reasons: Counter[str] = Counter()
+    kept = 0
+    start = time.perf_counter()
+    stream = select(
+        (
+            x
+            for x in decontaminate(
+                (
+                    y
+                    for y in dedup(rows(args.rows, bench), DedupConfig(near=not args.exact_only))
+                    if not (isinstance(y, Drop) and not reasons.update([y.reason]))
+                ),
+                index,
+            )
+            if not (isinstance(x, Drop) and not reasons.update([x.reason]))
+        ),
+        rules,
+    )
+    for out in stream:
+        if isinstance(out, Drop):
+            reasons[out.reason] += 1
+        else:
+            kept += 1
+    seconds = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * (1 if sys.platform == "darwin" else 1024)
+    stages = seconds - generation
+    print(
+        json.dumps(
+            {
+                "rows": args.rows,
+                "seconds": round(seconds, 1),
+                "rows_per_s": round(args.rows / seconds),
+                "generation_only_seconds": round(generation, 1),
+                "stage_rows_per_s": round(args.rows / stages),
+                "peak_rss_mib": round(peak / 2**20),
+                "kept": kept,
+                "dropped": dict(sorted(reasons.items())),
+                "near_dedup": not args.exact_only,
+                "benchmark_problems": len(bench),
+                "python": sys.version.split()[0],
+                "data_dir": str(Path(args.data_dir)) if args.data_dir else None,
+            },
+            indent=1,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

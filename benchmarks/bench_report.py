@@ -1,0 +1,83 @@
+"""Measure ``skyeval report`` on a synthetic 500 problems x 32 samples run (or any run directories).
+
+Reports the time to build the tables (per-problem metrics, budget re-grading), to write the report, the
+HTML file's size, and how long headless Chromium takes to open it (the page's own ``ready_ms``: decode the
+embedded data and render the first drill-down page; and the wall time of the whole browser process).
+
+    .venv/bin/python benchmarks/bench_report.py                       # 500 x 32, ~6k-char completions
+    .venv/bin/python benchmarks/bench_report.py --completion-chars 24000 --html-completion-chars 0
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+from skyeval.report import build_tables, load_runs, write_report
+from skyeval.report.browser import CHROMIUM, selftest
+from skyeval.report.synthetic import synthetic_run
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("run_dirs", nargs="*", help="existing run directories (default: a synthetic run)")
+    ap.add_argument("--problems", type=int, default=500)
+    ap.add_argument("--samples", type=int, default=32)
+    ap.add_argument("--completion-chars", type=int, default=6000)
+    ap.add_argument("--max-tokens", type=int, default=8192)
+    ap.add_argument("--html-completion-chars", type=int, default=6000)
+    ap.add_argument("--no-compress", action="store_true")
+    ap.add_argument("--no-budget", action="store_true")
+    ap.add_argument("--out", type=Path, default=None, help="keep the report here (default: a temp dir)")
+    args = ap.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = [Path(p) for p in args.run_dirs]
+        if not paths:
+            t = time.perf_counter()
+            paths = [
+                synthetic_run(
+                    Path(tmp) / "run",
+                    problems=args.problems,
+                    samples=args.samples,
+                    completion_chars=args.completion_chars,
+                    max_tokens=args.max_tokens,
+                    varied_text=True,
+                )
+            ]
+            print(f"synthetic run {args.problems}x{args.samples}: {time.perf_counter() - t:.1f}s")
+        samples_mb = sum((p / "samples.jsonl").stat().st_size for p in paths) / 1e6
+        t = time.perf_counter()
+        runs = load_runs(paths)
+        print(f"load: {time.perf_counter() - t:.2f}s ({samples_mb:.1f} MB of samples.jsonl)")
+        t = time.perf_counter()
+        tables = build_tables(runs, budget=not args.no_budget, tokenizer="chars", progress=True)
+        print(f"tables (per-problem, diversity, pass@k, budget): {time.perf_counter() - t:.1f}s")
+        out = args.out or Path(tmp) / "report"
+        t = time.perf_counter()
+        write_report(
+            tables,
+            out,
+            ["md", "csv", "html", "png", "svg"],
+            compress=not args.no_compress,
+            completion_chars=args.html_completion_chars,
+        )
+        print(f"write md, csv, png, svg, html: {time.perf_counter() - t:.1f}s")
+        page = out / "report.html"
+        print(f"report.html: {page.stat().st_size / 1e6:.1f} MB")
+        if not CHROMIUM.exists():
+            print("chromium absent: open time not measured")
+            return
+        for attempt in range(3):
+            check = selftest(page, timeout=300)
+            r = check.result
+            print(
+                f"chromium open #{attempt + 1}: ready_ms={r.get('ready_ms')} (decode + first page), "
+                f"process wall {check.wall_s:.1f}s, selftest ok={r.get('ok')}, errors={r.get('errors')}"
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,184 @@
+"""Benchmark the runner's own overhead and the openai engine's throughput (run by hand; figures go to docs/).
+
+1. Runner overhead per sample: ``skyeval.runner.run`` with the replay engine over 4,000 samples (500 problems x
+   8), minus the time the grader itself takes on the same 4,000 (response, gold) pairs.
+2. openai engine throughput against ``transformers serve`` on the tiny local model, versus a naive client that
+   sends one request at a time, in the same run and against the same server.
+
+    .venv/bin/python benchmarks/bench_runner.py [--prompts 48] [--max-tokens 32] [--concurrency 16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def bench_overhead(tmp: Path, problems: int = 500, samples: int = 8) -> dict[str, float]:
+    from skyeval import grade
+    from skyeval.runner import RunOptions, run
+    from skyeval.tasks import FieldMap
+
+    path = tmp / "replay.jsonl"
+    with path.open("w") as fh:
+        for i in range(problems):
+            outs = [f"We compute carefully. The answer is \\boxed{{{(i + j) % 50}}}." for j in range(samples)]
+            fh.write(
+                json.dumps({"id": i, "question": f"Problem {i}?", "answer": str(i % 50), "outs": outs}) + "\n"
+            )
+    options = RunOptions(
+        model="bench",
+        task=f"file:{path}",
+        engine="replay",
+        engine_options={"response_field": "outs"},
+        samples=samples,
+        output_dir=str(tmp / "runs"),
+        fields=FieldMap(question="question", gold="answer", id="id"),
+        progress=False,
+    )
+    start = time.perf_counter()
+    result = run(options)
+    total = time.perf_counter() - start
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    start = time.perf_counter()
+    for row in rows:
+        for out in row["outs"]:
+            grade(out, row["answer"])
+    grading = time.perf_counter() - start
+    start = time.perf_counter()
+    run(options)  # everything done: resume check only
+    resume = time.perf_counter() - start
+    from skyeval import results
+    from skyeval.runner import prepare, summarize
+
+    loaded, config, run_dir, _ = prepare(options)
+    records = results.read_samples(run_dir)
+    start = time.perf_counter()
+    summarize(records, loaded.problems, config)
+    summary_s = time.perf_counter() - start
+    n = problems * samples
+    assert result.summary["samples"] == n
+    return {
+        "samples": n,
+        "run_total_s": total,
+        "grading_s": grading,
+        "overhead_ms_per_sample": (total - grading) / n * 1000,
+        "summary_s": summary_s,
+        "loop_overhead_ms_per_sample": (total - grading - summary_s) / n * 1000,
+        "resume_noop_s": resume,
+    }
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def bench_openai(
+    tmp: Path, prompts: int, max_tokens: int, concurrency: int, serve_args: list[str]
+) -> dict[str, float]:
+    import httpx
+
+    from skyeval.engines import get_engine
+    from skyeval.testing import build_tiny_model
+    from skyeval.types import GenerationRequest, Message, SamplingParams
+
+    model = str(build_tiny_model(tmp / "tiny"))
+    port = _free_port()
+    exe = Path(sys.executable).with_name("transformers")
+    proc = subprocess.Popen(
+        [
+            str(exe),
+            "serve",
+            model,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--device",
+            "cpu",
+            *serve_args,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit("transformers serve did not start")
+            time.sleep(0.5)
+        sampling = SamplingParams(n=1, temperature=0.7, top_p=0.95, max_tokens=max_tokens, seed=0)
+        reqs = [
+            GenerationRequest(f"p{i}", (Message("user", f"What is {i} + {i}?"),), (0,))
+            for i in range(prompts)
+        ]
+        bodies = [
+            {"model": model, "messages": [{"role": "user", "content": f"What is {i} + {i}?"}], "max_tokens": max_tokens,
+             "temperature": 0.7, "top_p": 0.95}
+            for i in range(prompts)
+        ]  # fmt: skip
+        httpx.post(f"{url}/v1/chat/completions", json=bodies[0], timeout=120)  # warm-up
+        start = time.perf_counter()
+        tokens = 0
+        with httpx.Client(timeout=600) as client:
+            for body in bodies:
+                tokens += client.post(f"{url}/v1/chat/completions", json=body).json()["usage"][
+                    "completion_tokens"
+                ]
+        naive = time.perf_counter() - start
+        engine = get_engine("openai", model=model, base_url=f"{url}/v1", concurrency=concurrency)
+        start = time.perf_counter()
+        out = list(engine.generate(reqs, sampling))
+        fast = time.perf_counter() - start
+        fast_tokens = sum(c.completion_tokens or 0 for c in out)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    return {
+        "prompts": prompts,
+        "max_tokens": max_tokens,
+        "concurrency": concurrency,
+        "naive_s": naive,
+        "naive_samples_per_s": prompts / naive,
+        "naive_tokens_per_s": tokens / naive,
+        "engine_s": fast,
+        "engine_samples_per_s": prompts / fast,
+        "engine_tokens_per_s": fast_tokens / fast,
+        "speedup": naive / fast,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--prompts", type=int, default=48)
+    parser.add_argument("--max-tokens", type=int, default=32)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--continuous-batching", action="store_true", help="serve with --continuous-batching")
+    parser.add_argument("--skip-openai", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        print(json.dumps({"runner_overhead": bench_overhead(Path(tmp))}, indent=2), flush=True)
+        if not args.skip_openai:
+            serve_args = ["--continuous-batching"] if args.continuous_batching else []
+            result = bench_openai(Path(tmp), args.prompts, args.max_tokens, args.concurrency, serve_args)
+            print(json.dumps({"openai_vs_naive": result, "serve_args": serve_args}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,124 @@
+"""is_equivalent / fast_equivalent: the labelled cases of tests/grader_cases/, policy edge cases and safety."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from skyeval.grading.equivalence import EquivalenceConfig, fast_equivalent, is_equivalent
+from skyeval.grading.extract import extract_answer
+
+CASES_DIR = Path(__file__).parent / "grader_cases"
+
+
+def _cases() -> list[tuple[str, str, bool, str]]:
+    rows = []
+    for path in sorted(CASES_DIR.glob("*.jsonl")):
+        for i, line in enumerate(path.read_text().splitlines()):
+            row = json.loads(line)
+            rows.append((str(row["pred"]), str(row["gold"]), bool(row["expected"]), f"{path.stem}:{i}"))
+    return rows
+
+
+CASES = _cases()
+
+
+@pytest.mark.parametrize(("pred", "gold", "expected", "where"), CASES, ids=[c[3] for c in CASES])
+def test_labelled_cases(pred: str, gold: str, expected: bool, where: str) -> None:
+    extracted = extract_answer(pred)
+    assert extracted is not None, where
+    assert is_equivalent(extracted, gold) is expected, (where, extracted, gold)
+
+
+@pytest.mark.parametrize(("pred", "gold", "expected", "where"), CASES, ids=[c[3] for c in CASES])
+def test_fast_path_agrees_with_is_equivalent(pred: str, gold: str, expected: bool, where: str) -> None:
+    fast = fast_equivalent(pred, gold)
+    assert fast is None or fast == is_equivalent(pred, gold)
+
+
+@pytest.mark.parametrize(
+    ("pred", "gold"),
+    [
+        ("42", "42"),
+        ("025", "25"),
+        ("27", "27.0"),
+        ("1,000", "1000"),
+        ("3/4", "\\frac{3}{4}"),
+        ("0.75", "3/4"),
+        ("-\\frac{1}{2}", "-0.5"),
+        ("\\frac34", "0.75"),
+        ("10\\%", "10"),
+        ("\\$5", "5"),
+        ("(1, 2)", "(1,2)"),
+        ("1, 2, 3", "3, 2, 1"),
+        ("\\text{(B)}", "B"),
+        ("x = 5", "5"),
+        ("Evelyn", "\\text{Evelyn}"),
+    ],
+)
+def test_fast_path_decides_common_answers(pred: str, gold: str) -> None:
+    assert fast_equivalent(pred, gold) is True
+
+
+@pytest.mark.parametrize(
+    ("pred", "gold"), [("5", "6"), ("0.5", "0.6"), ("1/3", "0.3"), ("A", "B"), ("500", "5")]
+)
+def test_fast_path_rejects_common_answers(pred: str, gold: str) -> None:
+    assert fast_equivalent(pred, gold) is False
+
+
+def test_gold_may_be_wrapped_or_a_number() -> None:
+    assert is_equivalent("25", "$025$")
+    assert is_equivalent("\\frac{1}{2}", "\\boxed{0.5}")
+    assert is_equivalent("27", str(27.0))
+
+
+def test_exact_mode_turns_off_decimal_rounding() -> None:
+    assert is_equivalent("3.14", "\\pi")
+    assert not is_equivalent("3.14", "\\pi", EquivalenceConfig(decimal_rounding=False))
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(
+    ("pred", "gold"),
+    [
+        ("10^{10^{10}}", "10^{10^{10}}+1"),
+        ("2^{2^{100}}", "2^{2^{100}}-1"),
+        ("9!!!!!!", "9!!!!!!!"),
+        ("(10^{9})!", "(10^{9})!+1"),
+        ("\\sqrt{" * 500 + "2" + "}" * 500, "3"),
+        ("x^{99999999}", "x^{99999998}"),
+        ("1" * 100_000, "2"),
+        ("(" * 50_000, ")" * 50_000),
+    ],
+)
+def test_hostile_inputs_are_rejected_quickly(pred: str, gold: str) -> None:
+    assert is_equivalent(pred, gold) is False
+
+
+def test_model_text_is_never_executed(tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    payloads = [
+        f"__import__('os').system('touch {marker}')",
+        f"\\boxed{{__import__('os').system('touch {marker}')}}",
+        f"eval(\"open('{marker}', 'w')\")",
+    ]
+    for payload in payloads:
+        is_equivalent(payload, "0")
+        is_equivalent("0", payload)
+    assert not marker.exists()
+
+
+def test_import_stays_light() -> None:
+    code = (
+        "import sys, skyeval\n"
+        "from skyeval.grading.equivalence import fast_equivalent\n"
+        "assert fast_equivalent('1/2', '0.5') is True\n"
+        "heavy = [m for m in ('sympy', 'torch', 'latex2sympy2_extended') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

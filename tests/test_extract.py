@@ -1,0 +1,70 @@
+"""extract_answer: boxes, think blocks, markers, short bare answers, and linear time on hostile input."""
+
+from __future__ import annotations
+
+import pytest
+
+from skyeval.grading.extract import ExtractConfig, extract_answer
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("So the answer is \\boxed{5}.", "5"),
+        ("First \\boxed{3}, then finally \\boxed{\\frac{1}{2}}.", "\\frac{1}{2}"),
+        ("Nested: \\boxed{\\frac{\\sqrt{2}}{2}}", "\\frac{\\sqrt{2}}{2}"),
+        ("Thus \\boxed 5 is it", "5"),
+        ("Thus $\\boxed 7$.", "7"),
+        ("\\fbox{12}", "12"),
+        ("The roots are \\boxed{1} and \\boxed{2}.", "1, 2"),
+        ("We got \\boxed{1} earlier.\n\nLots of text later on and finally \\boxed{2}.", "2"),
+        ("<think>maybe \\boxed{3}</think>The answer is \\boxed{4}.", "4"),
+        ("<think>so it is \\boxed{3}</think>", "3"),
+        ("<think>long thinking without an answer</think>Final answer: 9", "9"),
+        ("The final answer is $\\frac{3}{4}$. I hope it is correct.", "\\frac{3}{4}"),
+        ("Answer: 42", "42"),
+        ("Final Answer: The final answer is $(7, 6)$. I hope it is correct.", "(7, 6)"),
+        ("42", "42"),
+        ("$x = 3$", "x = 3"),
+        ("\\text{Evelyn}", "\\text{Evelyn}"),
+        ("Therefore $x \\geq 5$ is the solution.", "x \\geq 5"),
+        ("\\boxed{2}. Final Answer: The final answer is $3$.", "3"),
+    ],
+)
+def test_extracts(text: str, expected: str) -> None:
+    assert extract_answer(text) == expected
+
+
+def test_long_response_without_marker_has_no_answer() -> None:
+    truncated = "Let us compute. " * 40 + "We find 12 apples and then 13 more and then"
+    assert extract_answer(truncated) is None
+    assert extract_answer(truncated, ExtractConfig(last_number_fallback=True)) == "13"
+
+
+def test_unclosed_box_is_ignored() -> None:
+    assert extract_answer("x " * 100 + "\\boxed{5") is None
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize(
+    "text",
+    [
+        "\\boxed{" * 20_000,
+        "{" * 100_000,
+        "$" * 100_000,
+        "answer is " * 10_000,
+        "\\boxed{1}" * 10_000,
+        "\\(" * 50_000,
+        "a" * 100_000 + "</think>" + "\\boxed{" * 1000,
+        "Therefore, x is " + "1" * 100_000,
+    ],
+)
+def test_hostile_text_is_linear_and_never_raises(text: str) -> None:
+    result = extract_answer(text)
+    assert result is None or isinstance(result, str)
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\x00", "}", "\\boxed{}", "</think>", "<think>"])
+def test_degenerate_text(text: str) -> None:
+    result = extract_answer(text)
+    assert result is None or isinstance(result, str)
