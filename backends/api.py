@@ -7,6 +7,7 @@ Backends are looked up in tables keyed by name; each planner validates with the 
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -119,19 +120,29 @@ def plan_sft_openrlhf(spec: SFTSpec, cluster: Cluster, options: LaunchOptions) -
 
 
 def plan_rl_trl(spec: RLSpec, cluster: Cluster, options: LaunchOptions) -> Launch:
-    if spec.algo not in ("rloo", "grpo"):
+    if spec.algo not in trl_backend.RL_ALGOS:
         raise SkyevalError(
-            f"--backend trl runs --algo rloo or grpo; --algo {spec.algo} needs --backend openrlhf "
-            "(accuracy-band prompt filtering)"
+            f"--backend trl runs --algo {' or '.join(trl_backend.RL_ALGOS)}; --algo {spec.algo} needs "
+            "--backend openrlhf (accuracy-band prompt filtering)"
         )
     kwargs = trl_backend.rl_config_kwargs(spec, cluster)
-    notes = _check_trl_config("RLOOConfig" if spec.algo == "rloo" else "GRPOConfig", kwargs)
+    notes = _check_trl_config(trl_backend.RL_ALGOS[spec.algo], kwargs)
+    if spec.use_vllm and importlib.util.find_spec("vllm") is None:
+        notes = (
+            *notes,
+            "vllm is not installed here: pip install 'skyeval[vllm]' on the GPU machines, or --no-vllm",
+        )
     launch = _trl_launch(
         spec,
         cluster,
         kwargs,
         lambda: trl_backend.train_rl(spec, cluster),
-        lambda: load_rl_rows(spec.data, prompt_key=spec.prompt_key, answer_key=spec.answer_key),
+        lambda: load_rl_rows(
+            spec.data,
+            prompt_key=spec.prompt_key,
+            answer_key=spec.answer_key,
+            system_prompt=spec.system_prompt,
+        ),
     )
     return _with_notes(launch, notes)
 
@@ -141,9 +152,8 @@ def plan_rl_openrlhf(spec: RLSpec, cluster: Cluster, options: LaunchOptions) -> 
     target = openrlhf.prompts_target(spec, ray=options.ray_address is not None)
     where = f"Ray job at {options.ray_address}" if options.ray_address else "this machine's Ray"
     note = f"the prompts are checked and written to {target} before launch"
-    command = Command(command.argv, command.files, command.validated_by, (*command.notes, note))
     prepare = (lambda: openrlhf.prepare_rl_prompts(spec, target),)
-    return Launch(f"OpenRLHF RL ({spec.algo}) on {where}", {}, command, prepare=prepare)
+    return _with_notes(Launch(f"OpenRLHF RL ({spec.algo}) on {where}", {}, command, prepare=prepare), (note,))
 
 
 SFT_BACKENDS: dict[str, Callable[[SFTSpec, Cluster, LaunchOptions], Launch]] = {

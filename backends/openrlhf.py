@@ -30,6 +30,7 @@ from backends.specs import Cluster, RLSpec, SFTSpec, split_batch
 from skyeval.errors import SkyevalError
 
 REWARD_FILE = Path(__file__).with_name("openrlhf_reward.py")
+PROMPTS_FILE = "openrlhf_prompts.jsonl"
 PRIME_FILTER = (0.2, 0.8)
 ESTIMATORS = {"rloo": "rloo", "prime": "rloo"}
 
@@ -94,8 +95,9 @@ def sft_command(spec: SFTSpec, cluster: Cluster, *, hostfile: str | None = None)
     )
 
 
-def rl_prompts_path(spec: RLSpec) -> Path:
-    return Path(spec.output_dir) / "openrlhf_prompts.jsonl"
+def prompts_target(spec: RLSpec, *, ray: bool) -> Path:
+    """Where the checked prompts go before launch: beside the outputs, or in the Ray job's working directory."""
+    return Path(spec.output_dir) / ("ray_job" if ray else "") / PROMPTS_FILE
 
 
 def rl_argv(spec: RLSpec, cluster: Cluster, *, reward_file: str, prompts: str) -> list[str]:
@@ -169,12 +171,12 @@ def rl_command(spec: RLSpec, cluster: Cluster, *, ray_address: str | None = None
     if spec.max_steps > 0:
         raise SkyevalError("OpenRLHF train_ppo_ray has no max-steps option; bound the run with --episodes")
     if ray_address is None:
-        reward, prompts = str(REWARD_FILE), str(rl_prompts_path(spec))
+        reward, prompts = str(REWARD_FILE), str(prompts_target(spec, ray=False))
         argv = rl_argv(spec, cluster, reward_file=reward, prompts=prompts)
         command = Command(("python", "-m", "openrlhf.cli.train_ppo_ray", *argv))
         return validate_openrlhf(command, "train_ppo_ray", argv)
     job_dir = prompts_target(spec, ray=True).parent
-    argv = rl_argv(spec, cluster, reward_file=REWARD_FILE.name, prompts=rl_prompts_path(spec).name)
+    argv = rl_argv(spec, cluster, reward_file=REWARD_FILE.name, prompts=PROMPTS_FILE)
     files = {str(job_dir / REWARD_FILE.name): REWARD_FILE.read_text(encoding="utf-8")}
     command = ray_job_submit(
         ray_address, job_dir, ("python", "-m", "openrlhf.cli.train_ppo_ray", *argv), files
@@ -190,12 +192,6 @@ def prepare_rl_prompts(spec: RLSpec, destination: Path) -> Path:
     destination.parent.mkdir(parents=True, exist_ok=True)
     destination.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
     return destination
-
-
-def prompts_target(spec: RLSpec, *, ray: bool) -> Path:
-    """Where :func:`prepare_rl_prompts` writes before launch: beside the outputs, or in the Ray job's directory."""
-    name = rl_prompts_path(spec).name
-    return Path(spec.output_dir) / "ray_job" / name if ray else rl_prompts_path(spec)
 
 
 # --- validation with OpenRLHF's own parser --------------------------------------------------------------------

@@ -163,10 +163,8 @@ def train_sft(spec: SFTSpec, cluster: Cluster = Cluster()) -> TrainResult:
     return _result(trainer, spec.output_dir, started)
 
 
-def _rl_trainers() -> dict[str, tuple[Any, Any]]:
-    from trl import GRPOConfig, GRPOTrainer, RLOOConfig, RLOOTrainer
-
-    return {"rloo": (RLOOConfig, RLOOTrainer), "grpo": (GRPOConfig, GRPOTrainer)}
+# --algo -> the TRL config class; its trainer is the same name with "Trainer" for "Config"
+RL_ALGOS: dict[str, str] = {"rloo": "RLOOConfig", "grpo": "GRPOConfig"}
 
 
 def train_rl(spec: RLSpec, cluster: Cluster = Cluster()) -> TrainResult:
@@ -177,14 +175,16 @@ def train_rl(spec: RLSpec, cluster: Cluster = Cluster()) -> TrainResult:
         require(
             "vllm", extra="vllm", what="generation with vLLM (pass --no-vllm to generate with transformers)"
         )
+    import trl
     from datasets import Dataset
 
     from skyeval.rewards import reward
 
-    trainers = _rl_trainers()
-    if spec.algo not in trainers:
-        raise SkyevalError(f"--backend trl supports --algo {' or '.join(trainers)}, not {spec.algo!r}")
-    config_cls, trainer_cls = trainers[spec.algo]
+    config_name = RL_ALGOS.get(spec.algo)
+    if config_name is None:
+        raise SkyevalError(f"--backend trl supports --algo {' or '.join(RL_ALGOS)}, not {spec.algo!r}")
+    config_cls = getattr(trl, config_name)
+    trainer_cls = getattr(trl, config_name.removesuffix("Config") + "Trainer")
     rows = load_rl_rows(
         spec.data, prompt_key=spec.prompt_key, answer_key=spec.answer_key, system_prompt=spec.system_prompt
     )

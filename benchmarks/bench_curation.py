@@ -120,6 +120,8 @@ def main() -> None:
 
     reasons: Counter[str] = Counter()
     kept = 0
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    cpu_before = before.ru_utime + before.ru_stime
     start = time.perf_counter()
     stream = select(
         (
@@ -142,7 +144,9 @@ def main() -> None:
         else:
             kept += 1
     seconds = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * (1 if sys.platform == "darwin" else 1024)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = usage.ru_utime + usage.ru_stime - cpu_before
+    peak = usage.ru_maxrss * (1 if sys.platform == "darwin" else 1024)
     stages = seconds - generation
     print(
         json.dumps(
@@ -150,6 +154,8 @@ def main() -> None:
                 "rows": args.rows,
                 "seconds": round(seconds, 1),
                 "rows_per_s": round(args.rows / seconds),
+                "cpu_seconds": round(cpu, 1),
+                "rows_per_cpu_s": round(args.rows / cpu),
                 "generation_only_seconds": round(generation, 1),
                 "stage_rows_per_s": round(args.rows / stages),
                 "peak_rss_mib": round(peak / 2**20),

@@ -55,7 +55,12 @@ def engine_options(prefix: str = "", default_engine: str = "openai") -> Callable
                 click.option(
                     f"--{p}engine", default=default_engine, show_default=True, help=f"{what} engine name"
                 ),
-                click.option(f"--{p}model", default=None, help=f"{what} model id or path"),
+                click.option(
+                    f"--{p}model",
+                    default=None,
+                    help=f"{what} model id or path"
+                    + (" (enables the rewrite stage)" if prefix == "rewrite" else ""),
+                ),
                 click.option(f"--{p}base-url", default=None, help="OpenAI-compatible endpoint URL"),
                 click.option(
                     f"--{p}api-key-env", default=None, help="env var holding the API key (never stored)"
@@ -627,6 +632,9 @@ def filter_prompts_cmd(
 @click.option("--votes", type=int, default=1, show_default=True, help="judge votes per problem (median)")
 @click.option("--judge-max-tokens", type=int, default=1024, show_default=True)
 @click.option(
+    "--judge-cache", default=None, type=click.Path(dir_okay=False), help="vote cache shared across runs"
+)
+@click.option(
     "--teacher", default=None, help="teacher alias or model id; without it curate stops after selection"
 )
 @click.option("--served-model", default=None, help="model name the teacher endpoint knows")
@@ -640,9 +648,7 @@ def filter_prompts_cmd(
 @click.option("--policy", type=click.Choice(["first", "shortest", "all"]), default="first", show_default=True)
 @click.option("--per-problem", type=int, default=1, show_default=True)
 @acceptance_options
-@click.option("--rewrite-engine", default="openai", show_default=True)
-@click.option("--rewrite-model", default=None, help="enable the rewrite stage with this model")
-@click.option("--rewrite-base-url", default=None)
+@engine_options(prefix="rewrite")
 @click.option(
     "--format", "formats", multiple=True, help="SFT export formats (default: trl, sharegpt, openrlhf)"
 )
@@ -686,7 +692,8 @@ def curate_cmd(**kw: Any) -> None:
         )
         temp = 0.0 if kw["votes"] == 1 else 0.7
         judge = JudgeStage(
-            jec, JudgeConfig(f"{jec.engine}:{jec.options['model']}", kw["votes"], temp, kw["judge_max_tokens"])
+            jec,
+            JudgeConfig(f"{jec.engine}:{jec.options['model']}", kw["votes"], temp, kw["judge_max_tokens"]),
         )
     teacher = None
     if kw["teacher"]:
@@ -709,7 +716,13 @@ def curate_cmd(**kw: Any) -> None:
     rewrite = None
     if kw["rewrite_model"]:
         rec = make_engine_config(
-            kw["rewrite_engine"], kw["rewrite_model"], kw["rewrite_base_url"], None, (), ray_address, replicas
+            kw["rewrite_engine"],
+            kw["rewrite_model"],
+            kw["rewrite_base_url"],
+            kw["rewrite_api_key_env"],
+            kw["rewrite_option"],
+            ray_address,
+            replicas,
         )
         rewrite = RewriteStage(rec)
     acceptance = _acceptance(
@@ -733,6 +746,7 @@ def curate_cmd(**kw: Any) -> None:
         rl_formats=tuple(kw["rl_formats"]) or ("openrlhf-rl", "trl-rl"),
         system_prompt=kw["system_prompt"],
         grade_timeout=kw["grade_timeout"],
+        judge_cache=kw["judge_cache"],
         ray_address=ray_address,
         replicas=replicas,
     )

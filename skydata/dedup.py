@@ -26,15 +26,15 @@ class DedupConfig:
 
 def _signature(hashes: list[int], bins: int) -> array:
     """One-permutation MinHash with densification: ``bins`` 32-bit minima."""
-    empty = 0xFFFFFFFF
-    sig = array("I", [empty]) * bins
+    empty = 1 << 32
+    sig = [empty] * bins
     for h in hashes:
         h = (h * 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF  # spread the bits before splitting
         b = h % bins
         v = h >> 32
         if v < sig[b]:
             sig[b] = v
-    if empty in sig and any(v != empty for v in sig):
+    if hashes and empty in sig:  # densify: an empty bin borrows (and perturbs) the next filled bin's value
         filled = list(sig)
         for b in range(bins):
             step = 1
@@ -43,8 +43,8 @@ def _signature(hashes: list[int], bins: int) -> array:
                 if src != empty:
                     filled[b] = (src + step * 0x9E3779B1) & 0xFFFFFFFF
                 step += 1
-        sig = array("I", filled)
-    return sig
+        sig = filled
+    return array("I", sig)
 
 
 def dedup(items: Iterable[Item], config: DedupConfig = DedupConfig()) -> Iterator[Item | Drop]:

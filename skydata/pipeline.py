@@ -75,6 +75,9 @@ class CurateConfig:
     rl_formats: tuple[str, ...] = ("openrlhf-rl", "trl-rl")
     system_prompt: str | None = None  # export system prompt: None = the format's default, "" = none
     grade_timeout: float = 5.0
+    judge_cache: str | None = (
+        None  # default: <run dir>/judge_cache.jsonl; share one across runs to save calls
+    )
     ray_address: str | None = None
     replicas: int = 1
 
@@ -95,7 +98,9 @@ def _public(obj: Any) -> Any:
 def versions() -> dict[str, str]:
     from importlib import metadata
 
-    out = {"python": platform.python_version()}
+    import skydata
+
+    out = {"python": platform.python_version(), "skydata": skydata.__version__}
     for pkg in ("skyeval", "transformers", "vllm", "openai", "datasets", "ray"):
         try:
             out[pkg] = metadata.version(pkg)
@@ -150,6 +155,13 @@ class RunDir:
         ]
         self.save()
 
+    def prune(self, ran: list[str]) -> None:
+        """Forget stages the current settings no longer run (e.g. rewrite switched off)."""
+        for name in [s for s in self.manifest["stages"] if s not in ran]:
+            del self.manifest["stages"][name]
+        self.manifest["funnel"] = [f for f in self.manifest.get("funnel", []) if f["stage"] in ran]
+        self.save()
+
     def save(self) -> None:
         write_json(self.file, self.manifest)
 
@@ -169,14 +181,17 @@ def curate(
     log: Callable[[str], object] = lambda s: None,
 ) -> dict[str, Any]:
     """Run (or resume) the pipeline in ``run_dir``; returns the manifest."""
+    _check_formats(config)
     run = RunDir(run_dir, config)
     d = run.path
+    ran: list[str] = []
     grader = build_grader(
         timeout=config.grade_timeout, ray_address=config.ray_address, replicas=config.replicas
     )
 
     def stage(name: str, settings: Any, body: Callable[[], tuple[StageResult, list[str]]]) -> None:
         key = run.key(settings)
+        ran.append(name)
         if run.done(name, key):
             log(f"{name}: done (checkpoint kept)")
             return
@@ -230,7 +245,7 @@ def curate(
         judge = config.judge
 
         def label_fn(rows: Iterable[Item]) -> Iterable[Any]:
-            cache = JudgeCache(d / "judge_cache.jsonl")
+            cache = JudgeCache(config.judge_cache or d / "judge_cache.jsonl")
             try:
                 yield from label(
                     rows,
@@ -287,11 +302,20 @@ def curate(
         n_in = count_lines(sft_src) if config.teacher is not None else count_lines(selected)
         return StageResult("export", n_in, n_in, {}, {"files": written}), files
 
-    for fmt in (*config.sft_formats, *config.rl_formats):
-        if fmt not in FORMATS:
-            raise SkyevalError(f"unknown export format {fmt!r}; choose from {', '.join(sorted(FORMATS))}")
     stage("export", (config.sft_formats, config.rl_formats, config.system_prompt), do_export)
+    run.prune(ran)
     return run.manifest
+
+
+def _check_formats(config: CurateConfig) -> None:
+    for fmts, kind in ((config.sft_formats, "sft"), (config.rl_formats, "rl")):
+        for fmt in fmts:
+            spec = FORMATS.get(fmt)
+            if spec is None or spec.kind != kind:
+                names = sorted(n for n, f in FORMATS.items() if f.kind == kind)
+                raise SkyevalError(
+                    f"{fmt!r} is not a {kind.upper()} export format; choose from {', '.join(names)}"
+                )
 
 
 def _teach(
@@ -351,6 +375,8 @@ def _teach(
             progress=progress,
         )
         extra = {
+            "problems_kept": res.rows_in
+            - sum(res.dropped.values()),  # rows_out counts SFT rows (k per problem)
             "samples_rejected": dict(sorted(reasons.items())),
             "samples_total": sum(len(v) for v in gens.values()),
         }

@@ -30,4 +30,4 @@ def ngram_hashes(toks: list[str], n: int) -> list[int]:
     if not th:
         return []
     n = min(n, len(th))
-    return list(map(hash, zip(*(th[j:] for j in range(n)))))
+    return list(map(hash, zip(*(th[j:] for j in range(n)), strict=False)))

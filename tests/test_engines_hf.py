@@ -64,3 +64,13 @@ def test_missing_model_path_is_one_line_error(tmp_path: Path) -> None:
         get_engine("hf", model=str(tmp_path / "nope"))
     with pytest.raises(SkyevalError, match="does not take option"):
         get_engine("hf", model=str(tmp_path), base_url="http://x")
+
+
+@pytest.mark.gpu
+def test_cuda_matches_itself_across_batch_sizes(tiny_model_dir: Path) -> None:
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    a = get_engine("hf", model=str(tiny_model_dir), batch_size=4, device="cuda")
+    b = get_engine("hf", model=str(tiny_model_dir), batch_size=1, device="cuda")
+    assert _texts(a.generate(_requests(), SAMPLING)) == _texts(b.generate(_requests(), SAMPLING))

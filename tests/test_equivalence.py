@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from skyeval.grading.equivalence import EquivalenceConfig, fast_equivalent, is_equivalent
+from skyeval.grading.equivalence import EquivalenceConfig, fast_equivalent, is_equivalent, unwrap
 from skyeval.grading.extract import extract_answer
+from skyeval.grading.normalize import canonical
+from skyeval.grading.symbolic import slow_equivalent
 
 CASES_DIR = Path(__file__).parent / "grader_cases"
 
@@ -35,9 +37,13 @@ def test_labelled_cases(pred: str, gold: str, expected: bool, where: str) -> Non
 
 
 @pytest.mark.parametrize(("pred", "gold", "expected", "where"), CASES, ids=[c[3] for c in CASES])
-def test_fast_path_agrees_with_is_equivalent(pred: str, gold: str, expected: bool, where: str) -> None:
-    fast = fast_equivalent(pred, gold)
-    assert fast is None or fast == is_equivalent(pred, gold)
+def test_fast_path_agrees_with_slow_path(pred: str, gold: str, expected: bool, where: str) -> None:
+    """Where the fast path decides, the sympy path (run on its own) reaches the same verdict."""
+    extracted = extract_answer(pred) or ""
+    fast = fast_equivalent(extracted, gold)
+    if fast is not None:
+        slow = slow_equivalent(canonical(unwrap(extracted)), canonical(unwrap(gold)), EquivalenceConfig())
+        assert fast == slow == is_equivalent(extracted, gold), where
 
 
 @pytest.mark.parametrize(

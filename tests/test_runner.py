@@ -172,7 +172,9 @@ def test_score_regrades(tmp_path: Path) -> None:
         score(tmp_path, progress=False)
 
 
-def test_ray_wraps_the_engine_and_score_grades_on_ray(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ray_wraps_the_engine_and_score_grades_on_ray(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import sys
     import types
 
@@ -185,7 +187,9 @@ def test_ray_wraps_the_engine_and_score_grades_on_ray(tmp_path: Path, monkeypatc
         name = "ray"
 
         def __init__(self, engine: str, engine_options: dict, replicas: int, address: str) -> None:
-            made.append({"engine": engine, "options": engine_options, "replicas": replicas, "address": address})
+            made.append(
+                {"engine": engine, "options": engine_options, "replicas": replicas, "address": address}
+            )
             self.inner = get_engine(engine, **engine_options)
 
         def generate(self, requests, sampling):
@@ -206,7 +210,12 @@ def test_ray_wraps_the_engine_and_score_grades_on_ray(tmp_path: Path, monkeypatc
     assert made == [
         {
             "engine": "replay",
-            "options": {"response_field": "outs", "finish_field": "why", "path": str(path), "id_field": "qid"},
+            "options": {
+                "response_field": "outs",
+                "finish_field": "why",
+                "path": str(path),
+                "id_field": "qid",
+            },
             "replicas": 3,
             "address": "auto",
         }

@@ -170,6 +170,7 @@ def test_cli_run_and_score_with_ray_write_the_same_files(tiny_model_dir: Path, t
         return sorted(path.read_text().splitlines())
 
     assert len(samples("ray")) == 12
+    assert len({json.loads(line)["completion"] for line in samples("plain")}) > 1
     assert samples("ray") == samples("plain")
     (plain_dir,) = (tmp_path / "plain").glob("*/*/*")
     (ray_dir,) = (tmp_path / "ray").glob("*/*/*")

@@ -23,11 +23,27 @@ from skydata.teacher import resolve_teacher
 from skyeval.types import Completion, GenerationRequest, SamplingParams
 
 ROWS = [
-    {"source": "math", "problem": "Compute the value of 2 plus 3 times four minus one.", "solution": r"\boxed{13}"},
+    {
+        "source": "math",
+        "problem": "Compute the value of 2 plus 3 times four minus one.",
+        "solution": r"\boxed{13}",
+    },
     {"source": "math", "problem": "Garbage judge: find 7 times 6 please now.", "solution": r"\boxed{42}"},
-    {"source": "olympiads", "problem": "Find all primes p such that p plus 2 and p plus 4 are prime.", "solution": r"\boxed{3}"},
-    {"source": "amc_aime", "problem": "How many positive divisors does 36 have in total?", "solution": r"\boxed{9}"},
-    {"source": "amc_aime", "problem": "How many positive divisors does 36 have in total ?", "solution": r"\boxed{9}"},
+    {
+        "source": "olympiads",
+        "problem": "Find all primes p such that p plus 2 and p plus 4 are prime.",
+        "solution": r"\boxed{3}",
+    },
+    {
+        "source": "amc_aime",
+        "problem": "How many positive divisors does 36 have in total?",
+        "solution": r"\boxed{9}",
+    },
+    {
+        "source": "amc_aime",
+        "problem": "How many positive divisors does 36 have in total ?",
+        "solution": r"\boxed{9}",
+    },
     {"source": "amc_aime", "problem": "What is 1+1?", "solution": r"\boxed{2}"},
     {"source": "cn_k12", "problem": "Solve x + 1 = 2 for real x.", "solution": r"\boxed{1}"},
     {"source": "math", "problem": "No boxed answer here at all.", "solution": "answer 3"},
@@ -45,7 +61,9 @@ class Scripted:
         self.calls = 0
         self.crash_after = crash_after
 
-    def generate(self, requests: Sequence[GenerationRequest], sampling: SamplingParams) -> Iterator[Completion]:
+    def generate(
+        self, requests: Sequence[GenerationRequest], sampling: SamplingParams
+    ) -> Iterator[Completion]:
         for r in requests:
             system = r.messages[0].content if r.messages[0].role == "system" else ""
             user = r.messages[-1].content
@@ -60,7 +78,10 @@ class Scripted:
             return ("no idea" if "Garbage" in user else "hmm\nDifficulty: 5"), "stop"
         if "reformat" in system:
             body = user.split("Raw reasoning:\n", 1)[1]
-            return f"<|begin_of_thought|>{body}<|end_of_thought|><|begin_of_solution|>{body}<|end_of_solution|>", "stop"
+            return (
+                f"<|begin_of_thought|>{body}<|end_of_thought|><|begin_of_solution|>{body}<|end_of_solution|>",
+                "stop",
+            )
         gold = {"2 plus 3": "13", "primes": "3", "divisors": "9", "7 times": "42", "x + 1": "1"}
         ans = next((v for k, v in gold.items() if k in user), "0")
         if "divisors" in user:
@@ -97,7 +118,9 @@ def use(monkeypatch: pytest.MonkeyPatch, engine: Scripted) -> None:
     monkeypatch.setattr(pipeline, "build_engine", fake)
 
 
-def test_curate_funnel_resume_and_exports(tmp_path: Path, src: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_curate_funnel_resume_and_exports(
+    tmp_path: Path, src: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     data, bench = src
     engine = Scripted()
     use(monkeypatch, engine)
@@ -114,7 +137,12 @@ def test_curate_funnel_resume_and_exports(tmp_path: Path, src: tuple[Path, Path]
         assert funnel[s]["rows_in"] == funnel[s]["rows_out"] + sum(funnel[s]["dropped"].values())
     labelled = {r["id"]: r["meta"] for r in read_jsonl(run / "03_difficulty.jsonl")}
     assert sorted(m["difficulty_status"] for m in labelled.values()) == [
-        "labelled", "labelled", "not_needed", "not_needed", "unlabelled"]
+        "labelled",
+        "labelled",
+        "not_needed",
+        "not_needed",
+        "unlabelled",
+    ]
     reject = manifest["stages"]["reject"]
     assert reject["extra"]["samples_rejected"] == {"not_finished:length": 2, "wrong:not_equal": 2}
     assert reject["dropped"] == {"no_accepted_sample": 1}
@@ -125,7 +153,7 @@ def test_curate_funnel_resume_and_exports(tmp_path: Path, src: tuple[Path, Path]
     for name in ("sft_sharegpt.jsonl", "sft_openrlhf.jsonl", "rl_trl-rl.jsonl", "01_dedup.dropped.jsonl"):
         assert (run / name).is_file()
     text = (run / "manifest.json").read_text()
-    assert "SECRET_ENV" in text and "api_key\"" not in text  # the env var's name, never a key
+    assert "SECRET_ENV" in text and 'api_key"' not in text  # the env var's name, never a key
     assert manifest["config"]["teacher"]["teacher"]["model"] == "Qwen/QwQ-32B-Preview"
 
     calls = engine.calls
@@ -136,6 +164,11 @@ def test_curate_funnel_resume_and_exports(tmp_path: Path, src: tuple[Path, Path]
     curate(run, config(data, bench, rewrite=True, target=1), progress=False)
     assert engine.calls == calls
     assert len(list(read_jsonl(run / "sft_trl.jsonl"))) == 1
+    # switching the rewrite off drops it from the manifest and exports the raw responses
+    manifest = curate(run, config(data, bench, target=1), progress=False)
+    assert "rewrite" not in manifest["stages"] and engine.calls == calls
+    (row,) = read_jsonl(run / "sft_trl.jsonl")
+    assert row["messages"][-1]["content"] == "so \\boxed{13}"
 
 
 def test_interrupted_teacher_resumes_without_losing_samples(
@@ -169,8 +202,9 @@ def test_cli_errors_are_one_line(tmp_path: Path) -> None:
     assert res.exit_code == 2 and "not a skydata item" in res.output
     res = runner.invoke(main, ["select", str(bad), "-o", str(tmp_path / "o.jsonl"), "--rule", "math>>1"])
     assert res.exit_code == 2 and "bad selection rule" in res.output
-    res = runner.invoke(main, ["label", str(bad), "-o", str(tmp_path / "o.jsonl"), "--option", "api_key=sk-1",
-                               "--model", "m"])
+    res = runner.invoke(
+        main, ["label", str(bad), "-o", str(tmp_path / "o.jsonl"), "--option", "api_key=sk-1", "--model", "m"]
+    )
     assert res.exit_code == 2 and "environment variable" in res.output
 
 

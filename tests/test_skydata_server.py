@@ -26,7 +26,11 @@ ROWS = [
     {"source": "math", "problem": "Compute 2 plus 3 times four.", "solution": r"\boxed{14}"},
     {"source": "olympiads", "problem": "Find all primes p with p+2 and p+4 prime.", "solution": r"\boxed{3}"},
     {"source": "amc_aime", "problem": "How many divisors does 36 have?", "solution": r"\boxed{9}"},
-    {"source": "amc_aime", "problem": "What is the sum of the first ten odd numbers?", "solution": r"\boxed{100}"},
+    {
+        "source": "amc_aime",
+        "problem": "What is the sum of the first ten odd numbers?",
+        "solution": r"\boxed{100}",
+    },
     {"source": "cn_k12", "problem": "Solve x + 1 = 2.", "solution": r"\boxed{1}"},
 ]
 
@@ -46,7 +50,8 @@ def server(tiny_model_dir: Path) -> Iterator[tuple[str, str]]:
     port = _free_port()
     proc = subprocess.Popen(
         [exe, "serve", str(tiny_model_dir), "--host", "127.0.0.1", "--port", str(port), "--device", "cpu"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         deadline = time.monotonic() + 180
@@ -81,15 +86,35 @@ def curate_args(run: Path, data: Path, url: str, model: str, *, n: int, teacher_
     judge = [a.replace("--", "--judge-", 1) for a in common]
     teacher = [a.replace("--", "--teacher-", 1) for a in common]
     return [
-        "curate", "--out", str(run), "--source", f"numina={data}", "--no-decontam",
-        "--judge-engine", "openai", "--judge-model", model, *judge, "--judge-max-tokens", "8",
-        "--teacher", model, "--teacher-engine", "openai", *teacher, "--n", str(n), "--max-tokens", "8",
+        "curate",
+        "--out",
+        str(run),
+        "--source",
+        f"numina={data}",
+        "--no-decontam",
+        "--judge-engine",
+        "openai",
+        "--judge-model",
+        model,
+        *judge,
+        "--judge-max-tokens",
+        "8",
+        "--teacher",
+        model,
+        "--teacher-engine",
+        "openai",
+        *teacher,
+        "--n",
+        str(n),
+        "--max-tokens",
+        "8",
         *(["--rule", teacher_rows] if teacher_rows else []),
     ]
 
 
-def test_curate_through_transformers_serve(server: tuple[str, str], data: Path, tmp_path: Path,
-                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_curate_through_transformers_serve(
+    server: tuple[str, str], data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     url, model = server
     monkeypatch.setenv("SKYDATA_TEST_KEY", "sk-test-secret-value")
     run = tmp_path / "run"
@@ -101,11 +126,16 @@ def test_curate_through_transformers_serve(server: tuple[str, str], data: Path, 
     assert len(statuses) == 5 and statuses.count("not_needed") == 3  # amc_aime x2 and cn_k12 need no label
     unlabelled = statuses.count("unlabelled")  # the random model never writes "Difficulty: <n>"
     assert funnel["select"]["dropped"].get("unlabelled", 0) == unlabelled
-    assert funnel["select"]["rows_in"] == funnel["select"]["rows_out"] + sum(funnel["select"]["dropped"].values())
+    assert funnel["select"]["rows_in"] == funnel["select"]["rows_out"] + sum(
+        funnel["select"]["dropped"].values()
+    )
     teacher = manifest["stages"]["teacher"]
     assert teacher["extra"]["generated"] + teacher["extra"]["errors"] == 2 * funnel["select"]["rows_out"]
     reject = manifest["stages"]["reject"]
-    assert sum(reject["extra"]["samples_rejected"].values()) + reject["rows_out"] >= teacher["extra"]["generated"]
+    assert (
+        sum(reject["extra"]["samples_rejected"].values()) + reject["rows_out"]
+        >= teacher["extra"]["generated"]
+    )
     for name in ("sft_trl.jsonl", "sft_sharegpt.jsonl", "sft_openrlhf.jsonl", "rl_openrlhf-rl.jsonl"):
         assert (run / name).is_file()
     everything = "".join(p.read_text() for p in run.iterdir() if p.is_file())
@@ -114,7 +144,9 @@ def test_curate_through_transformers_serve(server: tuple[str, str], data: Path, 
     assert cache_lines == 2  # one vote for each of the two problems needing a label
 
     again = CliRunner().invoke(main, curate_args(run, data, url, model, n=2))
-    assert again.exit_code == 0 and again.output.count("done (checkpoint kept)") == 7  # all but decontam (off)
+    assert (
+        again.exit_code == 0 and again.output.count("done (checkpoint kept)") == 7
+    )  # all but decontam (off)
     assert len((run / "judge_cache.jsonl").read_text().splitlines()) == cache_lines
 
 
@@ -152,15 +184,34 @@ def test_label_and_generate_with_hf_engine(tiny_model_dir: Path, data: Path, tmp
     items = tmp_path / "items.jsonl"
     hf = ["--engine", "hf", "--model", str(tiny_model_dir), "--option", "device=cpu"]
     assert runner.invoke(main, ["source", "numina", str(data), "-o", str(items)]).exit_code == 0
-    res = runner.invoke(main, ["label", str(items), "-o", str(tmp_path / "l.jsonl"), *hf, "--votes", "3",
-                               "--max-tokens", "6"])
+    res = runner.invoke(
+        main, ["label", str(items), "-o", str(tmp_path / "l.jsonl"), *hf, "--votes", "3", "--max-tokens", "6"]
+    )
     assert res.exit_code == 0, res.output
     labelled = list(read_jsonl(tmp_path / "l.jsonl"))
-    assert len(labelled) == 5 and all(r["meta"]["difficulty_status"] in ("labelled", "unlabelled") for r in labelled)
+    assert len(labelled) == 5 and all(
+        r["meta"]["difficulty_status"] in ("labelled", "unlabelled") for r in labelled
+    )
     assert len((tmp_path / "l.cache.jsonl").read_text().splitlines()) == 15
     log = tmp_path / "gen.jsonl"
-    res = runner.invoke(main, ["generate", str(items), "--log", str(log), "--teacher", str(tiny_model_dir), *hf,
-                               "--n", "2", "--max-tokens", "6", "--temperature", "1.0"])
+    res = runner.invoke(
+        main,
+        [
+            "generate",
+            str(items),
+            "--log",
+            str(log),
+            "--teacher",
+            str(tiny_model_dir),
+            *hf,
+            "--n",
+            "2",
+            "--max-tokens",
+            "6",
+            "--temperature",
+            "1.0",
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert len(list(read_jsonl(log))) == 10 and len(list(read_jsonl(tmp_path / "gen.grades.jsonl"))) == 10
     res = runner.invoke(main, ["reject", str(items), "--log", str(log), "-o", str(tmp_path / "sft.jsonl")])

@@ -45,11 +45,14 @@ def test_last_boxed_nested_and_missing() -> None:
 
 
 def test_numina_source_streams_and_reports_missing_gold(tmp_path: Path) -> None:
-    src = write(tmp_path / "n.jsonl", [
-        {"source": "olympiads", "problem": "P1", "solution": r"so \boxed{3}"},
-        {"source": "math", "problem": "P2", "solution": "no box"},
-        {"source": "math", "problem": "", "solution": r"\boxed{1}"},
-    ])
+    src = write(
+        tmp_path / "n.jsonl",
+        [
+            {"source": "olympiads", "problem": "P1", "solution": r"so \boxed{3}"},
+            {"source": "math", "problem": "P2", "solution": "no box"},
+            {"source": "math", "problem": "", "solution": r"\boxed{1}"},
+        ],
+    )
     out = list(read_source(make_spec("numina", str(src))))
     assert isinstance(out[0], Item) and out[0].gold == "3" and out[0].source == "olympiads"
     assert [o.reason for o in out[1:] if isinstance(o, Drop)] == ["no_gold", "no_problem"]
@@ -57,11 +60,21 @@ def test_numina_source_streams_and_reports_missing_gold(tmp_path: Path) -> None:
 
 def test_eurus_source_subsets_and_ground_truth(tmp_path: Path) -> None:
     rec = lambda ds, ans: {  # noqa: E731
-        "data_source": ds, "ability": "math", "reward_model": {"style": "rule", "ground_truth": ans},
-        "prompt": [{"role": "system", "content": "sys"},
-                   {"role": "user", "content": "Find x.\n\nPresent the answer in LaTex format: \\boxed{Your answer}"}],
+        "data_source": ds,
+        "ability": "math",
+        "reward_model": {"style": "rule", "ground_truth": ans},
+        "prompt": [
+            {"role": "system", "content": "sys"},
+            {
+                "role": "user",
+                "content": "Find x.\n\nPresent the answer in LaTex format: \\boxed{Your answer}",
+            },
+        ],
     }
-    src = write(tmp_path / "e.jsonl", [rec("numina_olympiads", "7"), rec("numina_cn_k12", "1"), rec("numina_amc_aime", "")])
+    src = write(
+        tmp_path / "e.jsonl",
+        [rec("numina_olympiads", "7"), rec("numina_cn_k12", "1"), rec("numina_amc_aime", "")],
+    )
     out = list(read_source(make_spec("eurus", str(src), subsets=("numina_olympiads", "numina_amc_aime"))))
     assert isinstance(out[0], Item) and out[0].problem == "Find x." and out[0].gold == "7"
     assert [(o.reason) for o in out[1:] if isinstance(o, Drop)] == ["other_subset", "no_gold"]
@@ -121,7 +134,9 @@ class ScriptedEngine:
         self.answer = answer
         self.calls = 0
 
-    def generate(self, requests: Sequence[GenerationRequest], sampling: SamplingParams) -> Iterator[Completion]:
+    def generate(
+        self, requests: Sequence[GenerationRequest], sampling: SamplingParams
+    ) -> Iterator[Completion]:
         for r in requests:
             for i in r.sample_indices:
                 self.calls += 1
@@ -137,12 +152,20 @@ def test_label_votes_median_unlabelled_and_cache(tmp_path: Path) -> None:
             return "", "error"
         return f"Difficulty: {[3, 6, 5][vote]}", "stop"
 
-    items = [item("a", "easy one"), item("b", "garbage one"), item("c", "flaky one"), item("d", "skip me", "amc_aime")]
+    items = [
+        item("a", "easy one"),
+        item("b", "garbage one"),
+        item("c", "flaky one"),
+        item("d", "skip me", "amc_aime"),
+    ]
     rules = resolve_rules("sky-t1")
     cfg = JudgeConfig("scripted:x", votes=3, batch=2)
     engine = ScriptedEngine(answer)
     cache = JudgeCache(tmp_path / "cache.jsonl")
-    out = {i.id: i for i in label(items, lambda: engine, cfg, cache, wanted=lambda it: needs_label(rules, it.source))}
+    out = {
+        i.id: i
+        for i in label(items, lambda: engine, cfg, cache, wanted=lambda it: needs_label(rules, it.source))
+    }
     cache.close()
     assert out["a"].meta["difficulty"] == 5.0 and out["a"].meta["difficulty_votes"] == [3, 6, 5]
     assert out["b"].meta["difficulty"] is None and out["b"].meta["difficulty_status"] == "unlabelled"
@@ -152,7 +175,10 @@ def test_label_votes_median_unlabelled_and_cache(tmp_path: Path) -> None:
     # a re-run asks only for what is missing (the errored votes)
     engine2 = ScriptedEngine(answer)
     cache2 = JudgeCache(tmp_path / "cache.jsonl")
-    again = {i.id: i for i in label(items, lambda: engine2, cfg, cache2, wanted=lambda it: needs_label(rules, it.source))}
+    again = {
+        i.id: i
+        for i in label(items, lambda: engine2, cfg, cache2, wanted=lambda it: needs_label(rules, it.source))
+    }
     cache2.close()
     assert engine2.calls == 3 and again["a"].meta == out["a"].meta
 
@@ -162,13 +188,21 @@ def test_label_votes_median_unlabelled_and_cache(tmp_path: Path) -> None:
 
 def test_select_rules_and_presets() -> None:
     rows = [
-        item("m3", "x", "math", difficulty=3.0), item("m4", "x", "math", difficulty=4.0),
-        item("o9", "x", "olympiads", difficulty=9.0), item("o8", "x", "olympiads", difficulty=8.0),
-        item("a", "x", "amc_aime"), item("k", "x", "cn_k12", difficulty=9.0), item("u", "x", "math", difficulty=None),
+        item("m3", "x", "math", difficulty=3.0),
+        item("m4", "x", "math", difficulty=4.0),
+        item("o9", "x", "olympiads", difficulty=9.0),
+        item("o8", "x", "olympiads", difficulty=8.0),
+        item("a", "x", "amc_aime"),
+        item("k", "x", "cn_k12", difficulty=9.0),
+        item("u", "x", "math", difficulty=None),
     ]
     out = list(select(rows, resolve_rules("sky-t1")))
     assert [o.id for o in out if isinstance(o, Item)] == ["m4", "o9", "a"]
-    assert Counter(o.reason for o in out if isinstance(o, Drop)) == {"too_easy": 2, "source_not_selected": 1, "unlabelled": 1}
+    assert Counter(o.reason for o in out if isinstance(o, Drop)) == {
+        "too_easy": 2,
+        "source_not_selected": 1,
+        "unlabelled": 1,
+    }
     custom = resolve_rules("sky-t1", ["math>2", "cn_k12:all"])
     assert {o.id for o in select(rows, custom) if isinstance(o, Item)} == {"m3", "m4", "o9", "a", "k"}
     with pytest.raises(SkyevalError, match="bad selection rule"):
@@ -180,22 +214,36 @@ def test_select_rules_and_presets() -> None:
 def test_dedup_exact_and_near() -> None:
     base = "Let ABC be a triangle with sides 3 4 and 5 and let D be the foot of the altitude from C find the length CD"
     rows = [
-        item("1", base), item("2", base.upper() + " ."),  # same normalised text
+        item("1", base),
+        item("2", base.upper() + " ."),  # same normalised text
         item("3", base + " exactly"),  # near duplicate
-        item("4", "A completely different problem about counting subsets of a set with ten elements and parity"),
+        item(
+            "4", "A completely different problem about counting subsets of a set with ten elements and parity"
+        ),
     ]
     out = list(dedup(rows))
     assert [o.id for o in out if isinstance(o, Item)] == ["1", "4"]
     drops = {o.id: o for o in out if isinstance(o, Drop)}
-    assert drops["2"].reason == "duplicate" and drops["3"].reason == "near_duplicate" and "1" in drops["3"].detail
+    assert (
+        drops["2"].reason == "duplicate"
+        and drops["3"].reason == "near_duplicate"
+        and "1" in drops["3"].detail
+    )
 
 
 def test_decontam_reports_benchmark_and_overlap() -> None:
-    bench = [BenchmarkProblem("aime24", "60", "Every morning Aya goes for a 9-kilometer-long walk and stops at a coffee shop"),
-             BenchmarkProblem("amc23", "1", "What is 1+1?")]
+    bench = [
+        BenchmarkProblem(
+            "aime24", "60", "Every morning Aya goes for a 9-kilometer-long walk and stops at a coffee shop"
+        ),
+        BenchmarkProblem("amc23", "1", "What is 1+1?"),
+    ]
     index = NgramIndex(bench, 8)
-    rows = [item("x", "Rephrased: every morning Aya goes for a $9$-kilometer-long walk and stops."),
-            item("y", "What is $1 + 1$?"), item("z", "An unrelated problem about morning walks and coffee")]
+    rows = [
+        item("x", "Rephrased: every morning Aya goes for a $9$-kilometer-long walk and stops."),
+        item("y", "What is $1 + 1$?"),
+        item("z", "An unrelated problem about morning walks and coffee"),
+    ]
     out = list(decontaminate(rows, index, DecontamConfig(n=8)))
     drops = {o.id: o.detail for o in out if isinstance(o, Drop)}
     assert drops["x"].startswith("aime24:60") and drops["y"].startswith("amc23:1")
@@ -224,7 +272,11 @@ def test_reject_policies_target_and_reasons() -> None:
     items = [item("a", "pa"), item("b", "pb"), item("c", "pc"), item("d", "pd")]
     k = {it.id: problem_key(it) for it in items}
     gens = {
-        k["a"]: [gen(k["a"], 0, "long answer x"), gen(k["a"], 1, "short"), gen(k["a"], 2, "wrong", correct=False)],
+        k["a"]: [
+            gen(k["a"], 0, "long answer x"),
+            gen(k["a"], 1, "short"),
+            gen(k["a"], 2, "wrong", correct=False),
+        ],
         k["b"]: [gen(k["b"], 0, "cut", finish="length"), gen(k["b"], 1, "bad", correct=False)],
         k["c"]: [gen(k["c"], 0, "ok c")],
     }
@@ -232,11 +284,18 @@ def test_reject_policies_target_and_reasons() -> None:
     out = list(reject(items, gens, RejectConfig(policy="shortest"), teacher="t", sample_reasons=reasons))
     kept = [o for o in out if not isinstance(o, Drop)]
     assert [(r["problem_id"], r["response"]) for r in kept] == [("a", "short"), ("c", "ok c")]
-    assert {o.id: o.reason for o in out if isinstance(o, Drop)} == {"b": "no_accepted_sample", "d": "no_samples"}
+    assert {o.id: o.reason for o in out if isinstance(o, Drop)} == {
+        "b": "no_accepted_sample",
+        "d": "no_samples",
+    }
     assert reasons == {"wrong:not_equal": 2, "not_finished:length": 1}
-    all_kept = [o for o in reject(items, gens, RejectConfig(policy="all"), teacher="t") if not isinstance(o, Drop)]
+    all_kept = [
+        o for o in reject(items, gens, RejectConfig(policy="all"), teacher="t") if not isinstance(o, Drop)
+    ]
     assert len(all_kept) == 3
-    capped = list(reject(items, gens, RejectConfig(target=1, acceptance=Acceptance(max_chars=5)), teacher="t"))
+    capped = list(
+        reject(items, gens, RejectConfig(target=1, acceptance=Acceptance(max_chars=5)), teacher="t")
+    )
     assert [o["response"] for o in capped if not isinstance(o, Drop)] == ["short"]
     assert [o.reason for o in capped if isinstance(o, Drop)].count("over_target") == 3
     with pytest.raises(SkyevalError):
@@ -255,7 +314,14 @@ def test_teacher_aliases() -> None:
 # ---------------------------------------------------------------- export, mixtures, RL filter
 
 
-SFT = {"id": "a#0", "problem": "What is 1+1?", "gold": "2", "source": "math", "response": "\\boxed{2}", "teacher": "t"}
+SFT = {
+    "id": "a#0",
+    "problem": "What is 1+1?",
+    "gold": "2",
+    "source": "math",
+    "response": "\\boxed{2}",
+    "teacher": "t",
+}
 
 
 def test_export_formats() -> None:
@@ -264,7 +330,10 @@ def test_export_formats() -> None:
     (sg,) = export_rows([SFT], "sharegpt", system_prompt="S")
     assert sg["system"] == "S" and [c["from"] for c in sg["conversations"]] == ["human", "gpt"]
     (orl,) = export_rows([SFT], "openrlhf", system_prompt="")
-    assert orl["input"] == [{"role": "user", "content": "What is 1+1?"}] and orl["output"][0]["role"] == "assistant"
+    assert (
+        orl["input"] == [{"role": "user", "content": "What is 1+1?"}]
+        and orl["output"][0]["role"] == "assistant"
+    )
     (rl,) = export_rows([SFT], "openrlhf-rl")
     assert rl["label"] == "2" and rl["prompt"][-1]["role"] == "user"
     (trl_rl,) = export_rows([SFT], "trl-rl")
@@ -293,8 +362,13 @@ def test_filter_prompts_band() -> None:
     out = list(filter_prompts(items, counts, Band()))
     assert [o.id for o in out if isinstance(o, Item)] == ["half"]
     assert {o.id: o.reason for o in out if isinstance(o, Drop)} == {
-        "all": "too_easy_for_policy", "none": "too_hard_for_policy", "unseen": "no_rollouts"}
-    inclusive = [o.id for o in filter_prompts(items, counts, Band(0.0, 0.5, inclusive=True)) if isinstance(o, Item)]
+        "all": "too_easy_for_policy",
+        "none": "too_hard_for_policy",
+        "unseen": "no_rollouts",
+    }
+    inclusive = [
+        o.id for o in filter_prompts(items, counts, Band(0.0, 0.5, inclusive=True)) if isinstance(o, Item)
+    ]
     assert inclusive == ["none", "half"]
 
 

@@ -123,3 +123,19 @@ def test_trl_rloo_then_skyeval_run_evaluates_the_checkpoint(sft_model: Path, tmp
     records = [json.loads(line) for line in samples[0].read_text().splitlines() if line.strip()]
     assert sorted(r["problem_id"] for r in records) and len(records) == 2
     assert all(r["gold"] in ("1", "2") for r in records)
+
+
+def test_accelerate_entry_point_trains_from_the_written_spec(sft_model: Path, tmp_path: Path) -> None:
+    """``accelerate launch -m backends.trl_backend SPEC.json`` runs this entry point in every process."""
+    from dataclasses import replace
+
+    from backends.specs import SFTSpec, read_spec, write_spec
+    from backends.trl_backend import main as entry_point
+
+    spec, cluster = read_spec(sft_model / "skytrain_spec.json")
+    assert isinstance(spec, SFTSpec)
+    spec_path = write_spec(
+        replace(spec, output_dir=str(tmp_path / "out"), max_steps=1), cluster, tmp_path / "s.json"
+    )
+    entry_point([str(spec_path)])
+    assert (tmp_path / "out" / "model.safetensors").is_file()

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from skyeval.grading import grade as grade_module
-from skyeval.grading.pool import WorkerPool
+from skyeval.grading.pool import SharedPool, WorkerPool
 from skyeval.types import Grade
 
 SLOW = 0.4  # the timeout used against a comparison that never finishes in time
@@ -29,7 +29,8 @@ def sleepy_equivalent(pred: str, gold: str) -> bool:
 
 
 def echo_equivalent(pred: str, gold: str) -> bool:
-    return pred == gold
+    """A quick stand-in comparison: same characters in any order."""
+    return sorted(pred) == sorted(gold)
 
 
 SLEEPY = f"{__name__}:sleepy_equivalent"
@@ -37,20 +38,37 @@ ECHO = f"{__name__}:echo_equivalent"
 
 
 def slow_grade() -> Grade:
-    return grade_module._grade(r"so \boxed{5}", "7", SLOW, SLEEPY)
+    """An answer the in-process fast path cannot decide, compared by a comparison that never finishes in time."""
+    return grade_module._grade(r"so \boxed{\sqrt{x}}", "x^{1/2}", SLOW, SLEEPY)
 
 
 def echo_grade(answer: str) -> Grade:
-    return grade_module._grade(rf"so \boxed{{{answer}}}", "x+1", 10.0, ECHO)
+    return grade_module._grade(rf"so \boxed{{{answer}}}", "x+1", 10.0, ECHO)  # "1+x", "x+2": decided in the worker
 
 
-def _child_grades(queue: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+def light_pool() -> SharedPool:
+    """Workers without grade's warm-up (sympy): they start in a fraction of a second, which keeps tests quick."""
+    return SharedPool(lambda: WorkerPool(max_workers=4))
+
+
+@pytest.fixture(autouse=True)
+def _light_grade_pool(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    shared = light_pool()
+    monkeypatch.setattr(grade_module, "_POOL", shared)
+    yield
+    shared.close()
+
+
+def _child_grades(queue: multiprocessing.Queue, fresh: bool) -> None:  # type: ignore[type-arg]
+    if fresh:  # a spawned child imports grade afresh: give it light workers too (a forked one inherits them)
+        grade_module._POOL = light_pool()
     pool = grade_module._POOL.get()
-    queue.put((os.getpid(), pool.pid, slow_grade(), echo_grade("x+1")))
+    queue.put((os.getpid(), pool.pid, slow_grade(), echo_grade("1+x")))
 
 
 def _in_daemonic_child() -> tuple[Grade, Grade]:
-    return slow_grade(), echo_grade("x+1")
+    grade_module._POOL = light_pool()
+    return slow_grade(), echo_grade("1+x")
 
 
 @pytest.fixture
@@ -90,13 +108,13 @@ def test_worker_memory_is_bounded() -> None:
 
 def test_grade_reports_timeout() -> None:
     start = time.monotonic()
-    assert slow_grade() == Grade(False, "5", "timeout", f"no answer within {SLOW:g}s")
+    assert slow_grade() == Grade(False, r"\sqrt{x}", "timeout", f"no answer within {SLOW:g}s")
     assert time.monotonic() - start < SLOW + 5.0
-    assert echo_grade("x+1") == Grade(True, "x+1", "equal")
+    assert echo_grade("1+x") == Grade(True, "1+x", "equal")
 
 
 def test_timeouts_in_threads_give_serial_answers() -> None:
-    answers = ["x+1", "x+2"] * 4
+    answers = ["1+x", "x+2"] * 4
     serial = [echo_grade(a) for a in answers]
     with ThreadPoolExecutor(max_workers=4) as executor:
         slow = list(executor.map(lambda _: slow_grade(), range(4)))
@@ -116,17 +134,17 @@ def test_timeout_under_asyncio_to_thread() -> None:
 @pytest.mark.parametrize("method", ["fork", "spawn"])
 def test_timeout_in_child_process(method: str) -> None:
     parent_pool = grade_module._POOL.get()
-    assert echo_grade("x+1").correct  # the parent holds a live worker before the fork
+    assert echo_grade("1+x").correct  # the parent holds a live worker before the fork
     ctx = multiprocessing.get_context(method)
     queue = ctx.Queue()
-    child = ctx.Process(target=_child_grades, args=(queue,))
+    child = ctx.Process(target=_child_grades, args=(queue, method != "fork"))
     child.start()
     child_pid, pool_pid, slow, fast = queue.get(timeout=120)
     child.join(30)
     assert child.exitcode == 0
     assert pool_pid == child_pid != os.getpid()  # the child built its own pool, not the parent's handles
     assert slow.reason == "timeout" and fast.correct
-    assert grade_module._POOL.get() is parent_pool and echo_grade("x+1").correct
+    assert grade_module._POOL.get() is parent_pool and echo_grade("1+x").correct
 
 
 def test_timeout_in_daemonic_pool_worker() -> None:
@@ -137,7 +155,7 @@ def test_timeout_in_daemonic_pool_worker() -> None:
 
 def test_workers_exit_with_their_parent(tmp_path: Path) -> None:
     script = (
-        "from skyeval.grading.pool import WorkerPool\n"
+        "from skyeval.grading.pool import SharedPool, WorkerPool\n"
         "import os\n"
         "print(WorkerPool().call('os:getpid', (), 60.0).value, flush=True)\n"
         "os._exit(0)\n"
@@ -183,6 +201,7 @@ def test_timeout_in_ray_task() -> None:
             import skyeval
 
             sys.path.insert(0, tests_dir)  # so the grading worker can import this module's sleepy comparison
+            grade_module._POOL = light_pool()
 
             real = skyeval.grade(r"\boxed{4}", 4, timeout=30.0)
             return slow_grade(), real

@@ -45,6 +45,7 @@ class EquivalenceConfig:
 
 _INT_RE = re.compile(r"[+-]?\d+")
 _DEC_RE = re.compile(r"[+-]?(?:\d+\.\d*|\.\d+)")
+_E_NOTATION_RE = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)[eE][+-]?\d{1,3}")
 _SLASH_RE = re.compile(r"([+-]?\d+)/([+-]?\d+)")
 _FRAC_RE = re.compile(r"([+-]?)\\frac(?:\{([+-]?\d+)\}|(\d))(?:\{([+-]?\d+)\}|(\d))")
 _MIXED_RE = re.compile(r"([+-]?)(\d+)\s*(?:\\frac(?:\{(\d+)\}|(\d))(?:\{(\d+)\}|(\d))|\s(\d+)/(\d+))")
@@ -90,6 +91,8 @@ def _fast_number(s: str) -> _Num | None:
         return None
     if _INT_RE.fullmatch(s):
         return _Num(Fraction(int(s)), percent)
+    if _E_NOTATION_RE.fullmatch(s):  # 1e+20, 2.5E-3 (str() of a float gold)
+        return _Num(Fraction(s), percent)
     if _DEC_RE.fullmatch(s):
         places = len(s.split(".")[1])
         return _Num(Fraction(s), percent, places)
@@ -119,7 +122,7 @@ def _fast_number(s: str) -> _Num | None:
     return None
 
 
-def _fast_atom(s: str) -> _Num | _Word | None:
+def fast_atom(s: str) -> _Num | _Word | None:
     num = _fast_number(s)
     if num is not None:
         return num
@@ -153,7 +156,8 @@ def numbers_equal(
     return False
 
 
-def _atoms_equal(a: _Num | _Word, b: _Num | _Word, config: EquivalenceConfig) -> bool:
+def atoms_equal(a: _Num | _Word, b: _Num | _Word, config: EquivalenceConfig) -> bool:
+    """Equality of two fast-path atoms (numbers with their percent/decimal marks, words, times)."""
     if isinstance(a, _Word) or isinstance(b, _Word):
         return a == b
     if numbers_equal(a.value, b.value, a.decimals, b.decimals, config.decimal_rounding):
@@ -168,7 +172,7 @@ def _fast_item(item: Item) -> Any:
     """A fast-path value for one parsed item, or None when the slow path is needed."""
     if item.kind == "atom":
         assert isinstance(item.text, str)
-        return _fast_atom(label_free(item.text))
+        return fast_atom(label_free(item.text))
     values = [_fast_item(x) for x in item.items]
     if any(v is None or isinstance(v, tuple) for v in values):
         return None
@@ -177,18 +181,18 @@ def _fast_item(item: Item) -> Any:
 
 def _fast_values_equal(a: Any, b: Any, config: EquivalenceConfig) -> bool | None:
     if not isinstance(a, tuple) and not isinstance(b, tuple):
-        return _atoms_equal(a, b, config)
+        return atoms_equal(a, b, config)
     if not isinstance(a, tuple) or not isinstance(b, tuple):
         return None  # a list on one side only: a single item may still hide a list (the slow path decides)
     kind_a, open_a, close_a, items_a = a
     kind_b, open_b, close_b, items_b = b
     if kind_a in LIST_KINDS and kind_b in LIST_KINDS:
-        return all(any(_atoms_equal(x, y, config) for y in items_b) for x in items_a) and all(
-            any(_atoms_equal(x, y, config) for y in items_a) for x in items_b
+        return all(any(atoms_equal(x, y, config) for y in items_b) for x in items_a) and all(
+            any(atoms_equal(x, y, config) for y in items_a) for x in items_b
         )
     if kind_a == "seq" and kind_b == "seq" and (open_a, close_a) == (open_b, close_b):
         return len(items_a) == len(items_b) and all(
-            _atoms_equal(x, y, config) for x, y in zip(items_a, items_b, strict=True)
+            atoms_equal(x, y, config) for x, y in zip(items_a, items_b, strict=True)
         )
     return None
 

@@ -81,8 +81,10 @@ def grade_rows(
     golds: list[object] = []
     for number, row in enumerate(rows, start=1):
         for name in (response_field, gold_field):
-            if row.get(name) is None:
+            if name not in row:
                 raise SkyevalError(f"{source}: row {number} has no '{name}' field (fields: {', '.join(row)})")
+        if row[gold_field] is None:  # a null response is graded (no_answer); a null gold cannot be
+            raise SkyevalError(f"{source}: row {number} has a null '{gold_field}'")
         samples = row[response_field]
         for sample in samples if isinstance(samples, list) else [samples]:
             responses.append(sample)

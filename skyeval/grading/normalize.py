@@ -21,7 +21,7 @@ _UNIT_WORDS = (
     "inches|inch|feet|foot|ft|yards|yard|miles|mile|mph|kg|grams|gram|pounds|pound|lbs|ounces|ounce|"
     "liters|litres|liter|ml|gallons|gallon|seconds|second|sec|minutes|minute|min|hours|hour|hrs|days|day|"
     "weeks|week|months|month|years|year|dollars|dollar|cents|cent|yuan|euros|euro|people|students|"
-    "degrees|degree|radians|times|ways|points|marbles|books|pages|apples|coins|handshakes|games|boxes"
+    "degrees|degree|radians|ways|points|marbles|books|pages|apples|coins|handshakes|games|boxes"
 )
 _DOUBLE_SLASH_RE = re.compile(r"(?<!\\)\\\\(?=[a-zA-Z]{2,})")
 _SPACING_RE = re.compile(r"(?<!\\)\\(?:[!,;:> ]|quad\b|qquad\b|displaystyle\b|textstyle\b|limits\b)|~")
@@ -31,7 +31,9 @@ _TEXT_CMD_RE = re.compile(
 )
 _DEGREE_RE = re.compile(r"\^\s*\{\s*\\circ\s*\}|\^\s*\\circ|\\circ|°|\\degree")
 _UNIT_AFTER_NUMBER_RE = re.compile(
-    r"(?<=[\d}])\s*(?:(?:\\(?:text|textnormal|textbf|textit|mbox|mathrm)\s*)?\{\s*(?:" + _UNIT_WORDS + r")\s*\}|"
+    r"(?<=[\d}])\s*(?:(?:\\(?:text|textnormal|textbf|textit|mbox|mathrm)\s*)?\{\s*(?:"
+    + _UNIT_WORDS
+    + r")\s*\}|"
     r"(?:" + _UNIT_WORDS + r")\b)(?:\s*\^\s*\{?[23]\}?|²|³)?"
 )
 _SQUARE_UNIT_RE = re.compile(r"(?<=\d)\s*(?:m|cm|km|mm|ft|in)(?:²|³|\^\{?[23]\}?)")
@@ -71,7 +73,7 @@ def canonical(answer: str) -> str:
         s = s.replace("\\\\", "\\")  # a wholly double-escaped answer ("\\frac{1}{2}")
     s = _DOUBLE_SLASH_RE.sub(r"\\", s)
     s = s.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac").replace("\\cfrac", "\\frac")
-    s = s.replace("\n", " ").replace("\t", " ")
+    s = s.replace("\n", " ").replace("\t", " ").replace("**", "")  # markdown bold
     s = _LEFT_RIGHT_RE.sub("", s)
     s = _SEP_THOUSANDS_RE.sub("", s)
     s = _BRACED_THOUSANDS_RE.sub(lambda m: m.group(0).replace(",", ""), s)
@@ -242,7 +244,7 @@ def parse_items(s: str) -> Item | None:
             return None
         return Item("list", items=tuple(x for x in seqs if x is not None))
     parts = split_top(s)
-    if parts is None or len(parts) > MAX_ITEMS:
+    if not parts or len(parts) > MAX_ITEMS:
         return None
     if len(parts) == 1:
         return _parse_one(parts[0], 0)

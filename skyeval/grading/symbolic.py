@@ -11,15 +11,13 @@ from __future__ import annotations
 import math
 import re
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sympy
 from sympy.core.relational import Relational
 
+from skyeval.grading.equivalence import EquivalenceConfig, atoms_equal, fast_atom, numbers_equal
 from skyeval.grading.normalize import LIST_KINDS, Item, label_free, parse_items
-
-if TYPE_CHECKING:
-    from skyeval.grading.equivalence import EquivalenceConfig
 
 _DEC_RE = re.compile(r"[+-]?(?:\d+\.\d*|\.\d+)")
 _DECIMAL_COMMA_RE = re.compile(r"[+-]?\d+,\d+")
@@ -182,8 +180,6 @@ def _places(r: Any) -> int | None:
 
 
 def _const_equal(a: sympy.Expr, b: sympy.Expr, config: EquivalenceConfig) -> bool:
-    from skyeval.grading.equivalence import numbers_equal
-
     if a.is_Rational and b.is_Rational:
         return numbers_equal(
             Fraction(int(a.p), int(a.q)),
@@ -192,6 +188,8 @@ def _const_equal(a: sympy.Expr, b: sympy.Expr, config: EquivalenceConfig) -> boo
             _places(b),
             config.decimal_rounding,
         )
+    if a.has(sympy.zoo, sympy.nan) or b.has(sympy.zoo, sympy.nan):
+        return False  # undefined values (1/0) are equal to nothing
     va, vb = _number(a), _number(b)
     if va is None or vb is None:
         return bool(a == b)
@@ -370,8 +368,6 @@ def _decimal(text: str) -> tuple[Fraction, int] | None:
 
 def _decimal_rule(a_text: str, b: Any, config: EquivalenceConfig) -> bool:
     """A decimal literal ``a_text`` (>= 2 places) equals the exact constant ``b`` it rounds or truncates."""
-    from skyeval.grading.equivalence import numbers_equal
-
     decimal = _decimal(a_text)
     if decimal is None or not config.decimal_rounding or not isinstance(b, sympy.Expr) or b.free_symbols:
         return False
@@ -389,6 +385,9 @@ def _decimal_rule(a_text: str, b: Any, config: EquivalenceConfig) -> bool:
 def _atom_equal(a: str, b: str, config: EquivalenceConfig) -> bool:
     if a == b:
         return True
+    fa, fb = fast_atom(label_free(a)), fast_atom(label_free(b))
+    if fa is not None and fb is not None:
+        return atoms_equal(fa, fb, config)  # the fast path's verdict on plain numbers, words and times
     sa, sb = to_sympy(a, config), to_sympy(b, config)
     if sa is not None and sb is not None and sym_equal(sa, sb, config):
         return True

@@ -28,7 +28,7 @@ def _figure(title: str, xlabel: str, ylabel: str) -> Figure:
     fig = Figure(figsize=(6.0, 4.0), dpi=110, layout="constrained")
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
-    ax.set_title(title)
+    ax.set_title(title if len(title) <= 60 else title[:59] + "…", fontsize="medium")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.grid(True, which="major", alpha=0.3)

@@ -1,0 +1,109 @@
+"""Property-based fuzzing: grade() never raises, always returns a consistent Grade, on any input."""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import skyeval
+from skyeval.types import Grade
+
+REASONS = {"equal", "not_equal", "no_answer", "timeout", "unparsable", "error"}
+
+# Pieces of LaTeX and chat text that exercise the extractor and both comparison paths.
+TOKENS = [
+    "\\boxed{",
+    "\\boxed ",
+    "\\fbox{",
+    "{",
+    "}",
+    "\\frac{",
+    "\\dfrac",
+    "\\sqrt{",
+    "\\sqrt[3]{",
+    "^",
+    "_",
+    "1",
+    "2",
+    "025",
+    "0.5",
+    "-",
+    "+",
+    "x",
+    "y",
+    "=",
+    "<",
+    "\\le",
+    ",",
+    "{,}",
+    "\\,",
+    "(",
+    ")",
+    "[",
+    "]",
+    "\\left(",
+    "\\right)",
+    "\\infty",
+    "\\pi",
+    "e",
+    "!",
+    "\\text{",
+    "\\%",
+    "^\\circ",
+    "\\$",
+    "$",
+    "$$",
+    "\\(",
+    "\\)",
+    "\\cup",
+    "i",
+    "\\begin{pmatrix}",
+    "\\end{pmatrix}",
+    "&",
+    "\\\\",
+    "The answer is ",
+    "Final Answer: ",
+    "</think>",
+    "<think>",
+    " and ",
+    "\n",
+    "\x00",
+    "\ud800",
+    "\udfff",
+    "答案",
+    "10^{10^{10}}",
+    "9" * 40,
+    "\\log",
+    "\\binom{",
+    "\\cdot",
+    "__import__('os')",
+    "\\mathrm{",
+    "\\over",
+    "1e5",
+    ":",
+]
+latexish = st.lists(st.sampled_from(TOKENS), max_size=40).map("".join)
+any_text = st.text(alphabet=st.characters(codec=None, exclude_categories=()), max_size=200)
+golds = st.one_of(
+    latexish, any_text, st.integers(), st.floats(allow_nan=True), st.none(), st.lists(latexish, max_size=3)
+)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
+@given(response=st.one_of(latexish, any_text, st.none()), gold=golds)
+def test_grade_never_raises(response: object, gold: object) -> None:
+    graded = skyeval.grade(response, gold, timeout=2.0)
+    assert isinstance(graded, Grade)
+    assert graded.reason in REASONS
+    assert graded.correct == (graded.reason == "equal")
+    assert graded.extracted is None or isinstance(graded.extracted, str)
+    if graded.reason == "no_answer":
+        assert graded.extracted is None
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(answer=latexish)
+def test_boxed_answers_grade_consistently(answer: str) -> None:
+    graded = skyeval.grade(f"Thus \\boxed{{{answer}}}.", answer, timeout=2.0)
+    assert graded.reason in REASONS
+    assert graded.correct == (graded.reason == "equal")

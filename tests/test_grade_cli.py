@@ -1,0 +1,96 @@
+"""``skyeval grade FILE.jsonl``: graded rows, accuracy, one-line errors (CliRunner and the real console script)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from skyeval.cli import main
+
+ROWS = [
+    {"id": "a", "response": r"so \boxed{5}", "answer": "5"},
+    {"id": "b", "response": r"so \boxed{6}", "answer": 5},
+    {"id": "c", "response": [r"\boxed{1}", r"\boxed{2}", None], "answer": "1"},
+    {"id": "d", "response": None, "answer": "1"},
+]
+
+
+def write_jsonl(path: Path, rows: list[object]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def test_grades_rows_and_prints_accuracy(tmp_path: Path) -> None:
+    src = write_jsonl(tmp_path / "in.jsonl", ROWS)
+    out = tmp_path / "out.jsonl"
+    result = CliRunner().invoke(main, ["grade", str(src), "--output", str(out), "--timeout", "3"])
+    assert result.exit_code == 0, result.output
+    assert "accuracy 0.3333 (2/6 responses in 4 rows)" in result.output
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["id"] for r in rows] == ["a", "b", "c", "d"]
+    assert (rows[0]["correct"], rows[0]["extracted"], rows[0]["reason"]) == (True, "5", "equal")
+    assert (rows[1]["correct"], rows[1]["reason"]) == (False, "not_equal")
+    assert rows[2]["correct"] == [True, False, False]
+    assert rows[2]["reason"] == ["equal", "not_equal", "no_answer"]
+    assert (rows[3]["correct"], rows[3]["extracted"], rows[3]["reason"]) == (False, None, "no_answer")
+
+
+def test_custom_fields_and_no_output(tmp_path: Path) -> None:
+    src = write_jsonl(tmp_path / "in.jsonl", [{"code": [r"\boxed{3}"] * 2, "gt": "3"}])
+    result = CliRunner().invoke(main, ["grade", str(src), "--response-field", "code", "--gold-field", "gt"])
+    assert result.exit_code == 0, result.output
+    assert "accuracy 1.0000 (2/2" in result.output
+    assert list(tmp_path.iterdir()) == [src]
+
+
+def test_output_may_overwrite_the_input(tmp_path: Path) -> None:
+    src = write_jsonl(tmp_path / "in.jsonl", ROWS[:1])
+    assert CliRunner().invoke(main, ["grade", str(src), "-o", str(src)]).exit_code == 0
+    assert json.loads(src.read_text())["correct"] is True
+
+
+@pytest.mark.parametrize(
+    ("lines", "message"),
+    [
+        (['{"response": "x", "answer": "1"}', "{not json"], ":2: not valid JSON"),
+        (['{"response": "x", "answer": "1"}', "", "[1, 2]"], ":3: expected a JSON object"),
+        (['{"response": "x"}'], "row 1 has no 'answer' field"),
+        (['{"answer": "1"}', '{"response": "x"}'], "row 1 has no 'response' field"),
+        (['{"response": "x", "answer": null}'], "row 1 has a null 'answer'"),
+    ],
+)
+def test_bad_rows_are_one_line_errors(tmp_path: Path, lines: list[str], message: str) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_text("\n".join(lines) + "\n")
+    result = CliRunner().invoke(main, ["grade", str(src)])
+    assert result.exit_code == 2
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_missing_file_is_a_one_line_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["grade", str(tmp_path / "nope.jsonl")])
+    assert result.exit_code == 2 and "no such file" in result.output
+
+
+def test_console_script(tmp_path: Path) -> None:
+    src = write_jsonl(tmp_path / "in.jsonl", ROWS)
+    out = tmp_path / "out.jsonl"
+    script = Path(sys.executable).with_name("skyeval")
+    done = subprocess.run(
+        [str(script), "grade", str(src), "-o", str(out)], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert "accuracy 0.3333" in done.stdout
+    assert "grading" in done.stderr  # the progress bar
+    assert len(out.read_text().splitlines()) == 4
+    bad = subprocess.run(
+        [str(script), "grade", str(tmp_path / "missing.jsonl")], capture_output=True, text=True, timeout=120
+    )
+    assert bad.returncode == 2
+    assert bad.stderr.strip().splitlines() == [f"error: no such file: {tmp_path / 'missing.jsonl'}"]
