@@ -1,8 +1,10 @@
 """Measure ``skyeval report`` on a synthetic 500 problems x 32 samples run (or any run directories).
 
 Reports the time to build the tables (per-problem metrics, budget re-grading), to write the report, the
-HTML file's size, and how long headless Chromium takes to open it (the page's own ``ready_ms``: decode the
-embedded data and render the first drill-down page; and the wall time of the whole browser process).
+HTML file's size, and how long headless Chromium takes to open it: the page's own ``ready_ms`` (from
+navigation start until the drill-down's first page is rendered, so it includes parsing the whole file),
+``expand_ms`` (decode and render one problem's samples), and the wall time of the browser process, which
+also includes ``--dump-dom`` serialising the whole page.
 
     .venv/bin/python benchmarks/bench_report.py                       # 500 x 32, ~6k-char completions
     .venv/bin/python benchmarks/bench_report.py --completion-chars 24000 --html-completion-chars 0
@@ -74,7 +76,8 @@ def main() -> None:
             check = selftest(page, timeout=300)
             r = check.result
             print(
-                f"chromium open #{attempt + 1}: ready_ms={r.get('ready_ms')} (decode + first page), "
+                f"chromium open #{attempt + 1}: ready_ms={r.get('ready_ms')} (parse + index + first page), "
+                f"expand_ms={r.get('expand_ms')} (decode + render one problem's samples), "
                 f"process wall {check.wall_s:.1f}s, selftest ok={r.get('ok')}, errors={r.get('errors')}"
             )
 

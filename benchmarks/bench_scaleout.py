@@ -83,7 +83,9 @@ def main() -> None:
         results["ray2_auto_batch_generate_s"], _ = best_generation(engine)
         engine.close()
 
-        responses = [f"so the answer is \\boxed{{\\frac{{{i}}}{{{i % 9 + 2}}}}}" for i in range(args.grade_pairs)]
+        responses = [
+            f"so the answer is \\boxed{{\\frac{{{i}}}{{{i % 9 + 2}}}}}" for i in range(args.grade_pairs)
+        ]
         golds = [f"{i}/{i % 9 + 2}" for i in range(args.grade_pairs)]
         t = time.perf_counter()
         local = grade_many(responses, golds)

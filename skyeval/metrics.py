@@ -87,7 +87,7 @@ def bootstrap_ci(
         raise ValueError("bootstrap_ci needs at least one value")
     rng = random.Random(seed)
     n = len(values)
-    means = sorted(sum(values[rng.randrange(n)] for _ in range(n)) / n for _ in range(resamples))
+    means = sorted(sum(rng.choices(values, k=n)) / n for _ in range(resamples))
     alpha = (1.0 - confidence) / 2.0
     lo = means[int(alpha * (resamples - 1))]
     hi = means[int((1.0 - alpha) * (resamples - 1) + 0.5)]

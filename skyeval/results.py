@@ -29,8 +29,8 @@ LOCK = ".lock"
 
 
 def slug(text: str) -> str:
-    """A filesystem-safe name: ``Qwen/Qwen2.5-7B`` -> ``Qwen--Qwen2.5-7B``."""
-    text = text.rstrip("/").replace("/", "--")
+    """A filesystem-safe name: ``Qwen/Qwen2.5-7B`` -> ``Qwen--Qwen2.5-7B``, ``/ckpt/step-9`` -> ``ckpt--step-9``."""
+    text = text.strip("/.~").replace("/", "--")
     return re.sub(r"[^A-Za-z0-9._=+-]+", "_", text).strip("_.") or "x"
 
 

@@ -120,9 +120,11 @@ def _public_options(options: Mapping[str, Any]) -> dict[str, Any]:
 
 def prepare(options: RunOptions) -> tuple[LoadedTask, RunConfig, Path, str]:
     """Load the task and work out the run's config and directory (no generation)."""
-    from skyeval.engines import engine_parameters
+    from skyeval.engines import engine_spec
+    from skyeval.engines._common import check_model_path
 
-    engine_parameters(options.engine)  # an unknown engine fails before anything is loaded or written
+    if engine_spec(options.engine).loads_model:  # an unknown engine fails here, before any loading or writing
+        check_model_path(options.model)
     spec = resolve_task(options.task, options.fields)
     loaded = load_task(spec, options.data_dir)
     d = spec.sampling
@@ -138,9 +140,6 @@ def prepare(options: RunOptions) -> tuple[LoadedTask, RunConfig, Path, str]:
     if options.limit is not None and options.limit < 1:
         raise SkyevalError(f"--limit must be >= 1, got {options.limit}")
     prompt_name, system = resolve_prompt(options.system_prompt, options.model)
-    if options.engine in ("hf", "vllm") and options.model.startswith(("/", "./", "../", "~")):
-        if not Path(options.model).expanduser().exists():
-            raise SkyevalError(f"model path not found: {options.model}")
     config = RunConfig(
         model=options.model,
         task=spec.name,

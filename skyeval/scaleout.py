@@ -22,7 +22,7 @@ from typing import Any, NoReturn
 
 from skyeval.engines import ENGINES, EngineSpec
 from skyeval.errors import SkyevalError, require
-from skyeval.types import Completion, Engine, Grade, GenerationRequest, SamplingParams
+from skyeval.types import Completion, Engine, GenerationRequest, Grade, SamplingParams
 
 _MAX_AUTO_BATCH = 256  # samples per batch at most when the batch size is chosen automatically
 _BATCHES_PER_REPLICA = 4  # auto batch size aims at this many batches per replica (balance and streaming)
@@ -40,10 +40,25 @@ def connect(address: str | None = None) -> None:
 
     if ray.is_initialized():
         return
+    if address is not None:
+        _probe(address)
     try:
         ray.init(address=address, include_dashboard=False)
     except ConnectionError as err:
         raise SkyevalError(f"cannot connect to the Ray cluster at {address!r}: {err}") from None
+
+
+def _probe(address: str, timeout: float = 5.0) -> None:
+    """Fail fast when a ``host:port`` address does not answer (Ray itself retries for minutes)."""
+    import socket
+
+    host, sep, port = address.rpartition(":")
+    if not sep or "://" in address or not port.isdigit():
+        return  # "auto", "local", "ray://..." are Ray's to resolve
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as err:
+        raise SkyevalError(f"no Ray cluster answers at {address}: {err}") from None
 
 
 def shard(requests: Sequence[GenerationRequest], batch_size: int) -> list[tuple[GenerationRequest, ...]]:
@@ -211,7 +226,9 @@ class RayEngine:
 
     # -- generation -------------------------------------------------------------------------------------
 
-    def generate(self, requests: Sequence[GenerationRequest], sampling: SamplingParams) -> Iterator[Completion]:
+    def generate(
+        self, requests: Sequence[GenerationRequest], sampling: SamplingParams
+    ) -> Iterator[Completion]:
         """Yield every requested sample exactly once, batch by batch as the replicas finish them."""
         total = sum(len(r.sample_indices) for r in requests)
         expected = [key for r in requests for key in _keys([r])]

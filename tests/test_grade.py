@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -12,7 +14,17 @@ import skyeval
 from skyeval.grading import grade as grade_module
 from skyeval.types import Grade
 
-HOSTILE_TIMEOUT = 2.0
+HOSTILE_TIMEOUT = 1.0
+
+
+def test_importing_the_grader_stays_light() -> None:
+    code = (
+        "import sys, skyeval, skyeval.grading.grade, skyeval.rewards, skyeval.cli.grade\n"
+        "heavy = {'sympy', 'torch', 'transformers', 'vllm', 'ray', 'datasets', 'pandas', 'latex2sympy2_extended'}\n"
+        "print(sorted(heavy & set(sys.modules)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout.strip() == "[]"
 
 
 def test_public_names() -> None:
@@ -38,14 +50,16 @@ def test_grades(response: str, gold: object, correct: bool, reason: str) -> None
     assert (graded.correct, graded.reason) == (correct, reason)
 
 
-NO_ANSWER = "Let me think step by step. First I expand the square, then I am not sure how to go on from here. " * 3
+NO_ANSWER = (
+    "Let me think step by step. First I expand the square, then I am not sure how to go on from here. " * 3
+)
 
 
 def test_no_answer_and_missing_gold() -> None:
     assert skyeval.grade(NO_ANSWER, "5") == Grade(False, None, "no_answer")
     assert skyeval.grade(None, "5") == Grade(False, None, "no_answer")
     missing = skyeval.grade(r"\boxed{5}", None)
-    assert (missing.correct, missing.extracted, missing.reason) == (False, "5", "error")
+    assert (missing.correct, missing.reason, missing.detail) == (False, "error", "no gold answer")
     assert skyeval.grade(r"\boxed{5}", "  ").reason == "error"
 
 
@@ -90,8 +104,10 @@ def _hostile_cases(tmp_path: Path) -> list[tuple[str, str]]:
 
 
 def test_hostile_inputs_cost_at_most_about_the_timeout(tmp_path: Path) -> None:
-    skyeval.grade(r"\boxed{x+1}", "1+x")  # start the worker first: start-up is not part of a grade's budget
     for response, gold in _hostile_cases(tmp_path):
+        # Wait for a warm worker first (after a timeout kill, its replacement may still be starting):
+        # start-up is paid once per worker and is not part of a grade's budget.
+        assert skyeval.grade(r"\boxed{x+1}", "1+x").correct
         start = time.monotonic()
         graded = skyeval.grade(response, gold, timeout=HOSTILE_TIMEOUT)
         elapsed = time.monotonic() - start
@@ -132,7 +148,7 @@ def test_threads_get_the_serial_answers() -> None:
 
 def test_grade_many_keeps_order_and_matches_grade() -> None:
     serial = [skyeval.grade(r, g) for r, g in PAIRS]
-    assert skyeval.grade_many([r for r, _ in PAIRS], [g for _, g in PAIRS], workers=3) == serial
+    assert skyeval.grade_many([r for r, _ in PAIRS], [g for _, g in PAIRS], workers=2) == serial
     assert skyeval.grade_many([], []) == []
     with pytest.raises(ValueError):
         skyeval.grade_many(["a"], [])

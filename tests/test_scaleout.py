@@ -175,7 +175,9 @@ def test_cli_run_and_score_with_ray_write_the_same_files(tiny_model_dir: Path, t
     (plain_dir,) = (tmp_path / "plain").glob("*/*/*")
     (ray_dir,) = (tmp_path / "ray").glob("*/*/*")
     assert CliRunner().invoke(main, ["score", str(plain_dir), "--no-progress"]).exit_code == 0
-    result = CliRunner().invoke(main, ["score", str(ray_dir), "--ray", "auto", "--replicas", "2", "--no-progress"])
+    result = CliRunner().invoke(
+        main, ["score", str(ray_dir), "--ray", "auto", "--replicas", "2", "--no-progress"]
+    )
     assert result.exit_code == 0, result.output
     assert samples("ray") == samples("plain")
     summaries = [json.loads((d / "summary.json").read_text()) for d in (plain_dir, ray_dir)]

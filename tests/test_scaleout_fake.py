@@ -23,7 +23,9 @@ class FakeEngine:
             raise SkyevalError("model 'nowhere' not found")
         self.delay = delay
 
-    def generate(self, requests: Sequence[GenerationRequest], sampling: SamplingParams) -> Iterator[Completion]:
+    def generate(
+        self, requests: Sequence[GenerationRequest], sampling: SamplingParams
+    ) -> Iterator[Completion]:
         for request in requests:
             for index in request.sample_indices:
                 time.sleep(self.delay)
@@ -33,7 +35,8 @@ class FakeEngine:
 
 def make_requests(problems: int, samples: int) -> list[GenerationRequest]:
     return [
-        GenerationRequest(f"p{p}", (Message("user", "x" * p),), tuple(range(samples))) for p in range(problems)
+        GenerationRequest(f"p{p}", (Message("user", "x" * p),), tuple(range(samples)))
+        for p in range(problems)
     ]
 
 
@@ -72,3 +75,10 @@ def test_importing_skyeval_and_scaleout_does_not_import_ray() -> None:
     code = "import skyeval, skyeval.scaleout, sys; print('ray' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_an_unreachable_cluster_address_fails_fast_with_one_line() -> None:
+    from skyeval.scaleout import connect
+
+    with pytest.raises(SkyevalError, match="no Ray cluster answers at 127.0.0.1:1"):
+        connect("127.0.0.1:1")

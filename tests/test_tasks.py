@@ -94,3 +94,29 @@ def test_file_task_mapping_and_errors(tmp_path: Path) -> None:
         load_task(spec)
     with pytest.raises(SkyevalError, match="file not found"):
         load_task(file_task(str(tmp_path / "nope.jsonl"), FieldMap(question="q", gold="gt")))
+
+
+def test_hub_loading_maps_fields_and_filters(monkeypatch: pytest.MonkeyPatch) -> None:
+    datasets = pytest.importorskip("datasets")
+    calls = []
+
+    def fake_load_dataset(path, name=None, split=None):
+        calls.append((path, name, split))
+        return [
+            {"id": 1, "problem": "P1", "answer": "5", "url": "https://x/2024_AIME_I_Problems/Problem_1"},
+            {"id": 2, "problem": "P2", "answer": "6", "url": "https://x/2023_AIME_I_Problems/Problem_1"},
+        ]
+
+    monkeypatch.delenv("SKYEVAL_DATA_DIR", raising=False)
+    monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
+    task = load_task(get_task("aime24"))
+    assert calls == [("AI-MO/aimo-validation-aime", None, "train")]
+    assert [(p.id, p.question, p.gold) for p in task.problems] == [("1", "P1", "5")]
+    assert task.source == "hub:AI-MO/aimo-validation-aime"
+
+    def offline(path, name=None, split=None):
+        raise ConnectionError("no network")
+
+    monkeypatch.setattr(datasets, "load_dataset", offline)
+    with pytest.raises(SkyevalError, match="use --data-dir"):
+        load_task(get_task("olympiadbench"))

@@ -43,7 +43,9 @@ def slow_grade() -> Grade:
 
 
 def echo_grade(answer: str) -> Grade:
-    return grade_module._grade(rf"so \boxed{{{answer}}}", "x+1", 10.0, ECHO)  # "1+x", "x+2": decided in the worker
+    return grade_module._grade(
+        rf"so \boxed{{{answer}}}", "x+1", 10.0, ECHO
+    )  # "1+x", "x+2": decided in the worker
 
 
 def light_pool() -> SharedPool:
@@ -94,6 +96,12 @@ def test_worker_errors_are_reported_not_raised(pool: WorkerPool) -> None:
     outcome = pool.call("math:sqrt", (-1.0,), 30.0)
     assert outcome.status == "error" and "ValueError" in outcome.detail
     assert pool.call("math:sqrt", (4.0,), 30.0).value == 2.0
+
+
+def test_a_crashed_worker_is_reported_and_replaced(pool: WorkerPool) -> None:
+    outcome = pool.call("os:_exit", (3,), 30.0)
+    assert outcome.status == "error" and "worker died" in outcome.detail
+    assert pool.call("math:sqrt", (16.0,), 30.0).value == 4.0
 
 
 def test_worker_memory_is_bounded() -> None:
@@ -203,7 +211,7 @@ def test_timeout_in_ray_task() -> None:
             sys.path.insert(0, tests_dir)  # so the grading worker can import this module's sleepy comparison
             grade_module._POOL = light_pool()
 
-            real = skyeval.grade(r"\boxed{4}", 4, timeout=30.0)
+            real = skyeval.grade(r"\boxed{4}", 4, timeout=30.0)  # the in-process fast path
             return slow_grade(), real
 
         slow, real = ray.get(task.remote(str(Path(__file__).parent)), timeout=120)

@@ -12,8 +12,18 @@ from skyeval.grading.grade import DEFAULT_TIMEOUT_S
 @click.option("--response-field", default="response", show_default=True, help="Field with the response(s).")
 @click.option("--gold-field", default="answer", show_default=True, help="Field with the gold answer.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write the graded rows here (JSONL).")
-@click.option("--timeout", type=click.FloatRange(min=0.01), default=DEFAULT_TIMEOUT_S, show_default=True)
-@click.option("--workers", type=click.IntRange(min=1), default=None, help="Worker processes [default: CPUs].")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0.01),
+    default=DEFAULT_TIMEOUT_S,
+    show_default=True,
+    help="Hard limit in seconds on each comparison.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    help="Worker processes for slow comparisons [default: CPUs, 2-8].",
+)
 def grade_cmd(
     path: str, response_field: str, gold_field: str, output: str | None, timeout: float, workers: int | None
 ) -> None:

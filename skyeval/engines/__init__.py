@@ -20,17 +20,19 @@ class EngineSpec:
     target: str  # "module:factory"
     requires: tuple[str, ...]  # importable modules the engine needs
     extra: str  # the skyeval extra that installs them
+    loads_model: bool = False  # takes a local model path / Hub id that it loads in this process
 
 
 ENGINES: dict[str, EngineSpec] = {
-    "vllm": EngineSpec("skyeval.engines.vllm:VLLMEngine", ("vllm",), "vllm"),
-    "openai": EngineSpec("skyeval.engines.openai:OpenAIEngine", ("openai", "httpx"), "openai"),
-    "hf": EngineSpec("skyeval.engines.hf:HFEngine", ("torch", "transformers"), "hf"),
+    "vllm": EngineSpec("skyeval.engines.vllm:VLLMEngine", ("vllm",), "vllm", loads_model=True),
+    "openai": EngineSpec("skyeval.engines.openai:OpenAIEngine", ("httpx",), "openai"),
+    "hf": EngineSpec("skyeval.engines.hf:HFEngine", ("torch", "transformers"), "hf", loads_model=True),
     "replay": EngineSpec("skyeval.engines.replay:ReplayEngine", (), "openai"),
 }
 
 
-def _spec(name: str) -> EngineSpec:
+def engine_spec(name: str) -> EngineSpec:
+    """The registry entry of engine ``name``; unknown names fail with the list of known ones."""
     spec = ENGINES.get(name)
     if spec is None:
         raise SkyevalError(f"unknown engine {name!r}; choose one of: {', '.join(sorted(ENGINES))}")
@@ -38,7 +40,7 @@ def _spec(name: str) -> EngineSpec:
 
 
 def _factory(name: str) -> Any:
-    module_name, factory = _spec(name).target.split(":")
+    module_name, factory = engine_spec(name).target.split(":")
     return getattr(importlib.import_module(module_name), factory)
 
 
@@ -59,7 +61,7 @@ def check_options(name: str, options: dict[str, Any]) -> None:
 
 def get_engine(name: str, **options: Any) -> Engine:
     """Build the engine ``name`` with its options (model, base_url, ...)."""
-    spec = _spec(name)
+    spec = engine_spec(name)
     for module in spec.requires:
         require(module, extra=spec.extra, what=f"the {name!r} engine")
     check_options(name, options)

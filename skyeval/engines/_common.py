@@ -4,8 +4,16 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from pathlib import Path
 
+from skyeval.errors import SkyevalError
 from skyeval.types import GenerationRequest
+
+
+def check_model_path(model: str) -> None:
+    """Fail with a one-line error when ``model`` is written as a local path that does not exist."""
+    if model.startswith(("/", "./", "../", "~")) and not Path(model).expanduser().exists():
+        raise SkyevalError(f"model path not found: {model}")
 
 
 def sample_seed(seed: int, problem_id: str, sample_index: int) -> int:

@@ -9,10 +9,9 @@ noise that padding can add).
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from skyeval.engines._common import expand, sample_seed
+from skyeval.engines._common import check_model_path, expand, sample_seed
 from skyeval.errors import SkyevalError
 from skyeval.types import Completion, GenerationRequest, Message, SamplingParams
 
@@ -65,8 +64,7 @@ class HFEngine:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        if model.startswith(("/", "./", "../", "~")) and not Path(model).expanduser().exists():
-            raise SkyevalError(f"model path not found: {model}")
+        check_model_path(model)
         if batch_size < 1:
             raise SkyevalError(f"batch_size must be >= 1, got {batch_size}")
         self.model_name = model
@@ -104,6 +102,8 @@ class HFEngine:
             items = [(req, req.sample_indices[0]) for req in requests if req.sample_indices]
         else:
             items = expand(requests)
+        lengths = {req.problem_id: len(self.render(req.messages)) for req in requests}
+        items.sort(key=lambda item: lengths[item[0].problem_id])  # less padding; rows are seeded, not ordered
         seed = self.seed if self.seed is not None else (sampling.seed or 0)
         for start in range(0, len(items), self.batch_size):
             batch = items[start : start + self.batch_size]

@@ -113,7 +113,10 @@ class OpenAIEngine:
                 yield item
         finally:
             if thread.is_alive() and main:
-                loop.call_soon_threadsafe(main[0].cancel)
+                try:
+                    loop.call_soon_threadsafe(main[0].cancel)
+                except RuntimeError:  # the loop closed in the meantime: nothing left to cancel
+                    pass
             thread.join(timeout=5)
 
     async def _run(self, requests: Sequence[GenerationRequest], sampling: SamplingParams, emit: Any) -> None:

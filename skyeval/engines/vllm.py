@@ -9,11 +9,9 @@ Greedy decoding (``temperature == 0``) generates once per prompt and shares the 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 from typing import Any
 
-from skyeval.engines._common import sample_seed
-from skyeval.errors import SkyevalError
+from skyeval.engines._common import check_model_path, sample_seed
 from skyeval.types import Completion, FinishReason, GenerationRequest, SamplingParams
 
 
@@ -34,8 +32,7 @@ class VLLMEngine:
     ) -> None:
         import vllm
 
-        if model.startswith(("/", "./", "../", "~")) and not Path(model).expanduser().exists():
-            raise SkyevalError(f"model path not found: {model}")
+        check_model_path(model)
         self.model = model
         self.seed = seed
         self.llm = vllm.LLM(

@@ -33,7 +33,7 @@ class EquivalenceConfig:
     """Extra relative tolerance for numeric comparison (0: exact, apart from the decimal-rounding rule)."""
     decimal_rounding: bool = True
     """A decimal with >= 2 places equals an exact value that it rounds or truncates (``0.333`` vs ``1/3``)."""
-    max_chars: int = 1000
+    max_chars: int = 600
     """Longer answers (after extraction) are not parsed by the slow path: unequal unless identical."""
     max_depth: int = 24
     """Deeper brace/bracket nesting is not parsed by the slow path."""
@@ -46,6 +46,7 @@ class EquivalenceConfig:
 _INT_RE = re.compile(r"[+-]?\d+")
 _DEC_RE = re.compile(r"[+-]?(?:\d+\.\d*|\.\d+)")
 _E_NOTATION_RE = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)[eE][+-]?\d{1,3}")
+_BASE_RE = re.compile(r"(\d[0-9A-Za-z]{0,40})_\{?(\d{1,2})\}?")
 _SLASH_RE = re.compile(r"([+-]?\d+)/([+-]?\d+)")
 _FRAC_RE = re.compile(r"([+-]?)\\frac(?:\{([+-]?\d+)\}|(\d))(?:\{([+-]?\d+)\}|(\d))")
 _MIXED_RE = re.compile(r"([+-]?)(\d+)\s*(?:\\frac(?:\{(\d+)\}|(\d))(?:\{(\d+)\}|(\d))|\s(\d+)/(\d+))")
@@ -126,11 +127,18 @@ def fast_atom(s: str) -> _Num | _Word | None:
     num = _fast_number(s)
     if num is not None:
         return num
+    m = _BASE_RE.fullmatch(s)
+    if m:  # a numeral in base 2..36: 204_5 == 204_{5} == 54
+        base = int(m.group(2))
+        try:
+            return _Num(Fraction(int(m.group(1), base))) if 2 <= base <= 36 else None
+        except ValueError:
+            return None
     m = _TIME_RE.fullmatch(s)
-    if m:  # a time of day: 20:34 == 20:34:00 == 8:34 p.m.
-        hours = int(m.group(1)) % 12 + (12 if (m.group(4) or "").lower() == "p" else 0)
-        if not m.group(4):
-            hours = int(m.group(1))
+    if m and int(m.group(2)) < 60:  # a time of day: 20:34 == 20:34:00 == 8:34 p.m.
+        hours = int(m.group(1))
+        if m.group(4):
+            hours = hours % 12 + (12 if m.group(4).lower() == "p" else 0)
         return _Word(f"time {hours * 60 + int(m.group(2))}:{int(m.group(3) or 0)}")
     if _WORD_RE.fullmatch(s) and s.lower() not in {"e", "i", "pi", "inf", "infinity", "oo"}:
         return _Word(" ".join(s.lower().split()))

@@ -25,8 +25,12 @@ class ExtractConfig:
 
 
 _BOX_RE = re.compile(r"\\(?:boxed|fbox)\b")
+# "Final answer: 5", "the answer is 5", "Answer: 5", "Answer $5$" (but not "to find the answer, we...")
 _MARKER_RE = re.compile(
-    r"(?i)(?:final\s+answer|the\s+answer|answer)\s*(?:is|was|should\s+be|would\s+be|will\s+be)?\s*[:：]?"
+    r"(?i)(?:final\s+answer\b\s*(?:is\b)?\s*[:：]?"
+    r"|answer\s*(?:is|was|should\s+be|would\s+be|will\s+be)\b\s*[:：]?"
+    r"|answer\s*[:：]"
+    r"|answer\b(?=\s*(?:\$|\\\(|\\\[)))"
 )
 _THINK_END = "</think>"
 _NUMBER_RE = re.compile(r"-?\d[\d,]*(?:\.\d+)?|-?\.\d+")

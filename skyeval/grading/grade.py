@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from skyeval.grading import equivalence
+from skyeval.grading.equivalence import fast_equivalent
 from skyeval.grading.extract import extract_answer
 from skyeval.grading.pool import Outcome, SharedPool, WorkerPool
 from skyeval.types import Grade
@@ -33,7 +33,6 @@ _MAX_DETAIL = 300
 _WARMUP = (_SLOW_REF, (r"\frac{\sqrt{2}}{2} + x^2", r"x^{2}+\frac{1}{\sqrt{2}}"))
 """A comparison each worker runs before its first call, so lazy imports (sympy, the LaTeX parser) are done."""
 _POOL = SharedPool(lambda: WorkerPool(preload=("skyeval.grading.grade",), warmup=_WARMUP))
-_fast_equivalent = getattr(equivalence, "fast_equivalent", None)
 
 
 @dataclass(frozen=True)
@@ -78,7 +77,7 @@ def grade_many(
     """Grade many (response, gold) pairs; same order as the input, each with a hard ``timeout``.
 
     The fast stages run in this process; undecided pairs are compared on up to ``workers`` worker
-    processes at once (default: the CPU count). ``progress`` shows a tqdm bar on stderr.
+    processes at once (default: the usable CPUs, 2 to 8). ``progress`` shows a tqdm bar on stderr.
     """
     if len(responses) != len(golds):
         raise ValueError(f"{len(responses)} responses but {len(golds)} golds")
@@ -100,25 +99,24 @@ def _grade_many(
 ) -> list[Grade]:
     from tqdm import tqdm
 
-    results: list[Grade | _Pending] = [_first_stages(r, g) for r, g in zip(responses, golds, strict=True)]
-    pending = [i for i, r in enumerate(results) if isinstance(r, _Pending)]
-    n_workers = max(1, workers or _POOL.get().max_workers)
-    with tqdm(total=len(results), disable=not progress, unit="resp", desc="grading") as bar:
-        bar.update(len(results) - len(pending))
+    firsts = [_first_stages(r, g) for r, g in zip(responses, golds, strict=True)]
+    pending = [(i, item) for i, item in enumerate(firsts) if isinstance(item, _Pending)]
+    slow: dict[int, Grade] = {}
+    with tqdm(total=len(firsts), disable=not progress, unit="resp", desc="grading") as bar:
+        bar.update(len(firsts) - len(pending))
         if pending:
-            _POOL.get().reserve(n_workers)
+            pool = _POOL.get()
+            n_workers = min(workers or pool.max_workers, len(pending))
+            pool.reserve(n_workers)
 
-            def run(i: int) -> Grade:
-                item = results[i]
-                assert isinstance(item, _Pending)
-                graded = _slow_stage(item, timeout, slow_ref)
+            def run(job: tuple[int, _Pending]) -> tuple[int, Grade]:
+                graded = _slow_stage(job[1], timeout, slow_ref)
                 bar.update(1)
-                return graded
+                return job[0], graded
 
-            with ThreadPoolExecutor(max_workers=min(n_workers, len(pending))) as executor:
-                for i, graded in zip(pending, executor.map(run, pending), strict=True):
-                    results[i] = graded
-    return [r for r in results if isinstance(r, Grade)]
+            with ThreadPoolExecutor(max_workers=n_workers) as executor:
+                slow = dict(executor.map(run, pending))
+    return [item if isinstance(item, Grade) else slow[i] for i, item in enumerate(firsts)]
 
 
 def _first_stages(response: object, gold: object) -> Grade | _Pending:
@@ -134,15 +132,15 @@ def _first_stages(response: object, gold: object) -> Grade | _Pending:
         if response_text is None:
             return Grade(False, None, "no_answer")
         if gold_text is None or not gold_text.strip():
-            return Grade(False, extract_answer(response_text), "error", "no gold answer")
+            return Grade(False, None, "error", "no gold answer")
         if len(response_text) > MAX_IN_PROCESS_RESPONSE:
             return _Pending(None, response_text, gold_text)
         extracted = extract_answer(response_text)
         if extracted is None:
             return Grade(False, None, "no_answer")
         verdict = None
-        if _fast_equivalent is not None and len(extracted) + len(gold_text) <= MAX_IN_PROCESS_ANSWER:
-            verdict = _fast_equivalent(extracted, gold_text)
+        if len(extracted) + len(gold_text) <= MAX_IN_PROCESS_ANSWER:
+            verdict = fast_equivalent(extracted, gold_text)
     except Exception as err:  # noqa: BLE001 - grade never raises; the failure is logged and reported
         logger.warning("grading failed in the fast path", exc_info=True)
         return Grade(False, extracted, "error", _describe(err))

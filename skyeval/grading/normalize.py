@@ -56,6 +56,7 @@ _TRIG_RE = re.compile(r"\\(?:sin|cos|tan|cot|sec|csc)")
 _IN_RE = re.compile(r"\\in(?![a-zA-Z])")
 _LETTER_RE = re.compile(r"[a-zA-Z]")
 _BRACED_THOUSANDS_RE = re.compile(r"(?<=\{)[1-9]\d{0,2}(?:,\d{3})+(?=\})")
+_CASES_RE = re.compile(r"\\begin\{cases\}(.*?)\\end\{cases\}")
 _PLAIN_RE = re.compile(r"[+-]?\d+(?:[./]\d+)?")
 _REL_RE = re.compile(r"(?<![<>!\\])=(?!=)")
 _LABEL_RE = re.compile(
@@ -75,6 +76,8 @@ def canonical(answer: str) -> str:
     s = s.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac").replace("\\cfrac", "\\frac")
     s = s.replace("\n", " ").replace("\t", " ").replace("**", "")  # markdown bold
     s = _LEFT_RIGHT_RE.sub("", s)
+    s = s.replace("\\sqrt{}{", "\\sqrt{")  # a known malformed MATH gold: \frac{3\sqrt{}{3}}{2}
+    s = _CASES_RE.sub(lambda m: m.group(1).replace("\\\\", ",").replace("&", ""), s)  # a system: its equations
     s = _SEP_THOUSANDS_RE.sub("", s)
     s = _BRACED_THOUSANDS_RE.sub(lambda m: m.group(0).replace(",", ""), s)
     s = _SPACING_RE.sub(" ", s)

@@ -32,6 +32,8 @@ DEFAULT_MEMORY_LIMIT_MB = 2048
 STARTUP_TIMEOUT_S = 120.0
 _MAX_DETAIL = 300
 
+_WORKER_CODE = "import sys; from skyeval.grading.pool import worker_main; worker_main(sys.argv[1:])"
+
 Call = tuple[str, tuple[Any, ...]]
 """A function reference ``"module:function"`` and its positional arguments."""
 
@@ -53,7 +55,7 @@ class _Worker:
         res_r, res_w = os.pipe()
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join([p for p in sys.path if p] + [env.get("PYTHONPATH", "")])
-        cmd = [sys.executable, "-m", "skyeval.grading.pool", str(req_r), str(res_w), str(memory_limit_mb)]
+        cmd = [sys.executable, "-c", _WORKER_CODE, str(req_r), str(res_w), str(memory_limit_mb)]
         try:
             self.proc = subprocess.Popen(
                 [*cmd, *preload],
@@ -137,6 +139,15 @@ class _Worker:
         self._recv.close()
 
 
+def default_workers() -> int:
+    """Workers per pool unless asked for more: the usable CPUs, at least 2, at most 8 (each holds sympy)."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    return min(8, max(2, cpus))
+
+
 class WorkerPool:
     """Up to ``max_workers`` killable workers shared by any number of threads; see the module docstring."""
 
@@ -152,7 +163,7 @@ class WorkerPool:
         self.warmup = warmup
         self.preload = tuple(preload)
         self.memory_limit_mb = memory_limit_mb
-        self.max_workers = max_workers or max(2, os.cpu_count() or 1)
+        self.max_workers = max_workers or default_workers()
         self._cond = threading.Condition()
         self._idle: list[_Worker] = []
         self._busy = 0
@@ -191,9 +202,8 @@ class WorkerPool:
             raise
 
     def _release(self, worker: _Worker) -> None:
-        if (
-            worker.in_flight
-        ):  # interrupted mid-call (e.g. KeyboardInterrupt): its pipe may hold a stale answer
+        # Interrupted mid-call (e.g. KeyboardInterrupt): its pipe may still receive a stale answer.
+        if worker.in_flight:
             worker.kill()
         replacement = None
         if not worker.alive and not self._closed:
@@ -280,7 +290,8 @@ def _watch_parent(parent: int) -> None:
     os._exit(0)
 
 
-def _worker_main(argv: Sequence[str]) -> None:
+def worker_main(argv: Sequence[str]) -> None:
+    """Entry point of a worker process: ``REQUEST_FD RESULT_FD MEMORY_MB [PRELOAD_MODULE ...]``."""
     req_fd, res_fd, memory_mb, *preload = argv
     try:
         import resource
@@ -312,7 +323,3 @@ def _worker_main(argv: Sequence[str]) -> None:
         except Exception as err:  # noqa: BLE001 - not hidden: the caller gets the error as its result
             reply = ("error", f"{type(err).__name__}: {err}"[:_MAX_DETAIL])
         out.send(reply)
-
-
-if __name__ == "__main__":
-    _worker_main(sys.argv[1:])

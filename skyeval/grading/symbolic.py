@@ -29,6 +29,7 @@ _POINTS = (
     (sympy.Rational(7, 5), sympy.Rational(3, 7), sympy.Rational(11, 13), sympy.Rational(5, 3)),
     (sympy.Rational(17, 9), sympy.Rational(2, 11), sympy.Rational(13, 6), sympy.Rational(3, 4)),
     (sympy.Rational(5, 11), sympy.Rational(9, 4), sympy.Rational(7, 17), sympy.Rational(8, 5)),
+    (sympy.Rational(37, 3), sympy.Rational(71, 4), sympy.Rational(113, 7), sympy.Rational(59, 2)),
 )
 _NEGATIVE_POINTS = (
     (sympy.Rational(-7, 5), sympy.Rational(-3, 7), sympy.Rational(-11, 13), sympy.Rational(-5, 3)),
@@ -81,6 +82,12 @@ def _check_safe(expr: sympy.Basic, config: EquivalenceConfig, budget: list[int] 
             size = abs(e) * math.log2(abs(b) + 2) if b is not None else abs(e)
             if size > config.max_bits:
                 raise _Unsafe("power too large")
+        return
+    if isinstance(expr, sympy.exp):
+        _check_safe(expr.args[0], config, budget)
+        e = _approx(expr.args[0], config)
+        if e is not None and abs(e) > config.max_bits:
+            raise _Unsafe("exponential too large")
         return
     if isinstance(expr, (sympy.factorial, sympy.factorial2, sympy.binomial, sympy.gamma, sympy.subfactorial)):
         for arg in expr.args:
@@ -205,6 +212,9 @@ def _const_equal(a: sympy.Expr, b: sympy.Expr, config: EquivalenceConfig) -> boo
 
 
 def _expr_equal(a: Any, b: Any, config: EquivalenceConfig) -> bool:
+    if isinstance(a, sympy.Basic) and isinstance(b, sympy.Basic):
+        if a.has(sympy.zoo, sympy.nan) or b.has(sympy.zoo, sympy.nan):
+            return False  # undefined values (1/0) are equal to nothing
     if a == b:
         return True
     if not isinstance(a, sympy.Expr) or not isinstance(b, sympy.Expr):
@@ -230,7 +240,7 @@ def _expr_equal(a: Any, b: Any, config: EquivalenceConfig) -> bool:
         if not _close(va, vb, config):
             return False
         decided += 1
-    return decided >= 2 or _simplify_equal(a, b)
+    return decided >= 3 or _simplify_equal(a, b)
 
 
 def _simplify_equal(a: sympy.Expr, b: sympy.Expr) -> bool:
@@ -294,6 +304,8 @@ def _equation_equal(a: Any, b: Any, config: EquivalenceConfig) -> bool:
     """Two equations: same named value, or one is a non-zero multiple of the other (rearranged)."""
     if _is_label(a.lhs) and _is_label(b.lhs) and sym_equal(a.rhs, b.rhs, config):
         return True
+    if a.lhs == b.lhs and sym_equal(a.rhs, b.rhs, config):
+        return True  # same left side, equal values (a - b = 1.732 vs a - b = \sqrt{3})
     if not all(isinstance(x, sympy.Expr) for x in (a.lhs, a.rhs, b.lhs, b.rhs)):
         return False
     da, db = a.lhs - a.rhs, b.lhs - b.rhs
@@ -474,7 +486,10 @@ def items_equal(a: Item, b: Item, config: EquivalenceConfig) -> bool:
             if union is not None and other_set is not None:
                 return _sets_equal(union, other_set, config)
     if {a.kind, b.kind} <= {"seq", "list", "set"}:
-        # "(1,3)" vs "{1,3}": compared in order (a tuple written as a set keeps its order)
+        # "(1,3)" vs "{1,3}": compared in order (a tuple written as a set keeps its order); "[1,2]" is an interval
+        seq = a if a.kind == "seq" else b
+        if (seq.open, seq.close) != ("(", ")"):
+            return False
         return len(a.items) == len(b.items) and all(
             items_equal(x, y, config) for x, y in zip(a.items, b.items, strict=True)
         )

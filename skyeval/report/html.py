@@ -1,9 +1,10 @@
 """The self-contained HTML report: tables, inline SVG plots and a lazy per-problem drill-down.
 
-One file, no network at view time. The samples travel as one JSON document, gzip-compressed and base64
-encoded (decoded in the page with the browser's ``DecompressionStream``), or as plain JSON with
-``compress=False``. The drill-down builds DOM only for the visible page of problems and for the problem a
-reader expands, so a 500 problems x 32 samples run stays responsive. Opening the file with ``#selftest``
+One file, no network at view time. A small JSON index (one row per problem) is read at load; each problem's
+samples sit in their own ``<script>`` chunk, gzip-compressed and base64-encoded (decoded with the browser's
+``DecompressionStream``) or plain JSON with ``compress=False``, and are decoded only when a reader expands that
+problem. The drill-down builds DOM only for the visible page of problems, so a 500 problems x 32 samples run
+stays responsive. Opening the file with ``#selftest``
 appended runs a self-check (expand the first problem and its first completion) and writes the result as JSON
 into ``<pre id="selftest-result">``; the Chromium test and ``benchmarks/bench_report.py`` read it from the DOM.
 """
@@ -15,6 +16,7 @@ import gzip
 import html
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -44,48 +46,74 @@ def clip_completion(text: str, limit: int) -> str:
     )
 
 
+@dataclass(frozen=True)
+class DrilldownData:
+    """The drill-down's data: a small index read at load, and one samples chunk per problem read on expand.
+
+    ``index`` = ``{"runs": [{"label", "task", "problems": [[id, gold, prompt, meta, n_answers, entropy, c, n]]}]}``;
+    ``chunks[r][i]`` = problem i of run r's samples, each
+    ``[index, extracted, correct, reason, completion_tokens, finish_reason, completion, chars]`` with the
+    completion clipped to ``completion_chars`` (see ``clip_completion``) and ``chars`` its full length.
+    """
+
+    index: dict[str, Any]
+    chunks: list[list[list[list[Any]]]]
+
+
 def drilldown_data(
     runs: Sequence[Run], per_problem: pd.DataFrame, completion_chars: int = COMPLETION_CHARS
-) -> dict[str, Any]:
-    """The drill-down's data: per run, per problem ``[id, gold, prompt, meta, n_answers, entropy, samples]``,
-    each sample ``[index, extracted, correct, reason, completion_tokens, finish_reason, completion, chars]``
-    where ``completion`` is clipped to ``completion_chars`` (see ``clip_completion``) and ``chars`` is the
-    full length."""
+) -> DrilldownData:
+    """Collect the drill-down's index and per-problem sample chunks (see ``DrilldownData``)."""
     stats = {
         (r["label"], r["task"], r["problem_id"]): (int(r["n_answers"]), round(float(r["entropy_bits"]), 3))
         for r in per_problem[["label", "task", "problem_id", "n_answers", "entropy_bits"]].to_dict("records")
     }
-    out = []
+    index, chunks = [], []
     for run in runs:
-        rows = []
+        rows, run_chunks = [], []
         for p in problems(run):
             n_answers, entropy = stats[(run.label, run.task, p.problem_id)]
             meta = ", ".join(f"{k}: {v}" for k, v in p.meta.items() if isinstance(v, str | int | float))
-            samples = [
+            rows.append([p.problem_id, p.gold, p.prompt, meta, n_answers, entropy, p.c, p.n])
+            run_chunks.append(
                 [
-                    s.sample_index,
-                    s.extracted,
-                    int(s.correct),
-                    s.reason,
-                    s.completion_tokens,
-                    s.finish_reason,
-                    clip_completion(s.completion, completion_chars),
-                    len(s.completion),
+                    [
+                        s.sample_index,
+                        s.extracted,
+                        int(s.correct),
+                        s.reason,
+                        s.completion_tokens,
+                        s.finish_reason,
+                        clip_completion(s.completion, completion_chars),
+                        len(s.completion),
+                    ]
+                    for s in p.samples
                 ]
-                for s in p.samples
-            ]
-            rows.append([p.problem_id, p.gold, p.prompt, meta, n_answers, entropy, samples])
-        out.append({"label": run.label, "task": run.task, "problems": rows})
-    return {"runs": out}
+            )
+        index.append({"label": run.label, "task": run.task, "problems": rows})
+        chunks.append(run_chunks)
+    return DrilldownData({"runs": index}, chunks)
 
 
-def encode_data(data: Mapping[str, Any], compress: bool) -> tuple[str, str]:
-    """(encoding, text) for the data ``<script>``: ``gzip+base64`` or ``json`` (with ``<`` escaped)."""
+def encode_data(data: Any, compress: bool) -> tuple[str, str]:
+    """(encoding, text) for a data ``<script>``: ``gzip+base64`` or ``json`` (with ``<`` escaped)."""
     text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
     if compress:
         packed = gzip.compress(text.encode("utf-8"), compresslevel=6, mtime=0)
         return "gzip+base64", base64.b64encode(packed).decode("ascii")
     return "json", text.replace("<", "\\u003c")
+
+
+def _data_scripts(data: DrilldownData, compress: bool) -> str:
+    _, index = encode_data(data.index, compress=False)
+    parts = [f'<script type="application/json" id="dd-index">{index}</script>']
+    for r, run_chunks in enumerate(data.chunks):
+        for i, chunk in enumerate(run_chunks):
+            encoding, text = encode_data(chunk, compress)
+            parts.append(
+                f'<script type="application/octet-stream" id="c{r}-{i}" data-encoding="{encoding}">{text}</script>'
+            )
+    return "\n".join(parts)
 
 
 def _table(df: pd.DataFrame, table_id: str, floatfmt: str = "{:.3f}") -> str:
@@ -167,17 +195,12 @@ def render_html(
         )
         parts.append(_section("Breakdowns (mean pass@1)", body, "breakdown-section"))
     parts.append(_section("Problems", _DRILLDOWN, "problems"))
-    encoding, payload = encode_data(
-        drilldown_data(tables.runs, tables.per_problem, completion_chars), compress
-    )
+    payload = _data_scripts(drilldown_data(tables.runs, tables.per_problem, completion_chars), compress)
     generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    return (
-        _PAGE.replace("%TITLE%", html.escape(title))
-        .replace("%GENERATED%", generated)
-        .replace("%BODY%", "\n".join(parts))
-        .replace("%ENCODING%", encoding)
-        .replace("%PAYLOAD%", payload)
-    )
+    head, rest = _PAGE.split("%BODY%")
+    middle, tail = rest.split("%PAYLOAD%")
+    head = head.replace("%GENERATED%", generated).replace("%TITLE%", html.escape(title))
+    return head + "\n".join(parts) + middle + payload + tail
 
 
 def _details_table(df: pd.DataFrame, summary: str, table_id: str) -> str:
@@ -223,7 +246,7 @@ code{font-size:12px}
 <h1>%TITLE%</h1><p class="sub">generated %GENERATED% by skyeval report</p>
 %BODY%
 <pre id="selftest-result" hidden></pre>
-<script type="application/octet-stream" id="report-data" data-encoding="%ENCODING%">%PAYLOAD%</script>
+%PAYLOAD%
 <script>
 "use strict";
 (function () {
@@ -239,42 +262,51 @@ code{font-size:12px}
     return node;
   };
   const state = { data: null, run: 0, page: 0, rows: [] };
+  const cache = new Map();
 
-  async function decode() {
-    const node = $("report-data");
-    const text = node.textContent;
-    if (node.dataset.encoding === "json") return JSON.parse(text);
-    if (typeof DecompressionStream === "undefined") {
-      throw new Error("this browser lacks DecompressionStream; re-run skyeval report with --no-compress");
+  async function chunk(run, i) {
+    const key = run + "-" + i;
+    if (cache.has(key)) return cache.get(key);
+    const node = $("c" + key);
+    let value;
+    if (node.dataset.encoding === "json") {
+      value = JSON.parse(node.textContent);
+    } else {
+      if (typeof DecompressionStream === "undefined") {
+        throw new Error("this browser lacks DecompressionStream; re-run skyeval report with --no-compress");
+      }
+      const bin = atob(node.textContent);
+      const bytes = new Uint8Array(bin.length);
+      for (let k = 0; k < bin.length; k++) bytes[k] = bin.charCodeAt(k);
+      const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
+      value = JSON.parse(await new Response(stream).text());
     }
-    const bytes = Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
-    const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
-    return JSON.parse(await new Response(stream).text());
+    cache.set(key, value);
+    return value;
   }
 
   function filtered() {
     const probs = state.data.runs[state.run].problems;
     const mode = $("dd-filter").value;
     const q = $("dd-search").value.trim().toLowerCase();
-    return probs.filter((p) => {
-      const c = p[6].reduce((a, s) => a + s[2], 0), n = p[6].length;
-      if (mode === "unsolved" && c > 0) return false;
-      if (mode === "mixed" && (c === 0 || c === n)) return false;
-      if (mode === "wrong" && c === n) return false;
-      if (q && !(String(p[0]) + "\n" + p[1] + "\n" + p[2]).toLowerCase().includes(q)) return false;
-      return true;
+    const out = [];
+    probs.forEach((p, i) => {
+      const c = p[6], n = p[7];
+      if (mode === "unsolved" && c > 0) return;
+      if (mode === "mixed" && (c === 0 || c === n)) return;
+      if (mode === "wrong" && c === n) return;
+      if (q && !(String(p[0]) + "\n" + p[1] + "\n" + p[2]).toLowerCase().includes(q)) return;
+      out.push(i);
     });
+    return out;
   }
 
-  function detail(p) {
-    const td = el("td", null, "detail");
-    td.colSpan = 6;
-    td.append(el("b", "prompt"), el("pre", p[2]));
+  function sampleTable(samples) {
     const t = el("table", null, "grid samples");
     const head = el("tr");
     for (const h of ["sample", "extracted answer", "verdict", "tokens", "finish", "completion"]) head.append(el("th", h));
     t.append(head);
-    for (const s of p[6]) {
+    for (const s of samples) {
       const tr = el("tr", null, "sample");
       tr.append(el("td", s[0]), el("td", s[1] === null ? "(no answer)" : s[1]));
       tr.append(el("td", s[2] ? "correct" : "wrong (" + s[3] + ")", s[2] ? "ok" : "bad"));
@@ -289,10 +321,21 @@ code{font-size:12px}
       tr.append(cell);
       t.append(tr);
     }
-    td.append(t);
-    const tr = el("tr", null, "detail-row");
-    tr.append(td);
-    return tr;
+    return t;
+  }
+
+  async function expand(tr, run, i) {
+    const p = state.data.runs[run].problems[i];
+    const td = el("td", null, "detail");
+    td.colSpan = 6;
+    td.append(el("b", "prompt"), el("pre", p[2]));
+    const holder = el("div", "loading samples…");
+    td.append(holder);
+    const row = el("tr", null, "detail-row");
+    row.append(td);
+    tr.after(row);
+    tr.classList.add("open");
+    holder.replaceChildren(sampleTable(await chunk(run, i)));
   }
 
   function render() {
@@ -302,17 +345,16 @@ code{font-size:12px}
     const pages = Math.max(1, Math.ceil(rows.length / PAGE));
     state.page = Math.min(state.page, pages - 1);
     $("dd-page").textContent = "page " + (state.page + 1) + " / " + pages;
-    const run = state.data.runs[state.run];
-    $("dd-status").textContent = rows.length + " of " + run.problems.length + " problems; click a row to expand";
-    for (const p of rows.slice(state.page * PAGE, (state.page + 1) * PAGE)) {
-      const c = p[6].reduce((a, s) => a + s[2], 0);
+    const run = state.run, probs = state.data.runs[run].problems;
+    $("dd-status").textContent = rows.length + " of " + probs.length + " problems; click a row to expand";
+    for (const i of rows.slice(state.page * PAGE, (state.page + 1) * PAGE)) {
+      const p = probs[i];
       const tr = el("tr", null, "prob");
-      tr.append(el("td", p[0]), el("td", p[1]), el("td", c + "/" + p[6].length), el("td", p[4]), el("td", p[5]), el("td", p[3]));
+      tr.append(el("td", p[0]), el("td", p[1]), el("td", p[6] + "/" + p[7]), el("td", p[4]), el("td", p[5]), el("td", p[3]));
       tr.addEventListener("click", () => {
         const next = tr.nextElementSibling;
         if (next && next.classList.contains("detail-row")) { next.remove(); tr.classList.remove("open"); return; }
-        tr.after(detail(p));
-        tr.classList.add("open");
+        expand(tr, run, i).catch(report);
       });
       body.append(tr);
     }
@@ -320,8 +362,13 @@ code{font-size:12px}
 
   function refresh() { state.rows = filtered(); render(); }
 
+  function report(e) {
+    errors.push(String(e && e.message ? e.message : e));
+    $("dd-status").textContent = "error: " + errors[errors.length - 1];
+  }
+
   async function main() {
-    state.data = await decode();
+    state.data = JSON.parse($("dd-index").textContent);
     const sel = $("dd-run");
     state.data.runs.forEach((r, i) => sel.append(new Option(r.label + " · " + r.task, String(i))));
     sel.addEventListener("change", () => { state.run = Number(sel.value); state.page = 0; refresh(); });
@@ -331,10 +378,10 @@ code{font-size:12px}
     $("dd-next").addEventListener("click", () => { state.page += 1; render(); });
     refresh();
     const readyMs = performance.now();
-    if (location.hash === "#selftest") selftest(readyMs);
+    if (location.hash === "#selftest") await selftest(readyMs);
   }
 
-  function selftest(readyMs) {
+  async function selftest(readyMs) {
     const result = { ready_ms: Math.round(readyMs), errors };
     result.benchmark_header = [...document.querySelectorAll("#benchmark th")].map((c) => c.textContent.trim());
     result.benchmark_cells = [...document.querySelectorAll("#benchmark tbody tr")].map(
@@ -342,7 +389,9 @@ code{font-size:12px}
     result.svg_plots = document.querySelectorAll("figure.plot svg").length;
     result.problem_rows = document.querySelectorAll("#dd-table tr.prob").length;
     const first = document.querySelector("#dd-table tr.prob");
-    if (first) first.click();
+    const t0 = performance.now();
+    if (first) await expand(first, state.run, state.rows[0]);
+    result.expand_ms = Math.round(performance.now() - t0);
     // Show the expanded drill-down at the top, where a screenshot of the first viewport sees it.
     document.querySelector("p.sub").after($("problems"));
     result.expanded = !!document.querySelector("#dd-table tr.detail-row");
