@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/bench_curation.py                     # 860k rows (NuminaMath-CoT's size)
     .venv/bin/python benchmarks/bench_curation.py --rows 50000 --data-dir ../shared/data
+    .venv/bin/python benchmarks/bench_curation.py --dedup-recall      # near-duplicate recall by Jaccard
 
 Rows follow NuminaMath-CoT's source mix, carry a synthetic difficulty label, and include exact duplicates,
 near duplicates (one word changed) and copies of benchmark problems (from --data-dir when given) so every
@@ -97,12 +98,54 @@ def rows(n: int, bench: list[BenchmarkProblem], seed: int = 0) -> Iterator[Item]
         )
 
 
+def dedup_recall(pairs: int = 1200, unrelated: int = 1500, seed: int = 5) -> dict[str, object]:
+    """Near-duplicate detection by true 5-gram Jaccard of synthetic pairs (1-3 words replaced), and false
+    positives on pairs sharing half their words."""
+    from skydata.dedup import DedupConfig
+    from skydata.textsig import tokens
+
+    def grams(text: str) -> set[tuple[str, ...]]:
+        t = tokens(text)
+        return {tuple(t[i : i + 5]) for i in range(len(t) - 4)}
+
+    def removed(a: str, b: str) -> bool:
+        items = [Item("a", a, "1", "s"), Item("b", b, "1", "s")]
+        return any(isinstance(o, Drop) for o in dedup(items, DedupConfig()))
+
+    rng = random.Random(seed)
+    pool = [_chunk(rng) for _ in range(5000)]
+    by_j: dict[float, list[int]] = {}
+    for _ in range(pairs):
+        p = synthetic_problem(rng, pool)
+        words = p.split()
+        for _ in range(rng.choice([1, 1, 2, 3])):
+            words[rng.randrange(len(words))] = "quantity"
+        q = " ".join(words)
+        ga, gb = grams(p), grams(q)
+        bucket = by_j.setdefault(round(len(ga & gb) / len(ga | gb), 1), [0, 0])
+        bucket[0] += 1
+        bucket[1] += removed(p, q)
+    false_pos = 0
+    for _ in range(unrelated):
+        a = synthetic_problem(rng, pool)
+        half = " ".join(a.split()[: len(a.split()) // 2])
+        false_pos += removed(a, f"{half} {synthetic_problem(rng, pool)}")
+    return {
+        "removed_by_jaccard": {f"{k:.1f}": f"{v[1]}/{v[0]}" for k, v in sorted(by_j.items())},
+        "half_shared_removed": f"{false_pos}/{unrelated}",
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=860_000)
     ap.add_argument("--data-dir", default=None, help="folder with the benchmark <task>.jsonl files")
     ap.add_argument("--exact-only", action="store_true", help="skip near-duplicate detection")
+    ap.add_argument("--dedup-recall", action="store_true", help="measure near-duplicate recall and exit")
     args = ap.parse_args()
+    if args.dedup_recall:
+        print(json.dumps(dedup_recall(), indent=1))
+        return
 
     if args.data_dir:
         bench = list(load_benchmarks(data_dir=args.data_dir).problems)

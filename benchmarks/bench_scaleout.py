@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -23,7 +25,7 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=64)
     parser.add_argument("--hf-batch-size", type=int, default=4)
     parser.add_argument("--grade-pairs", type=int, default=4000)
-    parser.add_argument("--repeats", type=int, default=2, help="generation timings: best of this many runs")
+    parser.add_argument("--repeats", type=int, default=5, help="generation timings: best of this many runs")
     args = parser.parse_args()
 
     import ray
@@ -43,44 +45,53 @@ def main() -> None:
     results: dict[str, float] = {}
     full = torch.get_num_threads()
 
-    def best_generation(engine: object) -> tuple[float, int]:
-        times, out = [], []
-        for _ in range(args.repeats):
-            t = time.perf_counter()
-            out = list(engine.generate(requests, sampling))  # type: ignore[attr-defined]
-            times.append(time.perf_counter() - t)
-        tokens = sum(c.completion_tokens or 0 for c in out)
+    def timed_generation(engine: object) -> float:
+        t = time.perf_counter()
+        out = list(engine.generate(requests, sampling))  # type: ignore[attr-defined]
+        elapsed = time.perf_counter() - t
         assert len(out) == len(requests)
-        return min(times), tokens
+        results["completion_tokens"] = sum(c.completion_tokens or 0 for c in out)
+        return elapsed
 
     with tempfile.TemporaryDirectory() as tmp:
         model = str(build_tiny_model(Path(tmp) / "tiny"))
         options = {"model": model, "device": "cpu", "batch_size": args.hf_batch_size}
 
-        for threads in (full, 1):
-            torch.set_num_threads(threads)
-            t = time.perf_counter()
-            plain = get_engine("hf", **options)
-            results[f"plain_{threads}thr_load_s"] = time.perf_counter() - t
-            results[f"plain_{threads}thr_generate_s"], tokens = best_generation(plain)
-        torch.set_num_threads(full)
-        results["completion_tokens"] = tokens
+        t = time.perf_counter()
+        plain = get_engine("hf", **options)
+        results["plain_load_s"] = time.perf_counter() - t
+        # one run with torch's default threads (all cores: it suffers most from other load on the machine)
+        results[f"plain_{full}thr_generate_s"] = timed_generation(plain)
 
         t = time.perf_counter()
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+        # 3 logical CPUs so the 1-replica and the 2-replica engines can live side by side (idle actors use no
+        # CPU) and their runs can alternate, which spreads the other load on the machine evenly over both
+        ray.init(num_cpus=3, include_dashboard=False, log_to_driver=False)
         results["ray_init_s"] = time.perf_counter() - t
+        engines = {}
         for replicas in (1, 2):
             # the same hf batches as the plain engine: one shard = one hf batch
-            engine = RayEngine("hf", options, replicas=replicas, batch_size=args.hf_batch_size)
+            engines[replicas] = RayEngine("hf", options, replicas=replicas, batch_size=args.hf_batch_size)
             t = time.perf_counter()
-            engine.start()
+            engines[replicas].start()
             results[f"ray{replicas}_start_s"] = time.perf_counter() - t
-            results[f"ray{replicas}_generate_s"], _ = best_generation(engine)
+        # plain with one thread (what each replica gets), 1 replica, 2 replicas: alternated, best and median
+        runs: dict[str, list[float]] = {"plain_1thr": [], "ray1": [], "ray2": []}
+        for _ in range(args.repeats):
+            torch.set_num_threads(1)
+            runs["plain_1thr"].append(timed_generation(plain))
+            torch.set_num_threads(full)
+            for replicas, engine in engines.items():
+                runs[f"ray{replicas}"].append(timed_generation(engine))
+        for name, times in runs.items():
+            results[f"{name}_generate_s"] = min(times)
+            results[f"{name}_generate_median_s"] = statistics.median(times)
+        for engine in engines.values():
             engine.close()
         # auto batch size (about 4 shards per replica, fewer round trips)
         engine = RayEngine("hf", options, replicas=2)
         engine.start()
-        results["ray2_auto_batch_generate_s"], _ = best_generation(engine)
+        results["ray2_auto_batch_generate_s"] = min(timed_generation(engine) for _ in range(args.repeats))
         engine.close()
 
         responses = [
@@ -100,10 +111,19 @@ def main() -> None:
     results["speedup_2_vs_1"] = results["ray1_generate_s"] / results["ray2_generate_s"]
     plain_1thr = results["plain_1thr_generate_s"]
     results["ray1_overhead_vs_plain_1thr"] = results["ray1_generate_s"] / plain_1thr - 1
+    results["ray1_overhead_per_batch_s"] = (results["ray1_generate_s"] - plain_1thr) / math.ceil(
+        args.problems / args.hf_batch_size
+    )
     results["ray2_speedup_vs_plain_2thr"] = (
         results[f"plain_{full}thr_generate_s"] / results["ray2_generate_s"]
     )
-    print(json.dumps({"cpus": os.cpu_count(), **{k: round(v, 3) for k, v in results.items()}}, indent=1))
+    load = os.getloadavg()
+    print(
+        json.dumps(
+            {"cpus": os.cpu_count(), "load_avg_1_5_15": load, **{k: round(v, 3) for k, v in results.items()}},
+            indent=1,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -170,7 +170,7 @@ def source_cmd(
 @OUTPUT
 @click.option("--near/--exact-only", default=True, show_default=True, help="also remove near-duplicates")
 @click.option(
-    "--threshold", type=float, default=0.8, show_default=True, help="near-duplicate Jaccard threshold"
+    "--threshold", type=float, default=0.75, show_default=True, help="near-duplicate Jaccard threshold"
 )
 def dedup_cmd(input_path: str, out: str, near: bool, threshold: float) -> None:
     """Remove exact and near-duplicate problems (first one kept; drops name the kept id)."""

@@ -15,6 +15,7 @@ import platform
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -182,6 +183,27 @@ def curate(
 ) -> dict[str, Any]:
     """Run (or resume) the pipeline in ``run_dir``; returns the manifest."""
     _check_formats(config)
+    Path(run_dir).mkdir(parents=True, exist_ok=True)
+    with _exclusive(Path(run_dir) / ".lock"):
+        return _curate(run_dir, config, progress=progress, log=log)
+
+
+@contextmanager
+def _exclusive(path: Path) -> Iterator[None]:
+    """One ``curate`` per run directory; the OS releases the lock when the process dies (even by kill -9)."""
+    import fcntl
+
+    with path.open("a") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise SkyevalError(f"another skydata curate is running in {path.parent}") from None
+        yield
+
+
+def _curate(
+    run_dir: str | Path, config: CurateConfig, *, progress: bool, log: Callable[[str], object]
+) -> dict[str, Any]:
     run = RunDir(run_dir, config)
     d = run.path
     ran: list[str] = []

@@ -61,8 +61,8 @@ def response_from_query(query: str, prompt: str | None) -> str:
 
 def completion_text(completion: object) -> str:
     """The text of a TRL completion: a string, or chat messages (assistant contents joined)."""
-    if isinstance(completion, str):
-        return completion
+    if isinstance(completion, (str, bytes, bytearray)):
+        return as_text(completion) or ""
     if isinstance(completion, Mapping):
         completion = [completion]
     if isinstance(completion, Sequence):
@@ -94,10 +94,11 @@ def reward(
 ) -> list[float | None]:
     """TRL reward function: 1.0 when a completion's final answer equals ``answer[i]``, else 0.0 (None: no gold)."""
     n = len(completions)
+    golds: list[Any] = list(answer) if answer is not None else [None] * n
+    if len(golds) != n:
+        logger.error("skyeval reward: %d completions but %d answers; scoring the batch 0.0", n, len(golds))
+        return [0.0] * n
     try:
-        golds: list[Any] = list(answer) if answer is not None else [None] * n
-        if len(golds) != n:
-            raise ValueError(f"{n} completions but {len(golds)} answers")
         present = [i for i, g in enumerate(golds) if as_text(g) not in (None, "")]
         if len(present) < n:
             logger.warning(
@@ -130,18 +131,24 @@ def reward_func(
     rewards = [0.0] * n
     no_answer = [0.0] * n
     timeouts = [0.0] * n
-    try:
-        if len(prompts) != n or len(labels) != n:
-            raise ValueError(f"{n} queries, {len(prompts)} prompts and {len(labels)} labels")
-        responses = [response_from_query(q, p) for q, p in zip(queries, prompts, strict=True)]
-        for i, graded in enumerate(grade_many(responses, list(labels), timeout=timeout)):
-            rewards[i] = 1.0 if graded.correct else 0.0
-            no_answer[i] = float(graded.reason == "no_answer")
-            timeouts[i] = float(graded.reason == "timeout")
-            if graded.reason == "error":
-                logger.warning("skyeval reward_func: sample %d not graded: %s", i, graded.detail)
-    except Exception:  # noqa: BLE001 - a reward function must not crash training: log and score 0.0
-        logger.exception("skyeval reward_func failed; scoring the batch 0.0")
+    if len(prompts) != n or len(labels) != n:
+        logger.error(
+            "skyeval reward_func: %d queries, %d prompts, %d labels; scoring 0.0",
+            n,
+            len(prompts),
+            len(labels),
+        )
+    else:
+        try:
+            responses = [response_from_query(q, p) for q, p in zip(queries, prompts, strict=True)]
+            for i, graded in enumerate(grade_many(responses, list(labels), timeout=timeout)):
+                rewards[i] = 1.0 if graded.correct else 0.0
+                no_answer[i] = float(graded.reason == "no_answer")
+                timeouts[i] = float(graded.reason == "timeout")
+                if graded.reason == "error":
+                    logger.warning("skyeval reward_func: sample %d not graded: %s", i, graded.detail)
+        except Exception:  # noqa: BLE001 - a reward function must not crash training: log and score 0.0
+            logger.exception("skyeval reward_func failed; scoring the batch 0.0")
     values = torch.tensor(rewards, dtype=torch.float32)
     return {
         "rewards": values,

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import os
 from collections import deque
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
@@ -28,6 +28,12 @@ _MAX_AUTO_BATCH = 256  # samples per batch at most when the batch size is chosen
 _BATCHES_PER_REPLICA = 4  # auto batch size aims at this many batches per replica (balance and streaming)
 
 Key = tuple[str, int]
+
+# GPUs one replica reserves when the caller does not say: vLLM's tensor-parallel group, hf on a CUDA device
+_GPUS_PER_REPLICA: dict[str, Callable[[Mapping[str, Any]], float]] = {
+    "vllm": lambda options: float(options.get("tensor_parallel_size") or 1),
+    "hf": lambda options: 1.0 if str(options.get("device") or "").startswith("cuda") else 0.0,
+}
 
 
 def connect(address: str | None = None) -> None:
@@ -137,9 +143,10 @@ class RayStats:
 class RayEngine:
     """Data-parallel generation: ``replicas`` copies of engine ``engine`` on Ray actors, one per actor.
 
-    ``engine_options`` are passed to the engine's factory inside each actor (for example ``model``; for
-    ``vllm`` with ``tensor_parallel_size=tp`` use ``num_gpus_per_replica=tp``). ``batch_size`` is in samples;
-    ``None`` picks about four batches per replica (at most 256 samples each).
+    ``engine_options`` are passed to the engine's factory inside each actor (for example ``model``).
+    ``num_gpus_per_replica=None`` reserves what the engine needs: ``tensor_parallel_size`` GPUs for ``vllm``,
+    one for ``hf`` on a ``cuda`` device, none otherwise. ``batch_size`` is in samples; ``None`` picks about
+    four batches per replica (at most 256 samples each).
     """
 
     name = "ray"
@@ -152,7 +159,7 @@ class RayEngine:
         replicas: int = 1,
         address: str | None = None,
         num_cpus_per_replica: float = 1,
-        num_gpus_per_replica: float = 0,
+        num_gpus_per_replica: float | None = None,
         max_task_retries: int = 3,
         batch_size: int | None = None,
     ) -> None:
@@ -170,6 +177,9 @@ class RayEngine:
         self.replicas = replicas
         self.address = address
         self.num_cpus_per_replica = num_cpus_per_replica
+        if num_gpus_per_replica is None:
+            gpus = _GPUS_PER_REPLICA.get(engine)
+            num_gpus_per_replica = gpus(engine_options) if gpus else 0.0
         self.num_gpus_per_replica = num_gpus_per_replica
         self.max_task_retries = max_task_retries
         self.batch_size = batch_size
@@ -231,7 +241,7 @@ class RayEngine:
     ) -> Iterator[Completion]:
         """Yield every requested sample exactly once, batch by batch as the replicas finish them."""
         total = sum(len(r.sample_indices) for r in requests)
-        expected = [key for r in requests for key in _keys([r])]
+        expected = _keys(requests)
         if len(set(expected)) != len(expected):
             raise SkyevalError("duplicate (problem_id, sample_index) in the generation requests")
         self.stats = RayStats()
@@ -269,8 +279,9 @@ class RayEngine:
                 (ref,), _ = ray.wait(list(inflight), num_returns=1)
                 batch_index, slot_index = inflight.pop(ref)
                 busy[slot_index] = False
+                done: list[Completion] = []
                 try:
-                    completions: list[Completion] = ray.get(ref)
+                    done = _checked(batches[batch_index], ray.get(ref))
                 except ray.exceptions.RayActorError as err:
                     # Ray already restarted the actor and retried up to max_task_retries times: drop the
                     # replica and give its batch to the others
@@ -288,13 +299,12 @@ class RayEngine:
                     queue.appendleft(batch_index)
                 except ray.exceptions.RayTaskError as err:
                     _reraise(err)
-                else:
-                    yield from _checked(batches[batch_index], completions)
                 alive = [i for i, slot in enumerate(self._slots) if slot.alive]
                 if queue and not alive:
                     raise SkyevalError(f"all {len(self._slots)} Ray replicas died; last error: {last_death}")
-                for i in alive:
+                for i in alive:  # before yielding: the replicas work while the caller grades and writes
                     feed(i)
+                yield from done
         finally:
             for ref in inflight:
                 ray.cancel(ref)

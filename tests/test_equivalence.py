@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from skyeval.grading.equivalence import EquivalenceConfig, fast_equivalent, is_equivalent, unwrap
 from skyeval.grading.extract import extract_answer
@@ -128,3 +130,25 @@ def test_import_stays_light() -> None:
         "assert not heavy, heavy\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.slow  # doubles the labelled-case work; run with -m slow
+@pytest.mark.parametrize(("pred", "gold", "expected", "where"), CASES, ids=[c[3] for c in CASES])
+def test_symmetric(pred: str, gold: str, expected: bool, where: str) -> None:
+    extracted = extract_answer(pred) or ""
+    assert is_equivalent(extracted, gold) == is_equivalent(gold, extracted), where
+
+
+_PIECES = list("0123456789+-*/^_{}()[],.=<>!|%$ \\xyzabei") + [
+    "\\frac", "\\sqrt", "\\pi", "\\infty", "\\cup", "\\le", "\\text{", "\\boxed{", "\\begin{pmatrix}",
+    "\\end{pmatrix}", "&", "\\\\", "\\log", "\\sin", "\\pm", "\\in", ":", ";", " and ", "\\approx", "\\overline{",
+]  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.sampled_from(_PIECES), max_size=12), st.lists(st.sampled_from(_PIECES), max_size=12))
+def test_never_raises_on_latex_soup(a: list[str], b: list[str]) -> None:
+    pred, gold = "".join(a), "".join(b)
+    assert isinstance(is_equivalent(pred, gold), bool)
+    assert fast_equivalent(pred, gold) in (None, True, False)
+    assert is_equivalent(pred, pred) is True

@@ -29,10 +29,23 @@ from skyeval.grading.extract import ExtractConfig, extract_answer
         ("\\text{Evelyn}", "\\text{Evelyn}"),
         ("Therefore $x \\geq 5$ is the solution.", "x \\geq 5"),
         ("\\boxed{2}. Final Answer: The final answer is $3$.", "3"),
+        ("ratio is 1 : 2", "1 : 2"),
+        ("Therefore, there are 12 distinct arithmetic sequences.", "12"),
+        ("the number is not 10 which is 1,000.99€", "1,000.99€"),
+        ("so \\boxed{5} and later \\boxed{ }", "5"),
+        ("The answer is **7**.", "**7**"),
+        ("$1$ and $2$ and $3$", "1, 2, 3"),
+        ("\\boxed{(2, 2)} \\quad \\text{and} \\quad \\boxed{(6, 2)}", "(2, 2), (6, 2)"),
+        ("\\boxed{1} no no no no no \\boxed{2}", "2"),
     ],
 )
 def test_extracts(text: str, expected: str) -> None:
     assert extract_answer(text) == expected
+
+
+def test_answer_mentioned_in_passing_is_not_a_marker() -> None:
+    text = "To find the answer, we need to look at many cases carefully and count them all. " * 3
+    assert extract_answer(text) is None
 
 
 def test_long_response_without_marker_has_no_answer() -> None:
@@ -68,3 +81,8 @@ def test_hostile_text_is_linear_and_never_raises(text: str) -> None:
 def test_degenerate_text(text: str) -> None:
     result = extract_answer(text)
     assert result is None or isinstance(result, str)
+
+
+@pytest.mark.parametrize("text", ["\\boxed{}", "The answer is \\boxed{ }", "\\boxed{5"])
+def test_empty_or_unclosed_box_is_no_answer(text: str) -> None:
+    assert extract_answer(text) is None

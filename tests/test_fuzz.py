@@ -107,3 +107,15 @@ def test_boxed_answers_grade_consistently(answer: str) -> None:
     graded = skyeval.grade(f"Thus \\boxed{{{answer}}}.", answer, timeout=2.0)
     assert graded.reason in REASONS
     assert graded.correct == (graded.reason == "equal")
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(text=st.one_of(latexish, any_text), gold=golds)
+def test_reward_functions_never_raise(text: str, gold: object) -> None:
+    from skyeval import rewards
+
+    special = "<|im_end|><|endoftext|><｜end▁of▁sentence｜>"
+    assert rewards.compute_score("fuzz", text + special, gold, timeout=2.0) in (0.0, 1.0)
+    assert isinstance(rewards.strip_special_tokens(text + special), str)
+    out = rewards.reward(["p"], [[{"role": "assistant", "content": text}]], answer=[gold], timeout=2.0)
+    assert len(out) == 1 and out[0] in (0.0, 1.0, None)

@@ -173,3 +173,28 @@ def test_integers_and_simple_fractions_stay_in_process(
 ) -> None:
     monkeypatch.setattr(grade_module, "_POOL", _NoPool())
     assert skyeval.grade(response, gold).reason in ("equal", "not_equal")
+
+
+class _CountingPool:
+    """Delegates to the real pool and counts the calls that needed a worker."""
+
+    def __init__(self, real: object) -> None:
+        self.real = real
+        self.calls = 0
+
+    def get(self) -> object:
+        self.calls += 1
+        return self.real.get()  # type: ignore[attr-defined]
+
+
+def test_real_responses_are_decided_in_process(monkeypatch: pytest.MonkeyPatch, shared_dir: Path) -> None:
+    """The speed property behind the benchmark: almost every real response never needs a worker."""
+    import json
+
+    path = shared_dir / "generations" / "qwen25math_eval_rm_maj_example_math_cot_100.jsonl"
+    pairs = [(code, row["gt"]) for row in map(json.loads, path.open()) for code in row["code"]]
+    counting = _CountingPool(grade_module._POOL)
+    monkeypatch.setattr(grade_module, "_POOL", counting)
+    grades = [skyeval.grade(r, g) for r, g in pairs]
+    assert len(grades) == 800 and all(g.reason in ("equal", "not_equal") for g in grades)
+    assert counting.calls <= 16  # 3 of 800 when measured (docs/grading.md, Performance)

@@ -57,7 +57,7 @@ def test_output_may_overwrite_the_input(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("lines", "message"),
     [
-        (['{"response": "x", "answer": "1"}', "{not json"], ":2: not valid JSON"),
+        (['{"response": "x", "answer": "1"}', "{not json"], ":2: malformed JSON"),
         (['{"response": "x", "answer": "1"}', "", "[1, 2]"], ":3: expected a JSON object"),
         (['{"response": "x"}'], "row 1 has no 'answer' field"),
         (['{"answer": "1"}', '{"response": "x"}'], "row 1 has no 'response' field"),
@@ -75,7 +75,20 @@ def test_bad_rows_are_one_line_errors(tmp_path: Path, lines: list[str], message:
 
 def test_missing_file_is_a_one_line_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["grade", str(tmp_path / "nope.jsonl")])
-    assert result.exit_code == 2 and "no such file" in result.output
+    assert result.exit_code == 2 and "not found" in result.output
+
+
+def test_binary_input_is_a_one_line_error(tmp_path: Path) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_bytes(b"\xff\xfe\x00garbage\n")
+    result = CliRunner().invoke(main, ["grade", str(src)])
+    assert result.exit_code == 2 and "not UTF-8" in result.output
+
+
+def test_unwritable_output_is_a_one_line_error(tmp_path: Path) -> None:
+    src = write_jsonl(tmp_path / "in.jsonl", ROWS[:1])
+    result = CliRunner().invoke(main, ["grade", str(src), "-o", str(tmp_path / "no" / "such" / "dir.jsonl")])
+    assert result.exit_code == 2 and "cannot write" in result.output
 
 
 def test_console_script(tmp_path: Path) -> None:
@@ -93,4 +106,4 @@ def test_console_script(tmp_path: Path) -> None:
         [str(script), "grade", str(tmp_path / "missing.jsonl")], capture_output=True, text=True, timeout=120
     )
     assert bad.returncode == 2
-    assert bad.stderr.strip().splitlines() == [f"error: no such file: {tmp_path / 'missing.jsonl'}"]
+    assert bad.stderr.strip().splitlines() == [f"error: file not found: {tmp_path / 'missing.jsonl'}"]

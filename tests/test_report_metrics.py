@@ -71,6 +71,8 @@ def test_equivalent_answers_cluster_and_correct_ones_need_no_comparison() -> Non
     assert cluster_answers(["7", "7.0", "\\frac{14}{2}"], [True, True, True], same) == [3]
     assert calls == []
     assert cluster_answers(["1", "1", "2"]) == [2, 1]  # exact matching without `same`
+    assert cluster_answers(["5", "5", "5", "6", "5"], [False] * 5, same) == [4, 1]
+    assert calls == [("6", "5")]  # identical answers are never compared
 
 
 # --- budget ---
@@ -87,8 +89,9 @@ def test_budget_answer_must_appear_within_budget() -> None:
     text = "x" * 100 + "\\boxed{7}" + "y" * 100  # 209 chars = 209 "tokens" at 1 char/token
     r = record(text, "7", "7", True, len(text))
     cutter = CharCutter(1.0)
-    verdicts = budget_verdicts([r], [50, 109, 150, 209, 1000], 1000, cutter)
-    assert verdicts == [[False, True, True, True, True]]
+    result = budget_verdicts([r], [50, 109, 150, 209, 1000], 1000, cutter)
+    assert result.verdicts == [[False, True, True, True, True]]
+    assert result.cut == [1, 1, 1, 0, 0]
 
 
 def test_budget_grades_the_cut_text_not_the_full_answer() -> None:
@@ -96,12 +99,13 @@ def test_budget_grades_the_cut_text_not_the_full_answer() -> None:
     r = record(text, "7", "7", True, len(text) // 2)  # recorded tokens: 2 chars per token
     cutter = CharCutter(2.0)
     # budget 20 tokens = 40 chars: only the wrong \boxed{3} is inside; 1000 keeps the full verdict.
-    assert budget_verdicts([r, r], [5, 20, 1000], 1000, cutter) == [[False, False, True]] * 2
+    result = budget_verdicts([r, r], [5, 20, 1000], 1000, cutter)
+    assert result.verdicts == [[False, False, True]] * 2 and result.cut == [2, 2, 0]
 
 
 def test_budget_at_or_above_the_runs_limit_keeps_the_verdict() -> None:
     r = record("a" * 100, "1", "1", True, None)  # no token count: CharCutter(1.0) counts 100
-    assert budget_verdicts([r], [64, 100], 64, CharCutter(1.0)) == [[True, True]]
+    assert budget_verdicts([r], [64, 100], 64, CharCutter(1.0)).verdicts == [[True, True]]
 
 
 def test_tokenizer_cutter_and_chars_per_token() -> None:
@@ -156,3 +160,12 @@ def test_average_ci_stratified() -> None:
     assert average_ci([[1.0, 1.0], [0.0, 0.0]]) == (0.5, 0.5, 0.5)
     mean, lo, hi = average_ci([[1.0, 0.0] * 10, [1.0] * 5])
     assert mean == 0.75 and lo < 0.75 < hi and hi <= 1.0
+
+
+def test_load_cutter_uses_a_local_tokenizer(tiny_model_dir) -> None:  # type: ignore[no-untyped-def]
+    recs = [record("The answer is \\boxed{42}. So x = 3/4.", "42", "42", True, 12)]
+    cutter = load_cutter(str(tiny_model_dir), recs)
+    assert isinstance(cutter, TokenizerCutter) and cutter.method.startswith("tokenizer of")
+    n = cutter.length(recs[0].completion)
+    full, short = cutter.cut(recs[0].completion, [n, 2])
+    assert full == recs[0].completion and len(short) < len(full) and recs[0].completion.startswith(short)

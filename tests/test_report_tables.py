@@ -26,6 +26,7 @@ from skyeval.report import (
     to_markdown,
 )
 from skyeval.report.synthetic import synthetic_run, write_run_dir
+from skyeval.report.tables import breakdown_wide
 from skyeval.types import RunConfig, SampleRecord, SamplingParams
 
 pytest.importorskip("pandas")
@@ -134,9 +135,15 @@ def test_tables_hand_computed(two_runs: list[Path]) -> None:
     div = diversity_table(pp).set_index("label")
     assert div.loc["model-a", "mean_answers"] == 1.5  # p1: {1}, p2: {1, 2}
     assert div.loc["model-b", "no_answer_rate"] == 0.0
+    assert div["maj@n"].tolist() == [0.5, 0.0]  # a: p1 votes 1 (gold), p2 votes 2; b: both vote 2
     bd = breakdown_table(pp)
     lvl = bd[(bd["field"] == "level") & (bd["label"] == "model-a")].set_index("value")["pass@1"]
     assert lvl.to_dict() == {"Level 1": 1.0, "Level 5": 0.25}
+    wide_level = breakdown_wide(bd)[("math500", "level")]
+    assert wide_level.values.tolist() == [
+        ["Level 1", "100.0 (n=1)", "25.0 (n=1)"],
+        ["Level 5", "25.0 (n=1)", "0.0 (n=1)"],
+    ]
     assert "| model | math500 |" in to_markdown(wide)
 
 

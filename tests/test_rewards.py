@@ -46,7 +46,15 @@ def test_trl_reward_accepts_trainer_kwargs() -> None:
 def test_trl_reward_never_raises(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.ERROR, logger="skyeval.rewards"):
         assert rewards.reward(["p"], [r"\boxed{1}", "x"], answer=["1"]) == [0.0, 0.0]
-    assert "failed" in caplog.text
+    assert "2 completions but 1 answers" in caplog.text
+
+    class Unprintable:
+        def __str__(self) -> str:
+            raise RuntimeError("boom")
+
+    with caplog.at_level(logging.ERROR, logger="skyeval.rewards"):
+        assert rewards.reward(["p", "p"], [r"\boxed{1}", Unprintable()], answer=["1", "1"]) == [0.0, 0.0]
+    assert "RuntimeError: boom" in caplog.text
     assert rewards.reward(["p"], [r"\boxed{1}"]) == [None]
 
 

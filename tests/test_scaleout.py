@@ -182,3 +182,18 @@ def test_cli_run_and_score_with_ray_write_the_same_files(tiny_model_dir: Path, t
     assert samples("ray") == samples("plain")
     summaries = [json.loads((d / "summary.json").read_text()) for d in (plain_dir, ray_dir)]
     assert summaries[0] == summaries[1]
+
+
+def test_a_generation_abandoned_half_way_leaves_the_engine_usable(fake_engine: str) -> None:
+    from skyeval.scaleout import RayEngine
+
+    requests = make_requests(8, 1)
+    engine = RayEngine(fake_engine, {"delay": 0.05}, replicas=2, batch_size=2)
+    try:
+        stream = engine.generate(requests, GREEDY)
+        first = next(stream)
+        stream.close()  # the runner stopped (Ctrl-C, an error while writing)
+        rest = keyed(list(engine.generate(requests, GREEDY)))
+        assert first in rest.values() and len(rest) == 8
+    finally:
+        engine.close()

@@ -82,3 +82,14 @@ def test_an_unreachable_cluster_address_fails_fast_with_one_line() -> None:
 
     with pytest.raises(SkyevalError, match="no Ray cluster answers at 127.0.0.1:1"):
         connect("127.0.0.1:1")
+
+
+def test_replicas_reserve_the_gpus_their_engine_needs() -> None:
+    from skyeval.scaleout import RayEngine
+
+    assert RayEngine("vllm", {"tensor_parallel_size": 4}).num_gpus_per_replica == 4
+    assert RayEngine("vllm", {}).num_gpus_per_replica == 1
+    assert RayEngine("hf", {"device": "cuda:0"}).num_gpus_per_replica == 1
+    assert RayEngine("hf", {"device": "cpu"}).num_gpus_per_replica == 0
+    assert RayEngine("openai", {}).num_gpus_per_replica == 0
+    assert RayEngine("vllm", {"tensor_parallel_size": 4}, num_gpus_per_replica=2).num_gpus_per_replica == 2

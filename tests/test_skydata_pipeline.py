@@ -225,3 +225,17 @@ def test_cli_stage_chain(tmp_path: Path, src: tuple[Path, Path]) -> None:
     assert [r["label"] for r in rows] == ["9"]
     dropped = list(read_jsonl(tmp_path / "c.dropped.jsonl"))
     assert dropped[0]["reason"] == "contaminated" and dropped[0]["detail"].startswith("amc23:0")
+
+
+def test_one_curate_per_run_dir(tmp_path: Path, src: tuple[Path, Path]) -> None:
+    import fcntl
+
+    from skyeval.errors import SkyevalError
+
+    data, bench = src
+    run = tmp_path / "run"
+    run.mkdir()
+    with (run / ".lock").open("a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(SkyevalError, match="another skydata curate"):
+            curate(run, config(data, bench), progress=False)

@@ -216,3 +216,21 @@ def test_label_and_generate_with_hf_engine(tiny_model_dir: Path, data: Path, tmp
     assert len(list(read_jsonl(log))) == 10 and len(list(read_jsonl(tmp_path / "gen.grades.jsonl"))) == 10
     res = runner.invoke(main, ["reject", str(items), "--log", str(log), "-o", str(tmp_path / "sft.jsonl")])
     assert res.exit_code == 0 and "reject: 5 in -> 0 out" in res.output
+    # offline RL prompt filtering with rollouts from the policy: the random model never solves anything
+    res = runner.invoke(
+        main,
+        [
+            "filter-prompts",
+            str(items),
+            "-o",
+            str(tmp_path / "rl.jsonl"),
+            *hf,
+            "--k",
+            "2",
+            "--max-tokens",
+            "4",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    assert "filter-prompts: 5 in -> 0 out (dropped: too_hard_for_policy=5)" in res.output
+    assert len(list(read_jsonl(tmp_path / "rl.rollouts.grades.jsonl"))) == 10

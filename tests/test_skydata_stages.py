@@ -388,3 +388,24 @@ def test_append_log_survives_a_torn_tail(tmp_path: Path) -> None:
     with AppendLog(path) as log:
         log.write({"i": 3})
     assert [r["i"] for r in read_jsonl(path)] == [0, 1, 3]
+
+
+def test_hub_sources_stream_through_datasets(monkeypatch: pytest.MonkeyPatch) -> None:
+    datasets = pytest.importorskip("datasets")
+    calls = {}
+
+    def fake_load(name: str, split: str, streaming: bool) -> Iterator[dict]:
+        calls.update(name=name, split=split, streaming=streaming)
+        return iter([{"source": "amc_aime", "problem": "P?", "solution": r"\boxed{4}"}])
+
+    monkeypatch.setattr(datasets, "load_dataset", fake_load)
+    (only,) = list(read_source(make_spec("numina")))
+    assert calls == {"name": "AI-MO/NuminaMath-CoT", "split": "train", "streaming": True}
+    assert isinstance(only, Item) and only.gold == "4"
+
+    def offline(name: str, split: str, streaming: bool) -> Iterator[dict]:
+        raise ConnectionError("no network")
+
+    monkeypatch.setattr(datasets, "load_dataset", offline)
+    with pytest.raises(SkyevalError, match="cannot stream PRIME-RL/Eurus-2-RL-Data"):
+        list(read_source(make_spec("eurus")))

@@ -43,9 +43,8 @@ def slow_grade() -> Grade:
 
 
 def echo_grade(answer: str) -> Grade:
-    return grade_module._grade(
-        rf"so \boxed{{{answer}}}", "x+1", 10.0, ECHO
-    )  # "1+x", "x+2": decided in the worker
+    """Grade against "x+1" with the quick comparison; "1+x" and "x+2" are left to the worker by the fast path."""
+    return grade_module._grade(rf"so \boxed{{{answer}}}", "x+1", 10.0, ECHO)
 
 
 def light_pool() -> SharedPool:
@@ -96,6 +95,30 @@ def test_worker_errors_are_reported_not_raised(pool: WorkerPool) -> None:
     outcome = pool.call("math:sqrt", (-1.0,), 30.0)
     assert outcome.status == "error" and "ValueError" in outcome.detail
     assert pool.call("math:sqrt", (4.0,), 30.0).value == 2.0
+
+
+class _InterruptingPipe:
+    """Wraps a worker's result pipe; the first poll raises KeyboardInterrupt, as Ctrl-C would mid-call."""
+
+    def __init__(self, inner: object) -> None:
+        self.inner = inner
+
+    def poll(self, timeout: float) -> bool:
+        raise KeyboardInterrupt
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+
+def test_an_interrupted_call_never_leaves_a_stale_answer(pool: WorkerPool) -> None:
+    first = pool.call("os:getpid", (), 30.0).value
+    (worker,) = pool._idle
+    worker._recv = _InterruptingPipe(worker._recv)  # type: ignore[assignment]
+    with pytest.raises(KeyboardInterrupt):
+        pool.call("math:sqrt", (25.0,), 30.0)  # its answer (5.0) would be read by the next call
+    assert not worker.alive
+    assert pool.call("math:sqrt", (36.0,), 30.0).value == 6.0
+    assert pool.call("os:getpid", (), 30.0).value != first
 
 
 def test_a_crashed_worker_is_reported_and_replaced(pool: WorkerPool) -> None:
@@ -196,10 +219,12 @@ def test_concurrent_callers_share_a_bounded_pool(pool: WorkerPool) -> None:
     assert 1 <= len(pids) <= pool.max_workers
 
 
-def test_timeout_in_ray_task() -> None:
+@pytest.mark.slow  # ray.init alone takes 5-20 s on the 2-core CI machine; run with -m slow
+def test_timeout_in_ray_task_and_threaded_actor() -> None:
     ray = pytest.importorskip("ray")
     from ray import cloudpickle
 
+    tests_dir = str(Path(__file__).parent)
     cloudpickle.register_pickle_by_value(sys.modules[__name__])
     ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False, configure_logging=False)
     try:
@@ -209,13 +234,24 @@ def test_timeout_in_ray_task() -> None:
             import skyeval
 
             sys.path.insert(0, tests_dir)  # so the grading worker can import this module's sleepy comparison
+            real = skyeval.grade(r"\boxed{x^2+1}", "1+x^2", timeout=60.0)  # the real worker and sympy
             grade_module._POOL = light_pool()
-
-            real = skyeval.grade(r"\boxed{4}", 4, timeout=30.0)  # the in-process fast path
             return slow_grade(), real
 
-        slow, real = ray.get(task.remote(str(Path(__file__).parent)), timeout=120)
+        @ray.remote(max_concurrency=2)  # methods run in threads: where signal.alarm timeouts fail
+        class Grader:
+            def __init__(self, tests_dir: str) -> None:
+                sys.path.insert(0, tests_dir)
+                grade_module._POOL = light_pool()
+
+            def slow(self) -> Grade:
+                return slow_grade()
+
+        slow, real = ray.get(task.remote(tests_dir), timeout=180)
+        actor = Grader.remote(tests_dir)  # type: ignore[attr-defined]
+        threaded = ray.get([actor.slow.remote(), actor.slow.remote()], timeout=180)
     finally:
         ray.shutdown()
         cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
     assert slow.reason == "timeout" and real.correct
+    assert [g.reason for g in threaded] == ["timeout", "timeout"]

@@ -54,11 +54,18 @@ import click
 )
 @click.option(
     "--min-budget",
+    type=click.IntRange(min=1),
     default=1024,
     show_default=True,
     help="Smallest token budget; the ladder doubles from it up to the run's max tokens.",
 )
-@click.option("--resamples", default=1000, show_default=True, help="Bootstrap resamples for the CIs.")
+@click.option(
+    "--resamples",
+    type=click.IntRange(min=1),
+    default=1000,
+    show_default=True,
+    help="Bootstrap resamples for the CIs.",
+)
 @click.option("--seed", default=0, show_default=True, help="Bootstrap seed.")
 @click.option(
     "--compress/--no-compress",
@@ -69,6 +76,7 @@ import click
 @click.option(
     "--html-completion-chars",
     "completion_chars",
+    type=click.IntRange(min=0),
     default=6000,
     show_default=True,
     help="Clip each completion in the HTML drill-down to this many characters (head and tail kept, "
@@ -110,7 +118,9 @@ def report_cmd(
         seed=seed,
         progress=True,
     )
-    written = write_report(tables, out, wanted, compress=compress, completion_chars=completion_chars)
+    written = write_report(
+        tables, out, wanted, compress=compress, completion_chars=completion_chars, progress=True
+    )
     click.echo(to_markdown(tables.benchmark_wide))
     if tables.comparison is not None:
         for row in tables.comparison.summary.to_dict("records"):

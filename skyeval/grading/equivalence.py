@@ -159,9 +159,17 @@ def numbers_equal(
             continue
         if (exact * 10**places).denominator == 1:
             continue  # the exact value is itself a short decimal: only exact equality counts
-        if abs(dec - exact) < Fraction(1, 10**places):
+        if decimal_matches(dec, exact, Fraction(1, 10**places)):
             return True
     return False
+
+
+def decimal_matches(dec: Any, exact: Any, ulp: Any) -> bool:
+    """``dec`` is ``exact`` rounded (to nearest) or truncated (toward zero) to a multiple of ``ulp``: 6.28 and
+    6.283 match 2*pi, 6.29 does not. Works on Fractions and on sympy numbers alike."""
+    if bool(abs(exact - dec) * 2 <= ulp):
+        return True
+    return bool(dec * exact > 0) and bool(abs(dec) <= abs(exact)) and bool(abs(exact) < abs(dec) + ulp)
 
 
 def atoms_equal(a: _Num | _Word, b: _Num | _Word, config: EquivalenceConfig) -> bool:
@@ -179,7 +187,6 @@ def atoms_equal(a: _Num | _Word, b: _Num | _Word, config: EquivalenceConfig) -> 
 def _fast_item(item: Item) -> Any:
     """A fast-path value for one parsed item, or None when the slow path is needed."""
     if item.kind == "atom":
-        assert isinstance(item.text, str)
         return fast_atom(label_free(item.text))
     values = [_fast_item(x) for x in item.items]
     if any(v is None or isinstance(v, tuple) for v in values):
@@ -215,7 +222,10 @@ def unwrap(answer: str) -> str:
 
 def fast_equivalent(pred: str, gold: str, config: EquivalenceConfig = EquivalenceConfig()) -> bool | None:
     """Decide the common cases in pure Python (no sympy), or None when only the slow path can decide."""
-    p, g = canonical(unwrap(pred)), canonical(unwrap(gold))
+    return _fast(canonical(unwrap(pred)), canonical(unwrap(gold)), config)
+
+
+def _fast(p: str, g: str, config: EquivalenceConfig) -> bool | None:
     if p == g:
         return True
     if not p or not g:
@@ -231,9 +241,10 @@ def fast_equivalent(pred: str, gold: str, config: EquivalenceConfig = Equivalenc
 
 def is_equivalent(pred: str, gold: str, config: EquivalenceConfig = EquivalenceConfig()) -> bool:
     """True when ``pred`` and ``gold`` denote the same mathematical answer (policy: docs/grading.md)."""
-    fast = fast_equivalent(pred, gold, config)
+    p, g = canonical(unwrap(pred)), canonical(unwrap(gold))
+    fast = _fast(p, g, config)
     if fast is not None:
         return fast
     from skyeval.grading.symbolic import slow_equivalent
 
-    return slow_equivalent(canonical(unwrap(pred)), canonical(unwrap(gold)), config)
+    return slow_equivalent(p, g, config)

@@ -45,7 +45,7 @@ _WORD_CHAR_RE = re.compile(r"\w")
 _MATH_RE = re.compile(
     r"\$\$(.+?)\$\$|\\\[(.+?)\\\]|\\\(([^\n]+?)\\\)|(?<!\\)\$([^$\n]+?)(?<!\\)\$", re.DOTALL
 )
-_COPULA_RE = re.compile(r"(?i)(?:\bis|\bare|\bit's|\bequals|\bbe|\bby)\s+|\s:\s*")
+_COPULA_RE = re.compile(r"(?i)(?:\bis|\bare|\bit's|\bequals|\bbe|\bby)\s+|(?<=[a-z])\s+:\s*|(?<=[a-z]):\s+")
 _HAS_VALUE_RE = re.compile(r"[\d\\^]|^\(?[A-Ea-e]\)?\.?$")
 
 
@@ -68,7 +68,7 @@ def _brace_group(text: str, start: int) -> int:
 def _boxes(text: str, max_boxes: int) -> list[tuple[int, int, str]]:
     """Top-level ``\\boxed``/``\\fbox`` commands as (start, end, content), left to right; nested ones skipped."""
     starts = [m for m in _BOX_RE.finditer(text)][-max_boxes:]
-    found: list[tuple[int, int, str]] = []
+    found: list[tuple[int, int, str]] = []  # (start, end, content); empty boxes are skipped
     end_of_last = -1
     for m in starts:
         if m.start() < end_of_last:
@@ -80,7 +80,8 @@ def _boxes(text: str, max_boxes: int) -> list[tuple[int, int, str]]:
             close = _brace_group(text, i)
             if close < 0:
                 continue
-            found.append((m.start(), close, text[i + 1 : close - 1]))
+            if text[i + 1 : close - 1].strip():
+                found.append((m.start(), close, text[i + 1 : close - 1]))
             end_of_last = close
         else:  # "\boxed 5": one token
             j = i
@@ -173,7 +174,9 @@ def _from_sentence(text: str) -> str:
         if segments:
             return segments[0]
         lead = _LEADING_VALUE_RE.match(tail)
-        if lead and len(tail[lead.end() :].split()) >= 2:
+        rest = tail[lead.end() :].split() if lead else []
+        # "12 distinct sequences" -> 12; but "1 : 2" and "3 + 4" stay whole
+        if lead and len(rest) >= 2 and rest[0][:1] not in ":=+-*/^<>" and not rest[0][:1].isdigit():
             return _strip_math(lead.group(0)).rstrip(".,")
         return _strip_math(tail)
     segments = _math_segments(s)
@@ -214,8 +217,8 @@ def _after_marker(text: str, marker: re.Match[str] | None) -> str | None:
         return None
     rest = _NOISE_RE.sub("", text[marker.end() : marker.end() + 2000]).lstrip()
     para = rest.split("\n\n", 1)[0] if rest.strip() else ""
-    if not para.strip():
-        return None
+    if not para.strip() or _BOX_RE.search(para):
+        return None  # nothing stated, or only an empty/unclosed box
     joined = _joined_segments(para)
     if joined is not None:
         return joined
@@ -240,7 +243,12 @@ def _extract(text: str, config: ExtractConfig) -> str | None:
     if boxes:
         return _strip_math(_box_cluster(text, boxes))
     stripped = text.strip()
-    if stripped and len(stripped) <= config.short_answer_chars and stripped.count("\n") <= 4:
+    if (
+        stripped
+        and len(stripped) <= config.short_answer_chars
+        and stripped.count("\n") <= 4
+        and not _BOX_RE.search(stripped)
+    ):
         return _from_sentence(stripped) or None
     concluded = _conclusion(text)
     if concluded:

@@ -43,27 +43,15 @@ class GradeSummary:
 
 
 def read_rows(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    """The JSON objects of a JSONL file (blank lines skipped); a bad line is a SkyevalError naming it."""
-    rows = []
+    """The JSON objects of a JSONL file (``skyeval.tasks.read_jsonl``); any unreadable file is a SkyevalError."""
+    from skyeval.tasks import read_jsonl
+
     try:
-        with open(path, encoding="utf-8") as handle:
-            for number, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as err:
-                    raise SkyevalError(f"{path}:{number}: not valid JSON ({err.msg})") from None
-                if not isinstance(row, dict):
-                    raise SkyevalError(f"{path}:{number}: expected a JSON object, got {type(row).__name__}")
-                rows.append(row)
-    except FileNotFoundError:
-        raise SkyevalError(f"no such file: {path}") from None
+        return read_jsonl(Path(path))
     except UnicodeDecodeError as err:
         raise SkyevalError(f"{path}: not UTF-8 text ({err.reason})") from None
-    except IsADirectoryError:
-        raise SkyevalError(f"{path} is a directory, not a JSONL file") from None
-    return rows
+    except OSError as err:
+        raise SkyevalError(f"cannot read {path}: {err.strerror}") from None
 
 
 def grade_rows(
@@ -101,7 +89,9 @@ def grade_rows(
             {**row, **(columns if isinstance(samples, list) else {k: v[0] for k, v in columns.items()})}
         )
     reasons = Counter(g.reason for g in grades)
-    return graded, GradeSummary(len(rows), len(grades), reasons["equal"], {str(k): v for k, v in reasons.items()})
+    return graded, GradeSummary(
+        len(rows), len(grades), reasons["equal"], {str(k): v for k, v in reasons.items()}
+    )
 
 
 def _columns(grades: list[Grade]) -> dict[str, list[Any]]:
@@ -124,6 +114,9 @@ def write_rows(path: str | os.PathLike[str], rows: list[dict[str, Any]]) -> None
             for row in rows:
                 handle.write(json.dumps(row) + "\n")  # ASCII escapes: lone surrogates survive
         os.replace(tmp, target)
+    except OSError as err:
+        Path(tmp).unlink(missing_ok=True)
+        raise SkyevalError(f"cannot write {path}: {err.strerror}") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

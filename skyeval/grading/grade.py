@@ -29,6 +29,7 @@ MAX_IN_PROCESS_ANSWER = 1_000
 _SLOW_REF = "skyeval.grading.equivalence:is_equivalent"
 _EXTRACT_AND_COMPARE_REF = "skyeval.grading.grade:extract_and_compare"
 _MAX_DETAIL = 300
+_PAIRS_PER_NEW_WORKER = 16
 
 _WARMUP = (_SLOW_REF, (r"\frac{\sqrt{2}}{2} + x^2", r"x^{2}+\frac{1}{\sqrt{2}}"))
 """A comparison each worker runs before its first call, so lazy imports (sympy, the LaTeX parser) are done."""
@@ -106,7 +107,9 @@ def _grade_many(
         bar.update(len(firsts) - len(pending))
         if pending:
             pool = _POOL.get()
-            n_workers = min(workers or pool.max_workers, len(pending))
+            # A new worker costs a start-up of ~1-2 s (sympy): start one per 16 pending pairs, use idle ones freely.
+            wanted = max(pool.idle, -(-len(pending) // _PAIRS_PER_NEW_WORKER))
+            n_workers = min(workers or pool.max_workers, len(pending), wanted)
             pool.reserve(n_workers)
 
             def run(job: tuple[int, _Pending]) -> tuple[int, Grade]:

@@ -57,6 +57,7 @@ _IN_RE = re.compile(r"\\in(?![a-zA-Z])")
 _LETTER_RE = re.compile(r"[a-zA-Z]")
 _BRACED_THOUSANDS_RE = re.compile(r"(?<=\{)[1-9]\d{0,2}(?:,\d{3})+(?=\})")
 _CASES_RE = re.compile(r"\\begin\{cases\}(.*?)\\end\{cases\}")
+_PLUS_INFINITY_RE = re.compile(r"(?:(?<=^)|(?<=[(\[,\s]))\+\s*\\infty")
 _PLAIN_RE = re.compile(r"[+-]?\d+(?:[./]\d+)?")
 _REL_RE = re.compile(r"(?<![<>!\\])=(?!=)")
 _LABEL_RE = re.compile(
@@ -77,7 +78,9 @@ def canonical(answer: str) -> str:
     s = s.replace("\n", " ").replace("\t", " ").replace("**", "")  # markdown bold
     s = _LEFT_RIGHT_RE.sub("", s)
     s = s.replace("\\sqrt{}{", "\\sqrt{")  # a known malformed MATH gold: \frac{3\sqrt{}{3}}{2}
-    s = _CASES_RE.sub(lambda m: m.group(1).replace("\\\\", ",").replace("&", ""), s)  # a system: its equations
+    s = _CASES_RE.sub(
+        lambda m: m.group(1).replace("\\\\", ",").replace("&", ""), s
+    )  # a system: its equations
     s = _SEP_THOUSANDS_RE.sub("", s)
     s = _BRACED_THOUSANDS_RE.sub(lambda m: m.group(0).replace(",", ""), s)
     s = _SPACING_RE.sub(" ", s)
@@ -107,7 +110,7 @@ def canonical(answer: str) -> str:
     s = " ".join(s.split()).strip().rstrip(".").strip()
     if s.endswith("\\") and not s.endswith("\\\\"):
         s = s[:-1].strip()
-    s = s.replace("+\\infty", "\\infty")
+    s = _PLUS_INFINITY_RE.sub(r"\\infty", s)  # (1, +\infty)
     while s.startswith("{") and s.endswith("}") and _closing(s, 0) == len(s) - 1 and "," not in s:
         s = s[1:-1].strip()
     m = _CHOICE_RE.fullmatch(s)

@@ -54,7 +54,12 @@ class _Worker:
         req_r, req_w = os.pipe()
         res_r, res_w = os.pipe()
         env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join([p for p in sys.path if p] + [env.get("PYTHONPATH", "")])
+        paths = [p for p in [*sys.path, *env.get("PYTHONPATH", "").split(os.pathsep)] if p]
+        env["PYTHONPATH"] = os.pathsep.join(paths)  # the caller's import path, never an empty (cwd) entry
+        for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            env[name] = (
+                "1"  # single-threaded: a BLAS thread pool would not fit under RLIMIT_AS on a big machine
+            )
         cmd = [sys.executable, "-c", _WORKER_CODE, str(req_r), str(res_w), str(memory_limit_mb)]
         try:
             self.proc = subprocess.Popen(
@@ -76,9 +81,8 @@ class _Worker:
         self.alive = True
         self.in_flight = False
         self._warming = warmup is not None
-        if (
-            warmup is not None
-        ):  # queued now, answered during start-up: first real calls find everything imported
+        # The warm-up call is queued now and answered during start-up, so real calls find everything imported.
+        if warmup is not None:
             self._send.send(warmup)
 
     def _start(self) -> str | None:
@@ -168,6 +172,12 @@ class WorkerPool:
         self._idle: list[_Worker] = []
         self._busy = 0
         self._closed = False
+
+    @property
+    def idle(self) -> int:
+        """How many started workers are waiting for work."""
+        with self._cond:
+            return len(self._idle)
 
     def reserve(self, n: int) -> None:
         """Allow at least ``n`` workers to run at once."""

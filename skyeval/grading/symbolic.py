@@ -16,7 +16,13 @@ from typing import Any
 import sympy
 from sympy.core.relational import Relational
 
-from skyeval.grading.equivalence import EquivalenceConfig, atoms_equal, fast_atom, numbers_equal
+from skyeval.grading.equivalence import (
+    EquivalenceConfig,
+    atoms_equal,
+    decimal_matches,
+    fast_atom,
+    numbers_equal,
+)
 from skyeval.grading.normalize import LIST_KINDS, Item, label_free, parse_items
 
 _DEC_RE = re.compile(r"[+-]?(?:\d+\.\d*|\.\d+)")
@@ -141,12 +147,13 @@ def to_sympy(text: str, config: EquivalenceConfig) -> Any:
     # failure here means "not a formula", which is the verdict we return; nothing of ours runs inside.
     except Exception:  # noqa: BLE001
         return None
-    try:
-        _check_safe(expr, config) if isinstance(expr, sympy.Basic) else None
-    except _Unsafe:
-        return None
-    if isinstance(expr, sympy.matrices.expressions.MatrixExpr):
-        expr = expr.doit()  # a sum or product of explicit matrices
+    if isinstance(expr, sympy.Basic):
+        try:
+            _check_safe(expr, config)
+        except _Unsafe:
+            return None
+    if isinstance(expr, (sympy.MatAdd, sympy.MatMul)):
+        expr = expr.doit()  # a sum or product of explicit matrices (never a power: its size is unbounded)
     expr = _floats_to_rationals(expr)
     if isinstance(expr, sympy.Basic) and sympy.Symbol("i") in getattr(expr, "free_symbols", set()):
         expr = expr.xreplace({sympy.Symbol("i"): sympy.I})
@@ -206,7 +213,7 @@ def _const_equal(a: sympy.Expr, b: sympy.Expr, config: EquivalenceConfig) -> boo
     for dec, exact in ((a, vb), (b, va)):
         places = _places(dec) if dec.is_Rational else None
         if config.decimal_rounding and places is not None and places >= 2 and exact.is_real:
-            if bool(abs(dec - exact) < sympy.Rational(1, 10**places)):
+            if decimal_matches(dec, exact, sympy.Rational(1, 10**places)):
                 return True
     return False
 
@@ -231,7 +238,7 @@ def _expr_equal(a: Any, b: Any, config: EquivalenceConfig) -> bool:
     ):
         return _simplify_equal(a, b)
     decided = 0
-    points = _POINTS + _NEGATIVE_POINTS if a.has(sympy.Abs) or b.has(sympy.Abs) else _POINTS
+    points = _POINTS + _NEGATIVE_POINTS if _sign_sensitive(a, b) else _POINTS
     for point in points:
         subs = dict(zip(symbols, point, strict=False))
         va, vb = _number(a.xreplace(subs)), _number(b.xreplace(subs))
@@ -241,6 +248,16 @@ def _expr_equal(a: Any, b: Any, config: EquivalenceConfig) -> bool:
             return False
         decided += 1
     return decided >= 3 or _simplify_equal(a, b)
+
+
+def _has_root(expr: sympy.Expr) -> bool:
+    return any(p.exp.is_Rational and not p.exp.is_Integer for p in expr.atoms(sympy.Pow))
+
+
+def _sign_sensitive(a: sympy.Expr, b: sympy.Expr) -> bool:
+    """Sample negative points too when |.| appears or only one side takes a root (sqrt(x^2) vs x): equalities
+    that hold only for positive values are then caught; two root forms (sqrt(r/(r+s)) rewritten) are not."""
+    return a.has(sympy.Abs) or b.has(sympy.Abs) or _has_root(a) != _has_root(b)
 
 
 def _simplify_equal(a: sympy.Expr, b: sympy.Expr) -> bool:
@@ -391,7 +408,9 @@ def _decimal_rule(a_text: str, b: Any, config: EquivalenceConfig) -> bool:
         return False
     if places < 2:
         return False
-    return bool(abs(sympy.Rational(value.numerator, value.denominator) - vb) < sympy.Rational(1, 10**places))
+    return decimal_matches(
+        sympy.Rational(value.numerator, value.denominator), vb, sympy.Rational(1, 10**places)
+    )
 
 
 def _atom_equal(a: str, b: str, config: EquivalenceConfig) -> bool:
@@ -471,7 +490,9 @@ def items_equal(a: Item, b: Item, config: EquivalenceConfig) -> bool:
             any(items_equal(x, y, config) for x in a.items) for y in b.items
         )
     if a.kind == "seq" and b.kind == "seq":
-        if (a.open, a.close) != (b.open, b.close) and not (len(a.items) != 2 and len(b.items) != 2):
+        # brackets matter for intervals ("[1,2)" vs "[1,2]"); longer vectors may use either ("[1,2,3]", "(1,2,3)")
+        maybe_interval = len(a.items) == 2 or len(b.items) == 2
+        if maybe_interval and (a.open, a.close) != (b.open, b.close):
             return False
         return len(a.items) == len(b.items) and all(
             items_equal(x, y, config) for x, y in zip(a.items, b.items, strict=True)

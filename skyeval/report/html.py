@@ -18,7 +18,6 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from skyeval.report.load import Run, problems
@@ -104,15 +103,21 @@ def encode_data(data: Any, compress: bool) -> tuple[str, str]:
     return "json", text.replace("<", "\\u003c")
 
 
-def _data_scripts(data: DrilldownData, compress: bool) -> str:
+def _data_scripts(data: DrilldownData, compress: bool, progress: bool = False) -> str:
+    from tqdm import tqdm
+
     _, index = encode_data(data.index, compress=False)
     parts = [f'<script type="application/json" id="dd-index">{index}</script>']
+    total = sum(len(c) for c in data.chunks)
+    bar = tqdm(total=total, desc="html drill-down", unit="problem", disable=not progress, leave=False)
     for r, run_chunks in enumerate(data.chunks):
         for i, chunk in enumerate(run_chunks):
+            bar.update(1)
             encoding, text = encode_data(chunk, compress)
             parts.append(
                 f'<script type="application/octet-stream" id="c{r}-{i}" data-encoding="{encoding}">{text}</script>'
             )
+    bar.close()
     return "\n".join(parts)
 
 
@@ -154,6 +159,7 @@ def render_html(
     title: str = "skyeval report",
     compress: bool = True,
     completion_chars: int = COMPLETION_CHARS,
+    progress: bool = False,
 ) -> str:
     """The whole report page. ``svgs`` maps a plot kind ("pass@k", "budget") to (task, svg text) pairs."""
     parts = [_section("Runs", _runs_list(tables.runs), "runs")]
@@ -193,9 +199,11 @@ def render_html(
             f"<h3>{html.escape(task)} by {html.escape(field)}</h3>" + _table(df, f"breakdown-{task}-{field}")
             for (task, field), df in breakdown_wide(tables.breakdown).items()
         )
-        parts.append(_section("Breakdowns (mean pass@1)", body, "breakdown-section"))
+        parts.append(_section("Breakdowns (mean pass@1 %, n problems)", body, "breakdown-section"))
     parts.append(_section("Problems", _DRILLDOWN, "problems"))
-    payload = _data_scripts(drilldown_data(tables.runs, tables.per_problem, completion_chars), compress)
+    payload = _data_scripts(
+        drilldown_data(tables.runs, tables.per_problem, completion_chars), compress, progress
+    )
     generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     head, rest = _PAGE.split("%BODY%")
     middle, tail = rest.split("%PAYLOAD%")
@@ -205,11 +213,6 @@ def render_html(
 
 def _details_table(df: pd.DataFrame, summary: str, table_id: str) -> str:
     return f"<details><summary>{html.escape(summary)}</summary>{_table(df, table_id)}</details>"
-
-
-def write_html(path: Path, page: str) -> Path:
-    path.write_text(page, encoding="utf-8")
-    return path
 
 
 _DRILLDOWN = """<div id="dd-controls">

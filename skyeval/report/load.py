@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +45,6 @@ class Run:
     records: tuple[SampleRecord, ...]
     torn_last_line: bool = False
     duplicates: int = 0
-    notes: tuple[str, ...] = field(default_factory=tuple)
 
     @property
     def task(self) -> str:
@@ -55,6 +54,16 @@ class Run:
     @property
     def max_tokens(self) -> int:
         return self.config.sampling.max_tokens
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """What loading dropped, in words, for the report."""
+        notes = []
+        if self.torn_last_line:
+            notes.append("skipped a torn last line of samples.jsonl")
+        if self.duplicates:
+            notes.append(f"{self.duplicates} repeated (problem_id, sample_index) rows: kept the last of each")
+        return tuple(notes)
 
 
 def _config_from_json(row: Mapping[str, Any], path: Path) -> RunConfig:
@@ -126,11 +135,6 @@ def load_run(path: str | Path, label: str | None = None) -> Run:
     records, torn, duplicates = read_samples(samples_path)
     if not records:
         raise SkyevalError(f"{samples_path}: no samples")
-    notes: list[str] = []
-    if torn:
-        notes.append("skipped a torn last line of samples.jsonl")
-    if duplicates:
-        notes.append(f"{duplicates} repeated (problem_id, sample_index) rows: kept the last of each")
     return Run(
         path=path,
         label=label or default_label(config),
@@ -138,7 +142,6 @@ def load_run(path: str | Path, label: str | None = None) -> Run:
         records=tuple(records),
         torn_last_line=torn,
         duplicates=duplicates,
-        notes=tuple(notes),
     )
 
 

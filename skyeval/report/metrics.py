@@ -54,18 +54,20 @@ def cluster_answers(
         raise ValueError("answers and verdicts differ in length")
     flags = list(correct) if correct is not None else [False] * len(answers)
     n_correct = sum(1 for a, ok in zip(answers, flags, strict=True) if ok and a is not None)
+    wrong: dict[str, int] = {}  # identical strings first: ``same`` runs only between distinct ones
+    for ans, ok in zip(answers, flags, strict=True):
+        if ans is not None and not ok:
+            wrong[ans] = wrong.get(ans, 0) + 1
     reps: list[str] = []
     sizes: list[int] = []
-    for ans, ok in zip(answers, flags, strict=True):
-        if ans is None or ok:
-            continue
+    for ans, count in wrong.items():
         for i, rep in enumerate(reps):
-            if ans == rep or (same is not None and same(ans, rep)):
-                sizes[i] += 1
+            if same is not None and same(ans, rep):
+                sizes[i] += count
                 break
         else:
             reps.append(ans)
-            sizes.append(1)
+            sizes.append(count)
     return ([n_correct] if n_correct else []) + sizes
 
 
@@ -165,10 +167,10 @@ def load_cutter(model: str, records: Sequence[SampleRecord], tokenizer: str = "a
     return CharCutter(cpt, f"approximate: {cpt:.2f} chars/token ({how})")
 
 
-def cut_positions(
+def budget_cuts(
     record: SampleRecord, budgets: Sequence[int], max_tokens: int, cutter: TokenCutter
-) -> list[int]:
-    """Positions in ``budgets`` that the completion does not fit, so it must be cut there.
+) -> dict[int, str]:
+    """The cut text at each position in ``budgets`` that the completion does not fit.
 
     Whether it fits uses the recorded ``completion_tokens`` when present, else ``cutter.length``; a budget at or
     above ``max_tokens`` (the run's own limit) never cuts: there the sample keeps its verdict.
@@ -176,15 +178,16 @@ def cut_positions(
     tokens = record.completion_tokens
     if tokens is None:
         tokens = cutter.length(record.completion)
-    return [i for i, b in enumerate(budgets) if tokens > b and b < max_tokens]
-
-
-def budget_cuts(
-    record: SampleRecord, budgets: Sequence[int], max_tokens: int, cutter: TokenCutter
-) -> dict[int, str]:
-    """The cut text at each position of ``cut_positions``."""
-    need = cut_positions(record, budgets, max_tokens, cutter)
+    need = [i for i, b in enumerate(budgets) if tokens > b and b < max_tokens]
     return dict(zip(need, cutter.cut(record.completion, [budgets[i] for i in need]), strict=True))
+
+
+@dataclass(frozen=True)
+class BudgetVerdicts:
+    """``verdicts[i][j]``: sample i's verdict at budget j; ``cut[j]``: how many samples budget j had to cut."""
+
+    verdicts: list[list[bool]]
+    cut: list[int]
 
 
 def budget_verdicts(
@@ -195,7 +198,7 @@ def budget_verdicts(
     *,
     timeout: float = 5.0,
     on_record: Callable[[], object] | None = None,
-) -> list[list[bool]]:
+) -> BudgetVerdicts:
     """Each sample's verdict at each budget, grading the cut texts.
 
     A cut that keeps the sample's extracted answer keeps its verdict (same answer, same gold); the other cuts
@@ -205,10 +208,12 @@ def budget_verdicts(
     from skyeval import extract_answer, grade_many
 
     out = [[r.correct] * len(budgets) for r in records]
+    cut = [0] * len(budgets)
     pending: dict[tuple[str, str], list[tuple[int, int]]] = {}
     texts: dict[tuple[str, str], str] = {}
     for i, record in enumerate(records):
         for j, text in budget_cuts(record, budgets, max_tokens, cutter).items():
+            cut[j] += 1
             extracted = extract_answer(text)
             if extracted is not None and extracted == record.extracted:
                 continue
@@ -222,7 +227,7 @@ def budget_verdicts(
     for key, grade in zip(keys, grades, strict=True):
         for i, j in pending[key]:
             out[i][j] = grade.correct
-    return out
+    return BudgetVerdicts(out, cut)
 
 
 # --- paired comparison -------------------------------------------------------------------------------------
@@ -277,8 +282,7 @@ def average_ci(
     for _ in range(resamples):
         total = 0.0
         for g in groups:
-            n = len(g)
-            total += sum(g[rng.randrange(n)] for _ in range(n)) / n
+            total += sum(rng.choices(g, k=len(g))) / len(g)
         means.append(total / len(groups))
     means.sort()
     alpha = (1.0 - confidence) / 2.0

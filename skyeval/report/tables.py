@@ -14,7 +14,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from skyeval.errors import SkyevalError, require
-from skyeval.metrics import bootstrap_ci, pass_at_k_curve
+from skyeval.metrics import bootstrap_ci, maj_at_k, pass_at_k_curve
 from skyeval.report.load import Run, problems
 from skyeval.report.metrics import (
     Same,
@@ -22,7 +22,6 @@ from skyeval.report.metrics import (
     average_ci,
     budget_ladder,
     budget_verdicts,
-    cut_positions,
     load_cutter,
     paired_bootstrap,
 )
@@ -67,20 +66,35 @@ def _progress(total: int, desc: str, enabled: bool) -> Any:
 # --- per problem ---------------------------------------------------------------------------------------------
 
 
+def _memoised(same: Same) -> Same:
+    cache: dict[tuple[str, str], bool] = {}
+
+    def cached(a: str, b: str) -> bool:
+        key = (a, b)
+        if key not in cache:
+            cache[key] = same(a, b)
+        return cache[key]
+
+    return cached
+
+
 def per_problem_table(
     runs: Sequence[Run], *, same: Same | None = None, progress: bool = False
 ) -> pd.DataFrame:
-    """One row per (label, task, problem): n, c, pass@1 (= c/n), diversity, and the breakdown fields.
+    """One row per (label, task, problem): n, c, pass@1 (= c/n), maj@n, diversity, and the breakdown fields.
 
-    ``same`` clusters answers for diversity; default ``skyeval.is_equivalent``.
+    ``same`` clusters answers for diversity and majority voting; default ``skyeval.is_equivalent`` (memoised
+    for this table). ``maj@n`` is ``skyeval.metrics.maj_at_k`` over all n samples.
     """
     pd = _pd()
-    same = same or _equivalent()
+    same = _memoised(same or _equivalent())
     rows = []
     bar = _progress(sum(len(r.records) for r in runs), "per-problem metrics", progress)
     for run in runs:
         for p in problems(run):
-            div = answer_diversity([s.extracted for s in p.samples], [s.correct for s in p.samples], same)
+            answers = [s.extracted for s in p.samples]
+            verdicts = [s.correct for s in p.samples]
+            div = answer_diversity(answers, verdicts, same)
             row = {
                 "label": run.label,
                 "task": run.task,
@@ -88,6 +102,7 @@ def per_problem_table(
                 "n": p.n,
                 "c": p.c,
                 "pass@1": p.c / p.n,
+                "maj@n": float(maj_at_k(answers, verdicts, same=same)),
                 "n_answers": div.n_answers,
                 "entropy_bits": div.entropy_bits,
                 "no_answer": div.no_answer,
@@ -178,7 +193,7 @@ def pass_at_k_table(per_problem: pd.DataFrame) -> pd.DataFrame:
 
 
 def diversity_table(per_problem: pd.DataFrame) -> pd.DataFrame:
-    """Per (label, task): mean distinct answers, mean entropy (bits), no-answer rate, pass@1."""
+    """Per (label, task): mean distinct answers, mean entropy (bits), no-answer rate, pass@1 and maj@n."""
     grouped = per_problem.groupby(["label", "task"], sort=False)
     out = grouped.agg(
         problems=("problem_id", "count"),
@@ -187,9 +202,10 @@ def diversity_table(per_problem: pd.DataFrame) -> pd.DataFrame:
         mean_entropy_bits=("entropy_bits", "mean"),
         no_answer=("no_answer", "sum"),
         pass1=("pass@1", "mean"),
+        maj=("maj@n", "mean"),
     ).reset_index()
     out["no_answer_rate"] = out["no_answer"] / out["samples"]
-    return out.drop(columns=["no_answer"]).rename(columns={"pass1": "pass@1"})
+    return out.drop(columns=["no_answer"]).rename(columns={"pass1": "pass@1", "maj": "maj@n"})
 
 
 def _natural(value: str) -> tuple[int, str]:
@@ -228,15 +244,17 @@ def breakdown_table(per_problem: pd.DataFrame, fields: Sequence[str] = BREAKDOWN
 
 
 def breakdown_wide(breakdown: pd.DataFrame) -> dict[tuple[str, str], pd.DataFrame]:
-    """Per (task, field): rows = field values (natural order), columns = problems then one pass@1 per label."""
+    """Per (task, field): rows = field values (natural order), one column per label with ``pass@1 % (n=problems)``."""
+    pd = _pd()
     out = {}
     for (task, name), df in breakdown.groupby(["task", "field"], sort=False):
         values = list(dict.fromkeys(df["value"]))
-        table = df.pivot_table(index="value", columns="label", values="pass@1", sort=False)
-        table = table.reindex(index=values, columns=list(dict.fromkeys(df["label"])))
-        table.insert(0, "problems", df.groupby("value", sort=False)["problems"].max().reindex(values))
-        table.columns = [str(c) for c in table.columns]
-        out[(str(task), str(name))] = table.rename_axis(name).reset_index()
+        labels = list(dict.fromkeys(df["label"]))
+        cells = {
+            (r["value"], r["label"]): f"{100 * r['pass@1']:.1f} (n={r['problems']})" for _, r in df.iterrows()
+        }
+        rows = [{name: v, **{str(lab): cells.get((v, lab), "—") for lab in labels}} for v in values]
+        out[(str(task), str(name))] = pd.DataFrame(rows, columns=[name, *map(str, labels)])
     return out
 
 
@@ -253,8 +271,9 @@ def budget_table(
 ) -> pd.DataFrame:
     """Accuracy (mean over problems of the fraction of correct samples) if completions were cut at each budget.
 
-    Budgets are ``min_budget`` (1k), 2k, 4k, ... tokens up to the run's ``max_tokens``; ``method`` says whether the model's own
-    tokenizer or the chars-per-token approximation cut the text (``tokenizer='chars'`` forces the latter).
+    Budgets are ``min_budget`` (1k), 2k, 4k, ... tokens up to the run's ``max_tokens``; ``method`` says whether
+    the model's own tokenizer or the chars-per-token approximation cut the text (``tokenizer='chars'`` forces
+    the latter).
     """
     pd = _pd()
     rows = []
@@ -264,17 +283,13 @@ def budget_table(
         budgets = budget_ladder(run.max_tokens, min_budget)
         groups = problems(run)
         records = [s for p in groups for s in p.samples]
-        verdicts = budget_verdicts(
+        result = budget_verdicts(
             records, budgets, run.max_tokens, cutter, timeout=timeout, on_record=lambda: bar.update(1)
         )
-        cut_counts = [0] * len(budgets)
-        for record in records:
-            for j in cut_positions(record, budgets, run.max_tokens, cutter):
-                cut_counts[j] += 1
         for j, budget in enumerate(budgets):
             fractions, start = [], 0
             for p in groups:
-                fractions.append(sum(v[j] for v in verdicts[start : start + p.n]) / p.n)
+                fractions.append(sum(v[j] for v in result.verdicts[start : start + p.n]) / p.n)
                 start += p.n
             rows.append(
                 {
@@ -282,7 +297,7 @@ def budget_table(
                     "task": run.task,
                     "budget": budget,
                     "accuracy": sum(fractions) / len(fractions),
-                    "samples_cut": cut_counts[j],
+                    "samples_cut": result.cut[j],
                     "method": cutter.method,
                 }
             )

@@ -77,7 +77,7 @@ def markdown_report(tables: ReportTables, images: Sequence[Path] = ()) -> str:
         lines += [f"![{img.stem}]({img.name})" for img in images if img.stem.endswith(_slug(task))] + [""]
     lines += ["## Diversity of final answers", "", to_markdown(tables.diversity), ""]
     if not tables.breakdown.empty:
-        lines += ["## Breakdowns (mean pass@1)", ""]
+        lines += ["## Breakdowns (mean pass@1 %, n problems)", ""]
         for (task, field), df in breakdown_wide(tables.breakdown).items():
             lines += [f"{task} by {field}:", "", to_markdown(df), ""]
     notes = [f"- {r.label} · {r.task}: {n}" for r in tables.runs for n in r.notes]
@@ -93,6 +93,7 @@ def write_report(
     *,
     compress: bool = True,
     completion_chars: int = COMPLETION_CHARS,
+    progress: bool = False,
 ) -> list[Path]:
     """Write the requested formats into ``out``; returns the written files."""
     from skyeval.report.plots import budget_figure, figure_svg, pass_at_k_figure, save_figure
@@ -138,7 +139,10 @@ def write_report(
     if "html" in formats:
         path = out / "report.html"
         path.write_text(
-            render_html(tables, svgs, compress=compress, completion_chars=completion_chars), encoding="utf-8"
+            render_html(
+                tables, svgs, compress=compress, completion_chars=completion_chars, progress=progress
+            ),
+            encoding="utf-8",
         )
         written.append(path)
     return written
