@@ -424,20 +424,22 @@ def reject_cmd(
     from skydata.records import Generation
     from skydata.reject import RejectConfig, reject
     from skydata.stage import run_stage
-    from skydata.teacher import load_generations
+    from skydata.teacher import load_generations, read_text
 
     cfg = RejectConfig(
         _acceptance(min_chars, max_chars, max_response_tokens, allow_unfinished), policy, per_problem, target
     )
     gens: dict[str, list[Generation]] = {}
-    for g in load_generations(log_path):
+    for g in load_generations(log_path, with_text=False):
         gens.setdefault(g.id, []).append(g)
     reasons: Counter[str] = Counter()
     _report(
         run_stage(
             "reject",
             _items(input_path),
-            lambda rows: reject(rows, gens, cfg, teacher=teacher_name, sample_reasons=reasons),
+            lambda rows: reject(
+                rows, gens, cfg, teacher=teacher_name, sample_reasons=reasons, text_of=read_text(log_path)
+            ),
             out,
             total=_total(input_path),
         )

@@ -32,7 +32,7 @@ from skydata.rewrite import REWRITE_VERSION, rewrite
 from skydata.select import Rule, needs_label, select
 from skydata.sources import SourceSpec, read_source
 from skydata.stage import StageResult, count_lines, read_items, run_stage
-from skydata.teacher import Teacher, generate, grades_path, load_generations
+from skydata.teacher import Teacher, generate, grades_path, load_generations, read_text
 from skyeval.errors import SkyevalError
 from skyeval.types import SamplingParams
 
@@ -385,13 +385,20 @@ def _teach(
 
     def do_reject() -> tuple[StageResult, list[str]]:
         gens: dict[str, list[Generation]] = {}
-        for g in load_generations(log_path):
+        for g in load_generations(log_path, with_text=False):  # verdicts only: kept texts are read back
             gens.setdefault(g.id, []).append(g)
         reasons: Counter[str] = Counter()
         res = run_stage(
             "reject",
             read_items(selected),
-            lambda rows: reject(rows, gens, config.reject, teacher=ts.teacher.model, sample_reasons=reasons),
+            lambda rows: reject(
+                rows,
+                gens,
+                config.reject,
+                teacher=ts.teacher.model,
+                sample_reasons=reasons,
+                text_of=read_text(log_path),
+            ),
             out,
             total=count_lines(selected),
             progress=progress,

@@ -54,21 +54,20 @@ class Drop:
 
 @dataclass(frozen=True)
 class Generation:
-    """One teacher (or policy) sample for an item, with its verdict against the gold."""
+    """One teacher (or policy) sample for an item, with its verdict against the gold.
+
+    ``chars`` is the length of the sample's text. A *light* record (``text=""``) keeps only ``offset``, the byte
+    offset of the sample's line in its log, so rejection can hold every sample's verdict in memory and read
+    back only the texts it keeps.
+    """
 
     id: str
     sample_index: int
     text: str
+    chars: int
     finish_reason: str
     completion_tokens: int | None
     correct: bool
     grade_reason: str
     extracted: str | None
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, row: Mapping[str, Any]) -> Generation:
-        known = cls.__dataclass_fields__
-        return cls(**{k: v for k, v in row.items() if k in known})
+    offset: int = -1

@@ -5,7 +5,7 @@ problem left without a kept sample is reported with its reason."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -31,9 +31,9 @@ class Acceptance:
         """None when accepted, else the reason for rejection."""
         if self.require_stop and g.finish_reason != "stop":
             return f"not_finished:{g.finish_reason}"
-        if len(g.text) < self.min_chars:
+        if g.chars < self.min_chars:
             return "too_short"
-        if self.max_chars is not None and len(g.text) > self.max_chars:
+        if self.max_chars is not None and g.chars > self.max_chars:
             return "too_long"
         if (
             self.max_tokens is not None
@@ -60,7 +60,7 @@ class RejectConfig:
             raise SkyevalError("--per-problem must be at least 1")
 
 
-def sft_row(item: Item, g: Generation, teacher: str) -> dict[str, Any]:
+def sft_row(item: Item, g: Generation, teacher: str, text: str) -> dict[str, Any]:
     """One curated SFT example with its provenance."""
     return {
         "id": f"{item.id}#{g.sample_index}",
@@ -68,7 +68,7 @@ def sft_row(item: Item, g: Generation, teacher: str) -> dict[str, Any]:
         "problem": item.problem,
         "gold": item.gold,
         "source": item.source,
-        "response": g.text,
+        "response": text,
         "sample_index": g.sample_index,
         "teacher": teacher,
         "completion_tokens": g.completion_tokens,
@@ -81,7 +81,7 @@ def choose(samples: list[Generation], config: RejectConfig) -> list[Generation]:
     if config.policy == "all":
         return ordered
     if config.policy == "shortest":
-        ordered = sorted(ordered, key=lambda g: (len(g.text), g.sample_index))
+        ordered = sorted(ordered, key=lambda g: (g.chars, g.sample_index))
     return ordered[: config.per_problem]
 
 
@@ -92,12 +92,14 @@ def reject(
     *,
     teacher: str,
     sample_reasons: Counter[str] | None = None,
+    text_of: Callable[[Generation], str] = lambda g: g.text,
 ) -> Iterator[dict[str, Any] | Drop]:
     """SFT rows for items (in input order) with accepted samples; ``Drop``s for the others.
 
     ``generations`` maps ``teacher.problem_key`` (a hash of the problem text) to that problem's samples.
 
-    ``sample_reasons`` (if given) counts why individual samples were rejected.
+    ``sample_reasons`` (if given) counts why individual samples were rejected; ``text_of`` reads a kept
+    sample's text (``teacher.read_text`` for light records).
     """
     kept_problems = 0
     for item in items:
@@ -124,4 +126,4 @@ def reject(
             continue
         kept_problems += 1
         for g in choose(ok, config):
-            yield sft_row(item, g, teacher)
+            yield sft_row(item, g, teacher, text_of(g))

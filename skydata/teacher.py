@@ -7,6 +7,7 @@ once ``target`` problems have an accepted sample.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -89,27 +90,53 @@ def grades_path(log_path: str | Path) -> Path:
     return log_path.with_name(log_path.stem + ".grades.jsonl")
 
 
-def load_generations(log_path: str | Path) -> Iterator[Generation]:
-    """Graded samples: the raw log joined with its verdict log (ungraded raw rows are not yielded)."""
+def load_generations(log_path: str | Path, *, with_text: bool = True) -> Iterator[Generation]:
+    """Graded samples: the raw log joined with its verdict log (ungraded raw rows are not yielded).
+
+    ``with_text=False`` yields light records (no text, with the line's byte offset; see ``read_text``)."""
     verdicts = {}
     if grades_path(log_path).exists():
         for row in read_jsonl(grades_path(log_path), tolerate_torn_tail=True):
             verdicts[(row["id"], row["sample_index"])] = row
     if not Path(log_path).exists():
         return
-    for row in read_jsonl(log_path, tolerate_torn_tail=True):
-        v = verdicts.get((row["id"], row["sample_index"]))
-        if v is not None:
-            yield Generation(
-                row["id"],
-                row["sample_index"],
-                row["text"],
-                row["finish_reason"],
-                row.get("completion_tokens"),
-                v["correct"],
-                v["reason"],
-                v.get("extracted"),
-            )
+    with Path(log_path).open("rb") as fh:
+        offset = 0
+        for raw in fh:
+            start, offset = offset, offset + len(raw)
+            if not raw.endswith(b"\n"):
+                return  # a torn last line from a crash
+            if not raw.strip():
+                continue
+            row = json.loads(raw)
+            v = verdicts.get((row["id"], row["sample_index"]))
+            if v is not None:
+                text = row["text"]
+                yield Generation(
+                    id=row["id"],
+                    sample_index=row["sample_index"],
+                    text=text if with_text else "",
+                    chars=len(text),
+                    finish_reason=row["finish_reason"],
+                    completion_tokens=row.get("completion_tokens"),
+                    correct=v["correct"],
+                    grade_reason=v["reason"],
+                    extracted=v.get("extracted"),
+                    offset=start,
+                )
+
+
+def read_text(log_path: str | Path) -> Callable[[Generation], str]:
+    """A reader of light records' texts (by byte offset into the raw log)."""
+
+    def text_of(g: Generation) -> str:
+        if g.text or g.offset < 0:
+            return g.text
+        with Path(log_path).open("rb") as fh:
+            fh.seek(g.offset)
+            return str(json.loads(fh.readline())["text"])
+
+    return text_of
 
 
 class _GradedLog:
@@ -154,7 +181,8 @@ class _GradedLog:
                 Generation(
                     str(r["id"]),
                     int(str(r["sample_index"])),
-                    str(r["text"]),
+                    "",  # only the verdict is needed here; the text is in the log
+                    len(str(r["text"])),
                     str(r["finish_reason"]),
                     int(str(tokens)) if tokens is not None else None,
                     g.correct,

@@ -306,8 +306,8 @@ class RayEngine:
                     feed(i)
                 yield from done
         finally:
-            for ref in inflight:
-                ray.cancel(ref)
+            # batches still running when the caller stops are left to finish and their results dropped:
+            # ray.cancel on an actor task stalls that actor's next task for 30 s (Ray 2.60)
             self._slots = [slot for slot in self._slots if slot.alive]
 
 

@@ -265,7 +265,8 @@ def test_decontam_against_every_shared_benchmark(shared_dir: Path) -> None:
 
 
 def gen(pid: str, i: int, text: str, correct: bool = True, finish: str = "stop") -> Generation:
-    return Generation(pid, i, text, finish, len(text), correct, "equal" if correct else "not_equal", None)
+    reason = "equal" if correct else "not_equal"
+    return Generation(pid, i, text, len(text), finish, len(text), correct, reason, None)
 
 
 def test_reject_policies_target_and_reasons() -> None:
