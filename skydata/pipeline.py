@@ -170,10 +170,6 @@ class RunDir:
 STAGES = ("source", "dedup", "decontam", "difficulty", "select", "teacher", "reject", "rewrite", "export")
 
 
-def _items(path: Path) -> Iterator[Item]:
-    return read_items(path)
-
-
 def curate(
     run_dir: str | Path,
     config: CurateConfig,
@@ -242,7 +238,7 @@ def _curate(
         src, out = prev, numbered(i, name)
 
         def body() -> tuple[StageResult, list[str]]:
-            res = run_stage(name, _items(src), fn, out, total=count_lines(src), progress=progress)
+            res = run_stage(name, read_items(src), fn, out, total=count_lines(src), progress=progress)
             return res, [out.name]
 
         stage(name, settings, body)
@@ -318,7 +314,7 @@ def _curate(
                 files.append(name)
         for fmt in config.rl_formats:
             name = f"rl_{fmt}.jsonl"
-            rows = (i.to_json() for i in _items(selected))
+            rows = (i.to_json() for i in read_items(selected))
             written[name] = write_jsonl(d / name, export_rows(rows, fmt, system_prompt=config.system_prompt))
             files.append(name)
         n_in = count_lines(sft_src) if config.teacher is not None else count_lines(selected)

@@ -43,7 +43,10 @@ class Teacher:
         return (Message("system", self.system_prompt), user) if self.system_prompt else (user,)
 
 
-_R1 = dict(system_prompt=None, temperature=0.6, top_p=0.95)
+def _r1(size: str) -> Teacher:
+    """DeepSeek-R1 distills: no system prompt (instructions in the user turn), T 0.6, top-p 0.95."""
+    return Teacher(f"deepseek-ai/DeepSeek-R1-Distill-{size}", None, temperature=0.6, top_p=0.95)
+
 
 TEACHERS: dict[str, Teacher] = {
     "qwq": Teacher(
@@ -56,12 +59,12 @@ TEACHERS: dict[str, Teacher] = {
         temperature=0.6,
         top_p=0.95,
     ),
-    "r1-distill-qwen-1.5b": Teacher("deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B", **_R1),  # type: ignore[arg-type]
-    "r1-distill-qwen-7b": Teacher("deepseek-ai/DeepSeek-R1-Distill-Qwen-7B", **_R1),  # type: ignore[arg-type]
-    "r1-distill-qwen-14b": Teacher("deepseek-ai/DeepSeek-R1-Distill-Qwen-14B", **_R1),  # type: ignore[arg-type]
-    "r1-distill-qwen-32b": Teacher("deepseek-ai/DeepSeek-R1-Distill-Qwen-32B", **_R1),  # type: ignore[arg-type]
-    "r1-distill-llama-8b": Teacher("deepseek-ai/DeepSeek-R1-Distill-Llama-8B", **_R1),  # type: ignore[arg-type]
-    "r1-distill-llama-70b": Teacher("deepseek-ai/DeepSeek-R1-Distill-Llama-70B", **_R1),  # type: ignore[arg-type]
+    "r1-distill-qwen-1.5b": _r1("Qwen-1.5B"),
+    "r1-distill-qwen-7b": _r1("Qwen-7B"),
+    "r1-distill-qwen-14b": _r1("Qwen-14B"),
+    "r1-distill-qwen-32b": _r1("Qwen-32B"),
+    "r1-distill-llama-8b": _r1("Llama-8B"),
+    "r1-distill-llama-70b": _r1("Llama-70B"),
     "sky-t1-32b": Teacher("NovaSky-AI/Sky-T1-32B-Preview", SKY_T1_SYSTEM),
 }
 

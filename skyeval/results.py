@@ -86,7 +86,7 @@ def read_config(run_dir: Path) -> RunConfig:
         raise SkyevalError(f"not a run directory (no {CONFIG}): {run_dir}")
     try:
         return config_from_json(json.loads(path.read_text(encoding="utf-8")))
-    except (json.JSONDecodeError, KeyError, TypeError) as err:
+    except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as err:
         raise SkyevalError(f"malformed {path}: {err}") from err
 
 
@@ -107,7 +107,7 @@ def read_samples(run_dir: Path) -> list[SampleRecord]:
             continue
         try:
             records.append(SampleRecord.from_json(json.loads(line)))
-        except (json.JSONDecodeError, TypeError, UnicodeDecodeError) as err:
+        except (json.JSONDecodeError, TypeError, AttributeError, UnicodeDecodeError) as err:
             raise SkyevalError(f"{path}:{lineno}: malformed sample row ({err})") from err
     del torn
     return records
@@ -124,8 +124,12 @@ def dedupe(records: list[SampleRecord]) -> dict[tuple[str, int], SampleRecord]:
 @contextmanager
 def lock(run_dir: Path) -> Iterator[None]:
     """Hold the run directory's lock (released by the OS even on kill -9)."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    with (run_dir / LOCK).open("w") as fh:
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        fh = (run_dir / LOCK).open("w")
+    except OSError as err:
+        raise SkyevalError(f"cannot write run directory {run_dir}: {err.strerror or err}") from err
+    with fh:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as err:
@@ -172,5 +176,8 @@ def read_summary(run_dir: Path) -> dict[str, Any]:
     path = run_dir / SUMMARY
     if not path.is_file():
         raise SkyevalError(f"no {SUMMARY} in {run_dir}")
-    result: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    try:
+        result: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise SkyevalError(f"malformed {path}: {err}") from err
     return result

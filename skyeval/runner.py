@@ -59,6 +59,15 @@ class RunOptions:
     progress: bool = True
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during ``run``: the samples graded so far are kept and a partial ``summary.json`` is written."""
+
+    def __init__(self, run_dir: Path, samples: int) -> None:
+        super().__init__(f"interrupted: {samples} sample(s) kept in {run_dir}; re-run the same command to resume")
+        self.run_dir = run_dir
+        self.samples = samples
+
+
 @dataclass(frozen=True)
 class RunResult:
     run_dir: Path
@@ -253,6 +262,10 @@ def run(options: RunOptions) -> RunResult:
             raise SkyevalError(
                 f"{err} (partial results kept in {run_dir}; re-run the same command to resume)"
             ) from err
+        except KeyboardInterrupt as err:  # Ctrl-C: keep what was graded, summarise it, tell the user where
+            summary = summarize(kept, problems, config, loaded.spec.breakdown)
+            results.write_json(run_dir / results.SUMMARY, summary)
+            raise Interrupted(run_dir, len(kept)) from err
         finally:
             bar.close()
         summary = summarize(kept, problems, config, loaded.spec.breakdown)

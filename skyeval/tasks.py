@@ -153,17 +153,27 @@ def normalize_gold(value: Any) -> str:
     return text
 
 
-def rows_to_problems(rows: Iterable[Mapping[str, Any]], fields: FieldMap, where: str) -> list[Problem]:
-    """Map source rows to problems; a row without the question or gold fails with its row number."""
+def rows_to_problems(
+    rows: Iterable[Mapping[str, Any]],
+    fields: FieldMap,
+    where: str,
+    line_numbers: Sequence[int] | None = None,
+) -> list[Problem]:
+    """Map source rows to problems; a bad row (missing field, null or empty question or gold, duplicate id)
+    fails naming its line (``line_numbers``: a file's line of each row) or its row number."""
     problems: list[Problem] = []
     seen: set[str] = set()
     for i, row in enumerate(rows):
+        at = f"{where}:{line_numbers[i]}" if line_numbers is not None else f"{where}: row {i}"
         missing = [f for f in (fields.question, fields.gold, fields.id) if f and f not in row]
         if missing:
-            raise SkyevalError(f"{where}: row {i} lacks field(s) {', '.join(missing)}")
+            raise SkyevalError(f"{at}: lacks field(s) {', '.join(missing)}")
+        empty = [f for f in (fields.question, fields.gold, fields.id) if f and _is_empty(row[f])]
+        if empty:
+            raise SkyevalError(f"{at}: empty or null field(s) {', '.join(empty)}")
         pid = str(row[fields.id]) if fields.id else str(i)
         if pid in seen:
-            raise SkyevalError(f"{where}: duplicate id {pid!r} in field {fields.id!r} (row {i})")
+            raise SkyevalError(f"{at}: duplicate id {pid!r} in field {fields.id!r}")
         seen.add(pid)
         question = str(row[fields.question])
         context = row.get(fields.context) if fields.context else None
@@ -174,13 +184,26 @@ def rows_to_problems(rows: Iterable[Mapping[str, Any]], fields: FieldMap, where:
     return problems
 
 
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """Rows of a JSONL file; a malformed line fails with its line number."""
+def _is_empty(value: Any) -> bool:
+    """``None``, a blank string or an empty list: a value a problem cannot be built from."""
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return not value.strip()
+    return isinstance(value, list | tuple) and not value
+
+
+def read_jsonl_lines(path: Path) -> list[tuple[int, dict[str, Any]]]:
+    """``(line number, row)`` for each non-blank line of a JSONL file; a malformed line fails with its number."""
     if not path.is_file():
         raise SkyevalError(f"file not found: {path}")
     rows = []
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
+    with path.open("rb") as fh:
+        for lineno, raw in enumerate(fh, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                raise SkyevalError(f"{path}:{lineno}: not UTF-8 ({err.reason})") from err
             if not line.strip():
                 continue
             try:
@@ -189,8 +212,19 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
                 raise SkyevalError(f"{path}:{lineno}: malformed JSON ({err.msg})") from err
             if not isinstance(row, dict):
                 raise SkyevalError(f"{path}:{lineno}: expected a JSON object")
-            rows.append(row)
+            rows.append((lineno, row))
     return rows
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """Rows of a JSONL file; a malformed line fails with its line number."""
+    return [row for _, row in read_jsonl_lines(path)]
+
+
+def _file_problems(path: Path, fields: FieldMap) -> list[Problem]:
+    numbered = read_jsonl_lines(path)
+    rows = [row for _, row in numbered]
+    return rows_to_problems(rows, fields, str(path), [n for n, _ in numbered])
 
 
 def fingerprint(problems: Sequence[Problem]) -> str:
@@ -231,14 +265,14 @@ def load_task(spec: TaskSpec, data_dir: str | Path | None = None, limit: int | N
     """
     if spec.name.startswith(FILE_PREFIX):
         path = Path(spec.name[len(FILE_PREFIX) :])
-        problems, source = rows_to_problems(read_jsonl(path), spec.local_fields, str(path)), str(path)
+        problems, source = _file_problems(path, spec.local_fields), str(path)
     else:
         root = data_dir if data_dir is not None else os.environ.get(DATA_DIR_ENV)
         if root:
             path = Path(root) / f"{spec.name}.jsonl"
             if not path.is_file():
                 raise SkyevalError(f"no {spec.name}.jsonl in data dir {root}")
-            problems, source = rows_to_problems(read_jsonl(path), spec.local_fields, str(path)), str(path)
+            problems, source = _file_problems(path, spec.local_fields), str(path)
         else:
             problems, source = _load_hub(spec)
     if not problems:
@@ -256,7 +290,7 @@ def count_rows(name: str, data_dir: str | Path | None = None) -> int | None:
     path = Path(root) / f"{name}.jsonl"
     if not path.is_file():
         return None
-    with path.open(encoding="utf-8") as fh:
+    with path.open("rb") as fh:
         return sum(1 for line in fh if line.strip())
 
 

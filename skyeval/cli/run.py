@@ -114,7 +114,7 @@ def run_cmd(
     no_progress: bool,
 ) -> None:
     """Generate, grade and summarise samples for each task; re-running the same command resumes."""
-    from skyeval.runner import RunOptions, run
+    from skyeval.runner import Interrupted, RunOptions, run
     from skyeval.tasks import FieldMap
 
     name = engine or ("openai" if base_url else "vllm")
@@ -138,7 +138,8 @@ def run_cmd(
     fields = FieldMap(question=question_field, gold=gold_field, id=id_field, meta=meta_field)
     failed = []
     for task in tasks:
-        result = run(
+        try:
+            result = run(
             RunOptions(
                 model=model,
                 task=task,
@@ -157,9 +158,11 @@ def run_cmd(
                 ray_address=ray_address,
                 replicas=replicas,
                 grade_timeout=grade_timeout,
-                progress=not no_progress,
+                    progress=not no_progress,
+                )
             )
-        )
+        except Interrupted as err:
+            raise SkyevalError(str(err)) from err
         _print_summary(dict(result.summary), result.run_dir)
         if not result.summary.get("complete", False):
             failed.append(task)
