@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
@@ -12,21 +11,10 @@ import click
 
 from backends import api, recipes
 from backends.specs import Cluster, RLSpec, SFTSpec
-from skyeval.errors import SkyevalError
+from skyeval.clickutil import ErrorGroup
 
 
-class _Group(click.Group):
-    """User-facing errors become one line on stderr and exit status 2, with no traceback."""
-
-    def invoke(self, ctx: click.Context) -> object:
-        try:
-            return super().invoke(ctx)
-        except SkyevalError as err:
-            click.echo(f"error: {err}", err=True)
-            sys.exit(2)
-
-
-@click.group(cls=_Group)
+@click.group(cls=ErrorGroup)
 @click.version_option(package_name="skyeval")
 def main() -> None:
     """Launch SFT and RL runs through TRL or OpenRLHF with skyeval's grader as the reward."""

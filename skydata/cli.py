@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -12,22 +11,12 @@ from typing import Any
 import click
 
 from skydata.backend import EngineConfig, build_engine, build_grader
+from skyeval.clickutil import ErrorGroup
 from skyeval.errors import SkyevalError
 from skyeval.types import SamplingParams
 
 
-class _Group(click.Group):
-    """User-facing errors become one line on stderr and exit status 2, with no traceback."""
-
-    def invoke(self, ctx: click.Context) -> object:
-        try:
-            return super().invoke(ctx)
-        except SkyevalError as err:
-            click.echo(f"error: {err}", err=True)
-            sys.exit(2)
-
-
-@click.group(cls=_Group)
+@click.group(cls=ErrorGroup)
 @click.version_option(package_name="skyeval")
 def main() -> None:
     """Curate math training data: sources, difficulty labels, selection, dedup, decontamination, teacher

@@ -63,7 +63,9 @@ class Interrupted(KeyboardInterrupt):
     """Ctrl-C during ``run``: the samples graded so far are kept and a partial ``summary.json`` is written."""
 
     def __init__(self, run_dir: Path, samples: int) -> None:
-        super().__init__(f"interrupted: {samples} sample(s) kept in {run_dir}; re-run the same command to resume")
+        super().__init__(
+            f"interrupted: {samples} sample(s) kept in {run_dir}; re-run the same command to resume"
+        )
         self.run_dir = run_dir
         self.samples = samples
 
@@ -293,8 +295,12 @@ def summarize(
     config: RunConfig,
     breakdown: Sequence[str] = (),
     same: Callable[[str, str], bool] | None = _same_answer,
+    total_problems: int | None = None,
 ) -> dict[str, Any]:
-    """Per-task metrics from graded samples (the first ``n`` sample indices of each listed problem)."""
+    """Per-task metrics from graded samples (the first ``n`` sample indices of each listed problem).
+
+    ``total_problems``: the task's problem count when ``problems`` lists only those with samples (``score``).
+    """
     n = config.sampling.n
     wanted = {p.id for p in problems}
     per: dict[str, list[SampleRecord]] = {p.id: [] for p in problems}
@@ -311,11 +317,11 @@ def summarize(
         "engine": config.engine,
         "n": n,
         "task_fingerprint": config.task_fingerprint,
-        "problems": len(problems),
+        "problems": max(len(problems), total_problems or 0),
         "problems_scored": len(scored),
         "problems_complete": sum(len(per[p.id]) == n for p in problems),
         "samples": len(samples),
-        "complete": all(len(per[p.id]) == n for p in problems),
+        "complete": all(len(per[p.id]) == n for p in problems) and len(problems) >= (total_problems or 0),
         "schema_version": config.schema_version,
     }
     if not scored:
@@ -399,9 +405,23 @@ def score(
         ]
         results.rewrite_samples(path, regraded)
         spec_breakdown = _breakdown_of(config.task)
-        summary = summarize(regraded, _problems_from_records(regraded), config, spec_breakdown)
+        summary = summarize(
+            regraded,
+            _problems_from_records(regraded),
+            config,
+            spec_breakdown,
+            total_problems=_previous_problem_count(path),
+        )
         results.write_json(path / results.SUMMARY, summary)
     return summary
+
+
+def _previous_problem_count(run_dir: Path) -> int | None:
+    """The task's problem count from the last ``summary.json`` (``samples.jsonl`` lacks unstarted problems)."""
+    if not (run_dir / results.SUMMARY).is_file():
+        return None
+    count = results.read_summary(run_dir).get("problems")
+    return count if isinstance(count, int) else None
 
 
 def _breakdown_of(task: str) -> tuple[str, ...]:

@@ -2,26 +2,13 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 
 from skyeval.cli import grade, report, run
-from skyeval.errors import SkyevalError
+from skyeval.clickutil import ErrorGroup
 
 
-class _Group(click.Group):
-    """Turn user-facing errors into one line on stderr and exit status 2, with no traceback."""
-
-    def invoke(self, ctx: click.Context) -> object:
-        try:
-            return super().invoke(ctx)
-        except SkyevalError as err:
-            click.echo(f"error: {err}", err=True)
-            sys.exit(2)
-
-
-@click.group(cls=_Group)
+@click.group(cls=ErrorGroup)
 @click.version_option(package_name="skyeval")
 def main() -> None:
     """Evaluate math-reasoning models: run benchmarks, grade answers, report results."""

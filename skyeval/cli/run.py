@@ -140,24 +140,24 @@ def run_cmd(
     for task in tasks:
         try:
             result = run(
-            RunOptions(
-                model=model,
-                task=task,
-                engine=name,
-                engine_options=options,
-                samples=samples,
-                temperature=temperature,
-                top_p=top_p,
-                max_tokens=max_tokens,
-                seed=seed,
-                system_prompt=system_prompt,
-                limit=limit,
-                output_dir=output_dir,
-                data_dir=data_dir,
-                fields=fields,
-                ray_address=ray_address,
-                replicas=replicas,
-                grade_timeout=grade_timeout,
+                RunOptions(
+                    model=model,
+                    task=task,
+                    engine=name,
+                    engine_options=options,
+                    samples=samples,
+                    temperature=temperature,
+                    top_p=top_p,
+                    max_tokens=max_tokens,
+                    seed=seed,
+                    system_prompt=system_prompt,
+                    limit=limit,
+                    output_dir=output_dir,
+                    data_dir=data_dir,
+                    fields=fields,
+                    ray_address=ray_address,
+                    replicas=replicas,
+                    grade_timeout=grade_timeout,
                     progress=not no_progress,
                 )
             )
