@@ -56,12 +56,41 @@ def _cluster(kw: dict[str, Any]) -> Cluster:
     )
 
 
+def _input_notes(spec: SFTSpec | RLSpec) -> list[str]:
+    """Dry run: check the training data now when it exists (a bad row is an error); say what is missing.
+
+    A recipe's later steps read files that earlier steps write, so a missing input is a note, not an error.
+    """
+    from pathlib import Path
+
+    from backends.data import load_rl_rows, load_sft_rows
+
+    notes = []
+    if not Path(spec.data).is_file():
+        notes.append(f"data {spec.data} does not exist (yet): its rows are checked at launch")
+    elif isinstance(spec, SFTSpec):
+        notes.append(f"data {spec.data}: {len(load_sft_rows(spec.data))} rows checked")
+    else:
+        rows = load_rl_rows(
+            spec.data,
+            prompt_key=spec.prompt_key,
+            answer_key=spec.answer_key,
+            system_prompt=spec.system_prompt,
+        )
+        notes.append(f"data {spec.data}: {len(rows)} rows checked")
+    if spec.model.startswith(("/", "./", "../", "~")) and not Path(spec.model).expanduser().exists():
+        notes.append(f"model path {spec.model} does not exist (yet)")
+    return notes
+
+
 def _launch(
     backend: str, spec: SFTSpec | RLSpec, cluster: Cluster, options: api.LaunchOptions, dry_run: bool
 ) -> None:
     launch = api.plan(backend, spec, cluster, options)
     if dry_run:
         click.echo(launch.describe())
+        for note in _input_notes(spec):
+            click.echo(f"note: {note}")
         return
     result = api.execute(launch, announce=lambda text: click.echo(text, err=True))
     if result is not None:

@@ -4,7 +4,7 @@ Builds the tiny random Qwen2 model locally, generates greedily for ``--problems`
 (start-up and generation separately), the 2-vs-1 speed-up and Ray's overhead over the plain engine; then the
 same for grading (``ray_grade_many`` vs ``grade_many``). Results go into docs/scaling.md by hand.
 
-    .venv/bin/python benchmarks/bench_scaleout.py --problems 64 --max-tokens 64
+    .venv/bin/python benchmarks/bench_scaleout.py            # the setup of docs/scaling.md
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from pathlib import Path
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--problems", type=int, default=64)
-    parser.add_argument("--max-tokens", type=int, default=64)
+    parser.add_argument("--problems", type=int, default=128)
+    parser.add_argument("--max-tokens", type=int, default=128)
     parser.add_argument("--hf-batch-size", type=int, default=4)
     parser.add_argument("--grade-pairs", type=int, default=4000)
     parser.add_argument("--repeats", type=int, default=5, help="generation timings: best of this many runs")

@@ -37,7 +37,7 @@ def slug(text: str) -> str:
 def run_identity(config: RunConfig) -> dict[str, Any]:
     """The settings that make two runs the same run (``n`` and ``limit`` are not: they can grow on resume)."""
     s = config.sampling
-    return {
+    ident: dict[str, Any] = {
         "model": config.model,
         "task": config.task,
         "engine": config.engine,
@@ -48,6 +48,10 @@ def run_identity(config: RunConfig) -> dict[str, Any]:
         "system_prompt": config.system_prompt,
         "prompt_template": config.prompt_template,
     }
+    replayed = config.engine_options.get("path") if config.engine == "replay" else None
+    if replayed is not None:  # two replay files of one name are two runs, not one
+        ident["replay_path"] = str(replayed)
+    return ident
 
 
 def run_dir_for(output_dir: str | Path, config: RunConfig, prompt_name: str) -> Path:

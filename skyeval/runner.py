@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from skyeval import metrics, results
-from skyeval.errors import SkyevalError
+from skyeval.errors import SkyevalError, require
 from skyeval.prompts import build_messages, resolve_prompt
 from skyeval.tasks import FILE_PREFIX, FieldMap, LoadedTask, TaskSpec, file_task, get_task, load_task
 from skyeval.types import (
@@ -148,6 +148,19 @@ def prepare(options: RunOptions) -> tuple[LoadedTask, RunConfig, Path, str]:
     )
     if sampling.n < 1:
         raise SkyevalError(f"--samples must be >= 1, got {sampling.n}")
+    if sampling.temperature < 0:
+        raise SkyevalError(f"--temperature must be >= 0, got {sampling.temperature:g}")
+    if not 0 < sampling.top_p <= 1:
+        raise SkyevalError(f"--top-p must be in (0, 1], got {sampling.top_p:g}")
+    if sampling.max_tokens < 1:
+        raise SkyevalError(f"--max-tokens must be >= 1, got {sampling.max_tokens}")
+    if not options.grade_timeout > 0:
+        raise SkyevalError(f"--grade-timeout must be > 0, got {options.grade_timeout:g}")
+    engine_options_for(options.engine, options.model, options.engine_options, spec)  # refuse unknown options
+    if options.ray_address is None:  # a missing extra fails before the run directory is created
+        engine = engine_spec(options.engine)
+        for module in engine.requires:
+            require(module, extra=engine.extra, what=f"the {options.engine!r} engine")
     if options.limit is not None and options.limit < 1:
         raise SkyevalError(f"--limit must be >= 1, got {options.limit}")
     prompt_name, system = resolve_prompt(options.system_prompt, options.model)
@@ -384,6 +397,8 @@ def score(
     from skyeval import grade_many
 
     path = Path(run_dir)
+    if not timeout > 0:
+        raise SkyevalError(f"--grade-timeout must be > 0, got {timeout:g}")
     config = results.read_config(path)
     with results.lock(path):
         records = list(results.dedupe(results.read_samples(path)).values())

@@ -198,6 +198,7 @@ class RayEngine:
             connect(self.address)
             import ray
 
+            self._check_resources(ray.cluster_resources())
             actor_class = ray.remote(_Replica).options(
                 num_cpus=self.num_cpus_per_replica,
                 num_gpus=self.num_gpus_per_replica,
@@ -207,6 +208,16 @@ class RayEngine:
             while len(self._slots) < self.replicas:
                 self._slots.append(_Slot(actor_class.remote(self.engine, self._spec, self.engine_options)))
         return self._wait_ready()
+
+    def _check_resources(self, cluster: Mapping[str, float]) -> None:
+        """Fail at once, instead of waiting forever, when the whole cluster cannot hold the replicas."""
+        for resource, each in (("CPU", self.num_cpus_per_replica), ("GPU", self.num_gpus_per_replica)):
+            have = cluster.get(resource, 0.0)
+            if self.replicas * each > have:
+                raise SkyevalError(
+                    f"{self.replicas} replicas x {each:g} {resource} need {self.replicas * each:g} {resource}s "
+                    f"but the Ray cluster has {have:g}; lower --replicas"
+                )
 
     def _wait_ready(self) -> list[int]:
         import ray

@@ -17,6 +17,7 @@ class Script:
     fail: Callable[[int], int | None] = lambda i: None
     delay: float = 0.0
     supports_n: bool = True
+    max_choices: int | None = None  # at most this many choices per reply (0: an empty ``choices`` list)
     answer: Callable[[dict[str, Any]], str] = lambda body: "So the answer is \\boxed{42}."
     requests: list[dict[str, Any]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -51,6 +52,7 @@ def _handler(script: Script) -> type[BaseHTTPRequestHandler]:
             if script.delay:
                 time.sleep(script.delay)
             n = int(body.get("n", 1)) if script.supports_n else 1
+            n = n if script.max_choices is None else min(n, script.max_choices)
             text = script.answer(body)
             chat = self.path.endswith("/chat/completions")
             choices = [

@@ -58,6 +58,14 @@ def test_tasks_lists_defaults(shared_dir: Path) -> None:
         (["run", "--model", "m", "--task", "aime24", "--engine", "nope"], "unknown engine 'nope'"),
         (["run", "--task", "aime24"], "--model is required"),
         (["score", "/no/such/run"], "not a run directory"),
+        (["tasks", "--data-dir", "/no/such/dir"], "data dir not found: /no/such/dir"),
+        (["score", "/no/such/run", "--grade-timeout", "-1"], "--grade-timeout must be > 0"),
+        (["run", "--model", "m", "--task", "aime24", "--temperature", "-1"], "--temperature must be >= 0"),
+        (["run", "--model", "m", "--task", "aime24", "--top-p", "1.5"], "--top-p must be in (0, 1]"),
+        (["run", "--model", "m", "--task", "aime24", "--max-tokens", "0"], "--max-tokens must be >= 1"),
+        (["run", "--model", "m", "--task", "aime24", "--samples", "0"], "--samples must be >= 1"),
+        (["run", "--model", "m", "--task", "aime24", "--grade-timeout", "0"], "--grade-timeout must be > 0"),
+        (["run", "--model", "m", "--task", "aime24", "-E", "bogus=1"], "does not take option(s) bogus"),
     ],
 )
 def test_one_line_errors(args: list[str], message: str, shared_dir: Path, tmp_path: Path) -> None:
@@ -84,3 +92,13 @@ def test_server_down_exits_nonzero(tmp_path: Path) -> None:
     assert (
         result.exit_code == 2 and "unreachable" in result.output and "partial results kept" in result.output
     )
+
+
+def test_unwritable_output_dir_is_one_line(shared_dir: Path, tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    args = ["run", "-m", "m", "--task", "aime24", "--base-url", "http://127.0.0.1:9/v1"]
+    args += ["--data-dir", str(shared_dir / "data"), "-o", str(blocker)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2 and "cannot write run directory" in result.output
+    assert "Traceback" not in result.output and result.output.strip().count("\n") == 0

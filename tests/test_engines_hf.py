@@ -64,6 +64,19 @@ def test_missing_model_path_is_one_line_error(tmp_path: Path) -> None:
         get_engine("hf", model=str(tmp_path / "nope"))
     with pytest.raises(SkyevalError, match="does not take option"):
         get_engine("hf", model=str(tmp_path), base_url="http://x")
+    with pytest.raises(SkyevalError, match="not a Hugging Face model directory"):
+        get_engine("hf", model=str(tmp_path))
+
+
+def test_unloadable_model_and_missing_cuda_are_one_line_errors(tmp_path: Path, tiny_model_dir: Path) -> None:
+    import torch
+
+    (tmp_path / "config.json").write_text("{}")  # a config but no tokenizer or weights
+    with pytest.raises(SkyevalError, match="cannot load model"):
+        get_engine("hf", model=str(tmp_path), device="cpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(SkyevalError, match="sees no CUDA device"):
+            get_engine("hf", model=str(tiny_model_dir), device="cuda")
 
 
 @pytest.mark.gpu

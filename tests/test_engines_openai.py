@@ -95,6 +95,14 @@ def test_bad_request_becomes_error_completion_and_401_aborts() -> None:
         list(_engine(url).generate(_requests(1), SAMPLING))
 
 
+def test_reply_without_choices_is_an_error_completion_not_a_crash() -> None:
+    with FakeServer(Script(max_choices=0)) as url:
+        out = list(_engine(url).generate(_requests(2), SAMPLING))
+        greedy = list(_engine(url).generate(_requests(1), SamplingParams(n=2, temperature=0.0)))
+    assert _keys(out) == [(f"p{i}", j) for i in range(2) for j in range(3)]
+    assert {c.finish_reason for c in out + greedy} == {"error"} and "no choices" in out[0].text
+
+
 def test_api_key_only_in_header(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SKYEVAL_TEST_KEY", "sk-secret-123")
     script = Script(fail=lambda i: 401)

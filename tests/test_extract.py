@@ -33,7 +33,9 @@ from skyeval.grading.extract import ExtractConfig, extract_answer
         ("Therefore, there are 12 distinct arithmetic sequences.", "12"),
         ("the number is not 10 which is 1,000.99€", "1,000.99€"),
         ("so \\boxed{5} and later \\boxed{ }", "5"),
-        ("The answer is **7**.", "**7**"),
+        ("The answer is **7**.", "7"),  # Markdown emphasis is not part of the answer
+        ("**Final Answer**: 7", "7"),
+        ("**Answer:** 7", "7"),
         ("$1$ and $2$ and $3$", "1, 2, 3"),
         ("\\boxed{(2, 2)} \\quad \\text{and} \\quad \\boxed{(6, 2)}", "(2, 2), (6, 2)"),
         ("\\boxed{1} no no no no no \\boxed{2}", "2"),

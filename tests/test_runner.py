@@ -237,3 +237,97 @@ def test_importing_the_runner_and_cli_stays_light() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_ctrl_c_keeps_partial_results_and_summary_then_resumes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import skyeval
+    from skyeval.runner import Interrupted
+
+    real_grade = skyeval.grade
+    calls = []
+
+    def interrupting_grade(response: str, gold: str, **kw: object) -> object:
+        calls.append(1)
+        if len(calls) == 6:
+            raise KeyboardInterrupt
+        return real_grade(response, gold, **kw)  # type: ignore[arg-type]
+
+    path = _replay_file(tmp_path)
+    monkeypatch.setattr(skyeval, "grade", interrupting_grade)
+    with pytest.raises(Interrupted, match="5 sample") as info:
+        run(_replay_options(tmp_path, path))
+    run_dir = info.value.run_dir
+    assert len(results.read_samples(run_dir)) == 5
+    partial = results.read_summary(run_dir)
+    assert partial["samples"] == 5 and partial["complete"] is False and partial["problems"] == 6
+    monkeypatch.setattr(skyeval, "grade", real_grade)
+    again = run(_replay_options(tmp_path, path))
+    keys = [(r.problem_id, r.sample_index) for r in results.read_samples(again.run_dir)]
+    assert len(keys) == len(set(keys)) == 24 and again.summary["complete"] is True
+
+
+def test_score_of_a_partial_run_keeps_the_task_size(tmp_path: Path) -> None:
+    res = run(_replay_options(tmp_path, _replay_file(tmp_path)))
+    rows = results.read_samples(res.run_dir)
+    results.rewrite_samples(res.run_dir, [r for r in rows if r.problem_id in {"0", "1"}])
+    summary = score(res.run_dir, progress=False)
+    assert summary["problems"] == 6 and summary["problems_scored"] == 2 and summary["complete"] is False
+
+
+def test_unwritable_output_dir_and_malformed_rows_are_one_line_errors(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(SkyevalError, match="cannot write run directory"):
+        run(_replay_options(tmp_path, _replay_file(tmp_path), output_dir=str(blocker)))
+    res = run(_replay_options(tmp_path, _replay_file(tmp_path)))
+    samples = res.run_dir / "samples.jsonl"
+    samples.write_text("[1, 2]\n" + samples.read_text())
+    with pytest.raises(SkyevalError, match=r"samples.jsonl:1: malformed sample row"):
+        results.read_samples(res.run_dir)
+    (res.run_dir / "summary.json").write_text("{")
+    with pytest.raises(SkyevalError, match="malformed"):
+        results.read_summary(res.run_dir)
+
+
+def test_missing_engine_extra_fails_before_writing(tmp_path: Path) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("vllm") is not None:
+        pytest.skip("vllm is installed")
+    options = RunOptions(
+        model="org/model",
+        task="amc23",
+        engine="vllm",
+        data_dir=str(_data(tmp_path)),
+        output_dir=str(tmp_path / "r"),
+    )
+    with pytest.raises(SkyevalError, match=r"pip install 'skyeval\[vllm\]'"):
+        run(options)
+    assert not (tmp_path / "r").exists()
+
+
+def test_replay_files_of_one_name_are_different_runs(tmp_path: Path) -> None:
+    data = _data(tmp_path)
+    runs = []
+    for sub, answer in (("a", "42"), ("b", "7")):
+        (tmp_path / sub).mkdir()
+        path = tmp_path / sub / "gens.jsonl"
+        path.write_text(
+            "".join(json.dumps({"id": i, "completion": f"\\boxed{{{answer}}}"}) + "\n" for i in range(6))
+        )
+        options = RunOptions(
+            model="replay:gens.jsonl",
+            task="amc23",
+            engine="replay",
+            engine_options={"path": str(path)},
+            samples=1,
+            data_dir=str(data),
+            output_dir=str(tmp_path / "runs"),
+            progress=False,
+        )
+        runs.append(run(options))
+    assert runs[0].run_dir != runs[1].run_dir
+    assert runs[0].summary["pass@1"] == pytest.approx(0.5) == runs[1].summary["pass@1"]
+    assert {r.completion for r in results.read_samples(runs[1].run_dir)} == {"\\boxed{7}"}

@@ -110,6 +110,15 @@ def test_engine_errors_in_a_replica_are_one_line_user_errors(fake_engine: str) -
         engine.close()
 
 
+def test_more_replicas_than_the_cluster_holds_fail_at_once(fake_engine: str) -> None:
+    from skyeval.scaleout import RayEngine
+
+    with pytest.raises(SkyevalError, match="3 replicas x 1 CPU need 3 CPUs but the Ray cluster has 2"):
+        RayEngine(fake_engine, {}, replicas=3).start()
+    with pytest.raises(SkyevalError, match="need 2 GPUs but the Ray cluster has 0"):
+        RayEngine("vllm", {"tensor_parallel_size": 2}).start()
+
+
 def test_ray_grade_many_equals_grade_many() -> None:
     from skyeval import grade_many
     from skyeval.scaleout import ray_grade_many

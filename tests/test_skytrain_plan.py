@@ -253,3 +253,21 @@ def test_failed_command_is_one_error_line() -> None:
 
     with pytest.raises(SkyevalError, match="exited with status 3"):
         run(Command(("python", "-c", "raise SystemExit(3)")))
+
+
+def test_dry_run_checks_existing_data_and_notes_missing_inputs(tmp_path: Path) -> None:
+    runner = CliRunner()
+    out = ["--output-dir", str(tmp_path / "out"), "--dry-run"]
+    missing = runner.invoke(
+        main, ["sft", "--model", "./no/model", "--data", str(tmp_path / "no.jsonl"), *out]
+    )
+    assert missing.exit_code == 0, missing.output
+    assert "does not exist (yet)" in missing.output and "model path ./no/model" in missing.output
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"messages": [{"role": "user", "content": "hi"}]}\n')
+    result = runner.invoke(main, ["sft", "--model", "m", "--data", str(bad), *out])
+    assert result.exit_code == 2 and "bad.jsonl:1: the last message must be the assistant's" in result.output
+    rl = tmp_path / "rl.jsonl"
+    rl.write_text('{"prompt": "1+1?", "answer": "2"}\n{"prompt": "2+2?", "answer": ""}\n')
+    result = runner.invoke(main, ["rl", "--backend", "trl", "--model", "m", "--data", str(rl), *out])
+    assert result.exit_code == 2 and "rl.jsonl:2" in result.output

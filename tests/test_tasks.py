@@ -120,3 +120,30 @@ def test_hub_loading_maps_fields_and_filters(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr(datasets, "load_dataset", offline)
     with pytest.raises(SkyevalError, match="use --data-dir"):
         load_task(get_task("olympiadbench"))
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (
+            b'{"q": "Q?", "gt": "1"}\n\n{"q": "R?", "gt": null}\n',
+            r"mine.jsonl:3: empty or null field\(s\) gt",
+        ),
+        (b'{"q": "Q?", "gt": "1"}\n{"q": " ", "gt": "2"}\n', r"mine.jsonl:2: empty or null field\(s\) q"),
+        (b'{"q": "Q?", "gt": []}\n', r"mine.jsonl:1: empty or null field\(s\) gt"),
+        (b'{"q": "Q?", "gt": "1"}\n\n{"x": 1}\n', r"mine.jsonl:3: lacks field\(s\) q, gt"),
+        (b'{"q": "Q?", "gt": "1"}\n\xff\xfe\n', r"mine.jsonl:2: not UTF-8"),
+    ],
+)
+def test_bad_rows_name_their_line(tmp_path: Path, content: bytes, message: str) -> None:
+    path = tmp_path / "mine.jsonl"
+    path.write_bytes(content)
+    with pytest.raises(SkyevalError, match=message):
+        load_task(file_task(str(path), FieldMap(question="q", gold="gt")))
+
+
+def test_duplicate_id_names_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "mine.jsonl"
+    path.write_text('{"i": 1, "q": "Q?", "gt": "1"}\n\n{"i": 1, "q": "R?", "gt": "2"}\n')
+    with pytest.raises(SkyevalError, match=r"mine.jsonl:3: duplicate id '1'"):
+        load_task(file_task(str(path), FieldMap(question="q", gold="gt", id="i")))

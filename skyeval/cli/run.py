@@ -26,12 +26,14 @@ def _print_summary(summary: dict[str, Any], run_dir: object) -> None:
         return
     n = summary["n"]
     lo, hi = summary["ci95"]
-    passk = " ".join(f"pass@{k}={v:.3f}" for k, v in summary["pass@k"].items())
-    click.echo(
-        f"{summary['task']}: pass@1={summary['pass@1']:.4f} (95% CI {lo:.3f}-{hi:.3f}) {passk} "
-        f"maj@{n}={summary[f'maj@{n}']:.3f} truncated={summary['truncated']}/{summary['samples']} "
-        f"problems={summary['problems_scored']}/{summary['problems']}"
-    )
+    parts = [f"{summary['task']}: pass@1={summary['pass@1']:.4f} (95% CI {lo:.3f}-{hi:.3f})"]
+    parts += [f"pass@{k}={v:.3f}" for k, v in summary["pass@k"].items() if k != "1"]
+    parts += [
+        f"maj@{n}={summary[f'maj@{n}']:.3f}",
+        f"truncated={summary['truncated']}/{summary['samples']}",
+        f"problems={summary['problems_scored']}/{summary['problems']}",
+    ]
+    click.echo(" ".join(parts))
     click.echo(f"results: {run_dir}")
 
 
@@ -197,8 +199,12 @@ def score_cmd(
 @click.option("--data-dir", envvar="SKYEVAL_DATA_DIR", default=None, help="Count rows of local <task>.jsonl.")
 def tasks_cmd(data_dir: str | None) -> None:
     """List the built-in tasks with row counts (when local data is available) and default sampling."""
+    from pathlib import Path
+
     from skyeval.tasks import count_rows, get_task, task_names
 
+    if data_dir is not None and not Path(data_dir).is_dir():
+        raise SkyevalError(f"data dir not found: {data_dir}")
     for name in task_names():
         spec = get_task(name)
         rows = count_rows(name, data_dir)

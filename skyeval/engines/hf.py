@@ -9,6 +9,7 @@ noise that padding can add).
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from skyeval.engines._common import check_model_path, expand, sample_seed
@@ -65,12 +66,18 @@ class HFEngine:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         check_model_path(model)
+        if Path(model).expanduser().is_dir() and not (Path(model).expanduser() / "config.json").is_file():
+            raise SkyevalError(f"not a Hugging Face model directory (no config.json): {model}")
         if batch_size < 1:
             raise SkyevalError(f"batch_size must be >= 1, got {batch_size}")
         self.model_name = model
         self.batch_size = batch_size
         self.seed = seed
         self.device = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
+        if self.device.startswith("cuda") and not torch.cuda.is_available():
+            raise SkyevalError(
+                f"device {device!r} asked for, but torch sees no CUDA device; use --device cpu"
+            )
         torch_dtype = "auto" if dtype == "auto" else getattr(torch, dtype, None)
         if not isinstance(torch_dtype, str | torch.dtype):
             raise SkyevalError(f"unknown dtype {dtype!r}; use auto, bfloat16, float16 or float32")
@@ -78,8 +85,9 @@ class HFEngine:
             self.tokenizer = AutoTokenizer.from_pretrained(model, padding_side="left")
             loaded: Any = AutoModelForCausalLM.from_pretrained(model, dtype=torch_dtype)
             self.model = loaded.to(self.device)
-        except OSError as err:
-            raise SkyevalError(f"cannot load model {model!r}: {err}") from err
+        except (OSError, ValueError) as err:  # not a model directory, no usable tokenizer, bad config
+            detail = " ".join(str(err).split()) or type(err).__name__
+            raise SkyevalError(f"cannot load model {model!r}: {detail}") from err
         self.model.eval()
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token

@@ -170,9 +170,10 @@ class OpenAIEngine:
     def _emit(
         req: GenerationRequest, indices: list[int], reply: _Reply, emit: Any, shared: bool = False
     ) -> None:
-        if reply.error:
+        error = reply.error or ("" if reply.choices else "the server returned no choices")
+        if error:  # reported per sample: the run exits non-zero and a re-run asks again
             for idx in indices:
-                emit(Completion(req.problem_id, idx, reply.error, "error", reply.prompt_tokens, None))
+                emit(Completion(req.problem_id, idx, error, "error", reply.prompt_tokens, None))
             return
         one = len(reply.choices) == 1
         for j, idx in enumerate(indices):
@@ -248,6 +249,8 @@ class OpenAIEngine:
             raise SkyevalError(f"malformed reply from {self.base_url}: {resp.text[:200]!r}") from err
         choices = []
         for raw in raw_choices:
+            if not isinstance(raw, dict):
+                raise SkyevalError(f"malformed reply from {self.base_url}: {resp.text[:200]!r}")
             if self.mode == "chat":
                 message = raw.get("message") or {}
                 text = message.get("content") or ""

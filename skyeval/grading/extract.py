@@ -29,7 +29,7 @@ _BOX_RE = re.compile(r"\\(?:boxed|fbox)\b")
 _MARKER_RE = re.compile(
     r"(?i)(?:final\s+answer\b\s*(?:is\b)?\s*[:：]?"
     r"|answer\s*(?:is|was|should\s+be|would\s+be|will\s+be)\b\s*[:：]?"
-    r"|answer\s*[:：]"
+    r"|answer(?:\*{1,2}|_{1,2})?\s*[:：]"  # also Markdown's "**Answer**: 5"
     r"|answer\b(?=\s*(?:\$|\\\(|\\\[)))"
 )
 _THINK_END = "</think>"
@@ -211,11 +211,15 @@ def _last_marker(text: str, start: int = 0) -> re.Match[str] | None:
     return None
 
 
+_MARKDOWN_LEAD_RE = re.compile(r"^(?:[*_]{1,3}(?:[ \t]*[:：])?(?=\s|$)\s*)+")
+
+
 def _after_marker(text: str, marker: re.Match[str] | None) -> str | None:
     """The answer after the last "final answer is"/"answer:" marker, up to the end of its paragraph."""
     if marker is None:
         return None
     rest = _NOISE_RE.sub("", text[marker.end() : marker.end() + 2000]).lstrip()
+    rest = _MARKDOWN_LEAD_RE.sub("", rest)  # "**Final Answer**: 17", "**Answer:** 17"
     para = rest.split("\n\n", 1)[0] if rest.strip() else ""
     if not para.strip() or _BOX_RE.search(para):
         return None  # nothing stated, or only an empty/unclosed box
@@ -229,7 +233,15 @@ def _after_marker(text: str, marker: re.Match[str] | None) -> str | None:
     numbers = _NUMBER_RE.findall(answer)
     if len(answer.split()) > 2 and len(numbers) == 1 and "$" not in answer and "\\" not in answer:
         return numbers[0]  # "Final Answer: Jane started 3 hours ago" -> 3
-    return answer or None
+    return _strip_emphasis(answer) or None
+
+
+def _strip_emphasis(answer: str) -> str:
+    """``**17**`` / ``*17*`` -> ``17``: Markdown emphasis around a whole answer is not part of it."""
+    s = answer.strip()
+    while len(s) > 2 and s[0] in "*_" and s[-1] == s[0]:
+        s = s[1:-1].strip()
+    return s
 
 
 def _extract(text: str, config: ExtractConfig) -> str | None:
