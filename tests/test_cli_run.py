@@ -66,6 +66,8 @@ def test_tasks_lists_defaults(shared_dir: Path) -> None:
         (["run", "--model", "m", "--task", "aime24", "--samples", "0"], "--samples must be >= 1"),
         (["run", "--model", "m", "--task", "aime24", "--grade-timeout", "0"], "--grade-timeout must be > 0"),
         (["run", "--model", "m", "--task", "aime24", "-E", "bogus=1"], "does not take option(s) bogus"),
+        (["run", "-m", "m", "--task", "aime24", "-e", "openai", "-E", "concurrency=abc"], "must be int like"),
+        (["run", "-m", "m", "--task", "aime24", "-e", "openai", "-E", "use_n=1"], "must be bool like"),
     ],
 )
 def test_one_line_errors(args: list[str], message: str, shared_dir: Path, tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 
 from skyeval.engines import ENGINES, EngineSpec
 from skyeval.errors import SkyevalError
+from skyeval.scaleout import RayEngine, ray_grade_many
 from skyeval.types import Completion, SamplingParams
 
 ray = pytest.importorskip("ray")
@@ -53,8 +55,6 @@ def keyed(completions: list[Completion]) -> dict[tuple[str, int], Completion]:
 
 
 def test_two_replicas_equal_a_single_process(fake_engine: str) -> None:
-    from skyeval.scaleout import RayEngine
-
     requests = make_requests(9, 3)
     local = keyed(list(FakeEngine().generate(requests, GREEDY)))
     engine = RayEngine(fake_engine, {}, replicas=2, batch_size=4)
@@ -68,20 +68,26 @@ def test_two_replicas_equal_a_single_process(fake_engine: str) -> None:
         engine.close()
 
 
-def _kill_during_run(engine_name: str, kill: str) -> tuple[dict[tuple[str, int], Completion], object]:
-    from skyeval.scaleout import RayEngine
-
-    engine = RayEngine(engine_name, {"delay": 0.03}, replicas=2, batch_size=2, max_task_retries=2)
+def _kill_during_run(engine_name: str, kill: str) -> tuple[dict[tuple[str, int], Completion], RayEngine]:
+    engine = RayEngine(engine_name, {"delay": 0.05}, replicas=2, batch_size=2, max_task_retries=2)
     try:
         pid = engine.start()[0]
         victim = engine.actors()[0]
-        if kill == "ray.kill":  # gone for good: its batch must move to the other replica
-            timer = threading.Timer(0.4, lambda: ray.kill(victim))
-        else:  # the process dies: Ray restarts the actor and retries its batch there
-            timer = threading.Timer(0.4, lambda: os.kill(pid, signal.SIGKILL))
+        killed_at: list[float] = []
+
+        def kill_it() -> None:
+            if kill == "ray.kill":  # gone for good: its batch must move to the other replica
+                ray.kill(victim)
+            else:  # the process dies: Ray restarts the actor and retries its batch there
+                os.kill(pid, signal.SIGKILL)
+            killed_at.append(time.monotonic())
+
+        timer = threading.Timer(0.4, kill_it)
         timer.start()
         got = keyed(list(engine.generate(make_requests(20, 2), GREEDY)))
+        finished_at = time.monotonic()
         timer.join()
+        assert killed_at and killed_at[0] < finished_at  # the worker died while the run was going on
         if kill == "SIGKILL":
             assert engine.pids()[0] != pid  # the actor was restarted in a new process
         return got, engine
@@ -95,13 +101,11 @@ def test_a_killed_worker_loses_and_duplicates_nothing(fake_engine: str, kill: st
     got, engine = _kill_during_run(fake_engine, kill)
     assert got == expected
     if kill == "ray.kill":
-        assert engine.stats.dead_replicas == 1  # type: ignore[attr-defined]
-        assert engine.stats.retried_batches >= 1  # type: ignore[attr-defined]
+        assert engine.stats.dead_replicas == 1
+        assert engine.stats.retried_batches >= 1
 
 
 def test_engine_errors_in_a_replica_are_one_line_user_errors(fake_engine: str) -> None:
-    from skyeval.scaleout import RayEngine
-
     engine = RayEngine(fake_engine, {"fail": True}, replicas=1)
     try:
         with pytest.raises(SkyevalError, match="^model 'nowhere' not found$"):
@@ -111,8 +115,6 @@ def test_engine_errors_in_a_replica_are_one_line_user_errors(fake_engine: str) -
 
 
 def test_more_replicas_than_the_cluster_holds_fail_at_once(fake_engine: str) -> None:
-    from skyeval.scaleout import RayEngine
-
     with pytest.raises(SkyevalError, match="3 replicas x 1 CPU need 3 CPUs but the Ray cluster has 2"):
         RayEngine(fake_engine, {}, replicas=3).start()
     with pytest.raises(SkyevalError, match="need 2 GPUs but the Ray cluster has 0"):
@@ -121,11 +123,15 @@ def test_more_replicas_than_the_cluster_holds_fail_at_once(fake_engine: str) -> 
 
 def test_ray_grade_many_equals_grade_many() -> None:
     from skyeval import grade_many
-    from skyeval.scaleout import ray_grade_many
 
     responses = [f"the answer is \\boxed{{{i % 7}}}" for i in range(50)] + ["no answer here"]
     golds = [str(i % 5) for i in range(51)]
-    assert ray_grade_many(responses, golds, replicas=2, batch_size=8) == grade_many(responses, golds)
+    # symbolic comparisons: the grader's killable worker processes, started inside a Ray worker
+    responses += ["so \\boxed{\\frac{\\sqrt{2}}{2}}", "so \\boxed{(x+1)^2}"]
+    golds += ["\\frac{1}{\\sqrt{2}}", "x^2+2x+1"]
+    local = grade_many(responses, golds)
+    assert local[-2].correct and local[-1].correct
+    assert ray_grade_many(responses, golds, replicas=2, batch_size=8) == local
     assert ray_grade_many([], []) == []
     with pytest.raises(SkyevalError):
         ray_grade_many(["a"], [])
@@ -139,7 +145,6 @@ def test_hf_on_two_replicas_equals_the_single_process_run(tiny_model_dir: Path) 
     """
     from skyeval import grade
     from skyeval.engines import get_engine
-    from skyeval.scaleout import RayEngine
 
     options = {"model": str(tiny_model_dir), "device": "cpu", "batch_size": 2}
     requests = make_requests(8, 2)
@@ -194,8 +199,6 @@ def test_cli_run_and_score_with_ray_write_the_same_files(tiny_model_dir: Path, t
 
 
 def test_a_generation_abandoned_half_way_leaves_the_engine_usable(fake_engine: str) -> None:
-    from skyeval.scaleout import RayEngine
-
     requests = make_requests(8, 1)
     engine = RayEngine(fake_engine, {"delay": 0.05}, replicas=2, batch_size=2)
     try:

@@ -57,6 +57,25 @@ def check_options(name: str, options: dict[str, Any]) -> None:
         raise SkyevalError(
             f"engine {name!r} does not take option(s) {', '.join(unknown)}; it takes: {', '.join(params)}"
         )
+    defaults = {k: p.default for k, p in inspect.signature(_factory(name)).parameters.items()}
+    for key, value in options.items():
+        wanted = _ACCEPTS.get(type(defaults[key]))
+        if wanted is not None and (
+            isinstance(value, bool) is not (bool in wanted) or not isinstance(value, wanted)
+        ):
+            raise SkyevalError(
+                f"engine {name!r} option {key}={value!r} must be {wanted[0].__name__} like its default "
+                f"{defaults[key]!r}"
+            )
+
+
+# The value types an option accepts, by the type of its default (options whose default is None are not checked).
+_ACCEPTS: dict[type, tuple[type, ...]] = {
+    bool: (bool,),
+    int: (int,),
+    float: (float, int),
+    str: (str,),
+}
 
 
 def get_engine(name: str, **options: Any) -> Engine:
