@@ -5,32 +5,21 @@ Every malformed row is an error naming the file and line; nothing is dropped sil
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from skyeval.errors import SkyevalError
+from skyeval.jsonl import iter_jsonl
 
 ROLES = ("system", "user", "assistant")
 
 
-def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield ``(line_number, row)`` for each non-blank line of a JSONL file."""
-    path = Path(path)
-    if not path.is_file():
+def _rows(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """``(line number, row)`` of a training-data JSONL file."""
+    if not Path(path).is_file():
         raise SkyevalError(f"training data {path} does not exist")
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise SkyevalError(f"{path}:{number}: not valid JSON ({err.msg})") from err
-            if not isinstance(row, dict):
-                raise SkyevalError(f"{path}:{number}: each line must be a JSON object")
-            yield number, row
+    return iter_jsonl(path)
 
 
 def _check_messages(messages: Any, where: str) -> list[dict[str, str]]:
@@ -49,7 +38,7 @@ def _check_messages(messages: Any, where: str) -> list[dict[str, str]]:
 def load_sft_rows(path: str | Path) -> list[dict[str, Any]]:
     """Rows ``{"messages": [...]}`` whose last message is the assistant's (the part that is trained on)."""
     rows = []
-    for number, row in iter_jsonl(path):
+    for number, row in _rows(path):
         where = f"{path}:{number}"
         messages = _check_messages(row.get("messages"), where)
         if messages[-1]["role"] != "assistant":
@@ -69,7 +58,7 @@ def load_rl_rows(
 ) -> list[dict[str, Any]]:
     """Rows ``{"prompt": [messages], "answer": str}``: the prompt as chat messages, the gold answer as text."""
     rows = []
-    for number, row in iter_jsonl(path):
+    for number, row in _rows(path):
         where = f"{path}:{number}"
         prompt = row.get(prompt_key)
         if isinstance(prompt, str):

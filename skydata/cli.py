@@ -462,9 +462,9 @@ def rewrite_cmd(
     no_format_check: bool,
 ) -> None:
     """Reformat kept responses into the Sky-T1 thought/solution format; drop those failing re-grading."""
-    from skydata.io import read_jsonl
     from skydata.rewrite import rewrite
     from skydata.stage import run_stage
+    from skyeval.jsonl import read_jsonl
 
     ec = make_engine_config(engine, model, base_url, api_key_env, option, ray_address, replicas)
     grader = build_grader(ray_address=ray_address, replicas=replicas)
@@ -499,7 +499,7 @@ def rewrite_cmd(
 def export_cmd(input_path: str, out: str, fmt: str, system_prompt: str | None) -> None:
     """Convert curated SFT rows or problem rows to a trainer's format."""
     from skydata.export import export_rows
-    from skydata.io import read_jsonl, write_jsonl
+    from skyeval.jsonl import read_jsonl, write_jsonl
 
     n = write_jsonl(out, export_rows(read_jsonl(input_path), fmt, system_prompt=system_prompt))
     click.echo(f"export: {n} rows -> {out} ({fmt})", err=True)
@@ -512,8 +512,8 @@ def export_cmd(input_path: str, out: str, fmt: str, system_prompt: str | None) -
 @click.option("--seed", type=int, default=0, show_default=True)
 def mix_cmd(parts: tuple[str, ...], out: str, total: int | None, seed: int) -> None:
     """Mix curated sets: PART is [NAME=]PATH[:COUNT|:FRACTION]; rows keep their set name in 'mixture'."""
-    from skydata.io import write_jsonl
     from skydata.mix import mix, parse_part
+    from skyeval.jsonl import write_jsonl
 
     n = write_jsonl(out, mix([parse_part(p) for p in parts], total=total, seed=seed))
     click.echo(f"mix: {n} rows -> {out}", err=True)

@@ -14,8 +14,9 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from skydata.io import AppendLog, read_jsonl, stable_hash
+from skydata.io import stable_hash
 from skydata.records import Item
+from skyeval.jsonl import AppendLog, read_jsonl
 from skyeval.types import Engine, GenerationRequest, Message, SamplingParams
 
 RUBRIC_VERSION = "aops-1-10-v1"

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from skydata.io import read_jsonl
 from skyeval.errors import SkyevalError
+from skyeval.jsonl import read_jsonl
 
 
 @dataclass(frozen=True)

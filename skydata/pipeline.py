@@ -25,7 +25,7 @@ from skydata.decontam import DecontamConfig, NgramIndex, decontaminate, load_ben
 from skydata.dedup import DedupConfig, dedup
 from skydata.difficulty import RUBRIC_VERSION, JudgeCache, JudgeConfig, label
 from skydata.export import FORMATS, export_rows
-from skydata.io import read_jsonl, stable_hash, write_json, write_jsonl
+from skydata.io import stable_hash
 from skydata.records import Generation, Item
 from skydata.reject import RejectConfig, reject
 from skydata.rewrite import REWRITE_VERSION, rewrite
@@ -34,6 +34,7 @@ from skydata.sources import SourceSpec, read_source
 from skydata.stage import StageResult, count_lines, read_items, run_stage
 from skydata.teacher import Teacher, generate, grades_path, load_generations, read_text
 from skyeval.errors import SkyevalError
+from skyeval.jsonl import read_jsonl, write_json, write_jsonl
 from skyeval.types import SamplingParams
 
 

@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from skydata.backend import Grader
-from skydata.io import AppendLog, read_jsonl, stable_hash
+from skydata.io import stable_hash
 from skydata.records import Drop
+from skyeval.jsonl import AppendLog, read_jsonl
 from skyeval.types import Engine, GenerationRequest, Message, SamplingParams
 
 REWRITE_SYSTEM = (

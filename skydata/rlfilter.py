@@ -11,9 +11,9 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from skydata.io import read_jsonl
 from skydata.records import Drop, Item
 from skyeval.errors import SkyevalError
+from skyeval.jsonl import read_jsonl
 
 
 @dataclass(frozen=True)

@@ -138,7 +138,7 @@ SOURCE_KINDS: dict[str, SourceKind] = {
 
 
 def _read_local(path: Path) -> Iterator[RawRecord]:
-    from skydata.io import read_jsonl
+    from skyeval.jsonl import read_jsonl
 
     if path.suffix == ".parquet":
         require("pyarrow", extra="hf", what="reading Parquet sources")

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from skydata.io import atomic_jsonl, read_jsonl, write_line
 from skydata.records import Drop, Item
+from skyeval.jsonl import atomic_jsonl, read_jsonl, write_line
 
 StageRow = Item | Drop | Mapping[str, Any]
 

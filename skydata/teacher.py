@@ -13,9 +13,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from skydata.backend import Grader
-from skydata.io import AppendLog, read_jsonl, stable_hash
+from skydata.io import stable_hash
 from skydata.records import Generation, Item
 from skydata.reject import Acceptance
+from skyeval.jsonl import AppendLog, read_jsonl
 from skyeval.types import Completion, Engine, GenerationRequest, Message, SamplingParams
 
 STEP_BY_STEP = "{problem}\n\nPlease reason step by step, and put your final answer within \\boxed{{}}."

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from skyeval.errors import SkyevalError
+from skyeval.jsonl import cut_torn_tail, iter_jsonl, write_jsonl
 from skyeval.types import RunConfig, SampleRecord, SamplingParams
 
 CONFIG = "config.json"
@@ -102,18 +103,12 @@ def read_samples(run_dir: Path) -> list[SampleRecord]:
     path = run_dir / SAMPLES
     if not path.is_file():
         return []
-    data = path.read_bytes()
-    lines = data.split(b"\n")
-    torn = lines.pop()  # bytes after the last newline: empty, or a line cut short by a kill
     records = []
-    for lineno, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
+    for lineno, row in iter_jsonl(path, tolerate_torn_tail=True):
         try:
-            records.append(SampleRecord.from_json(json.loads(line)))
-        except (json.JSONDecodeError, TypeError, AttributeError, UnicodeDecodeError) as err:
+            records.append(SampleRecord.from_json(row))
+        except (TypeError, AttributeError) as err:
             raise SkyevalError(f"{path}:{lineno}: malformed sample row ({err})") from err
-    del torn
     return records
 
 
@@ -156,24 +151,14 @@ class SampleWriter:
 def open_writer(run_dir: Path) -> Iterator[SampleWriter]:
     """A writer appending to ``samples.jsonl``, after cutting off a torn last line if there is one."""
     path = run_dir / SAMPLES
-    if path.is_file():
-        data = path.read_bytes()
-        end = data.rfind(b"\n") + 1
-        if end != len(data):
-            with path.open("r+b") as raw:
-                raw.truncate(end)
+    cut_torn_tail(path)
     with path.open("a", encoding="utf-8") as fh:
         yield SampleWriter(fh)
 
 
 def rewrite_samples(run_dir: Path, records: list[SampleRecord]) -> None:
     """Replace ``samples.jsonl`` atomically (``skyeval score`` after re-grading)."""
-    path = run_dir / SAMPLES
-    tmp = path.with_name(SAMPLES + ".tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        for rec in records:
-            fh.write(json.dumps(rec.to_json(), ensure_ascii=False) + "\n")
-    os.replace(tmp, path)
+    write_jsonl(run_dir / SAMPLES, (rec.to_json() for rec in records))
 
 
 def read_summary(run_dir: Path) -> dict[str, Any]:

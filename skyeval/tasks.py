@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from skyeval.errors import SkyevalError
+from skyeval.jsonl import iter_jsonl
 from skyeval.types import Problem, SamplingParams
 
 if sys.version_info >= (3, 11):
@@ -193,36 +194,8 @@ def _is_empty(value: Any) -> bool:
     return isinstance(value, list | tuple) and not value
 
 
-def read_jsonl_lines(path: Path) -> list[tuple[int, dict[str, Any]]]:
-    """``(line number, row)`` for each non-blank line of a JSONL file; a malformed line fails with its number."""
-    if not path.is_file():
-        raise SkyevalError(f"file not found: {path}")
-    rows = []
-    with path.open("rb") as fh:
-        for lineno, raw in enumerate(fh, 1):
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as err:
-                raise SkyevalError(f"{path}:{lineno}: not UTF-8 ({err.reason})") from err
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise SkyevalError(f"{path}:{lineno}: malformed JSON ({err.msg})") from err
-            if not isinstance(row, dict):
-                raise SkyevalError(f"{path}:{lineno}: expected a JSON object")
-            rows.append((lineno, row))
-    return rows
-
-
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """Rows of a JSONL file; a malformed line fails with its line number."""
-    return [row for _, row in read_jsonl_lines(path)]
-
-
 def _file_problems(path: Path, fields: FieldMap) -> list[Problem]:
-    numbered = read_jsonl_lines(path)
+    numbered = list(iter_jsonl(path))
     rows = [row for _, row in numbered]
     return rows_to_problems(rows, fields, str(path), [n for n, _ in numbered])
 

@@ -68,6 +68,11 @@ def test_tasks_lists_defaults(shared_dir: Path) -> None:
         (["run", "--model", "m", "--task", "aime24", "-E", "bogus=1"], "does not take option(s) bogus"),
         (["run", "-m", "m", "--task", "aime24", "-e", "openai", "-E", "concurrency=abc"], "must be int like"),
         (["run", "-m", "m", "--task", "aime24", "-e", "openai", "-E", "use_n=1"], "must be bool like"),
+        (["run", "-m", "m", "--task", "aime24", "--gold-field", "gt"], "apply to file:PATH tasks only"),
+        (
+            ["run", "--task", "aime24", "--engine", "replay"],
+            "engine 'replay' needs option(s) path (-E path=...)",
+        ),
     ],
 )
 def test_one_line_errors(args: list[str], message: str, shared_dir: Path, tmp_path: Path) -> None:

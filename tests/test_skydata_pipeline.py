@@ -14,12 +14,12 @@ import skydata.pipeline as pipeline
 from skydata.backend import EngineConfig
 from skydata.cli import main
 from skydata.difficulty import JudgeConfig
-from skydata.io import read_jsonl
 from skydata.pipeline import CurateConfig, JudgeStage, RewriteStage, TeacherStage, curate
 from skydata.reject import RejectConfig
 from skydata.select import resolve_rules
 from skydata.sources import make_spec
 from skydata.teacher import resolve_teacher
+from skyeval.jsonl import read_jsonl
 from skyeval.types import Completion, GenerationRequest, SamplingParams
 
 ROWS = [

@@ -20,7 +20,7 @@ import pytest
 from click.testing import CliRunner
 
 from skydata.cli import main
-from skydata.io import read_jsonl
+from skyeval.jsonl import read_jsonl
 
 ROWS = [
     {"source": "math", "problem": "Compute 2 plus 3 times four.", "solution": r"\boxed{14}"},

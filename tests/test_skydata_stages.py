@@ -14,7 +14,6 @@ from skydata.decontam import BenchmarkProblem, DecontamConfig, NgramIndex, decon
 from skydata.dedup import dedup
 from skydata.difficulty import JudgeCache, JudgeConfig, label, parse_level
 from skydata.export import export_rows
-from skydata.io import AppendLog, read_jsonl
 from skydata.mix import mix, parse_part
 from skydata.records import Drop, Generation, Item
 from skydata.reject import Acceptance, RejectConfig, reject
@@ -23,6 +22,7 @@ from skydata.select import needs_label, parse_rule, resolve_rules, select
 from skydata.sources import last_boxed, make_spec, parse_fields, read_source
 from skydata.teacher import problem_key, resolve_teacher
 from skyeval.errors import SkyevalError
+from skyeval.jsonl import AppendLog, read_jsonl
 from skyeval.types import Completion, GenerationRequest, SamplingParams
 
 

@@ -138,6 +138,13 @@ def run_cmd(
             raise SkyevalError("--model is required (except with --engine replay)")
         model = "replay:" + str(options.get("path") or tasks[0].removeprefix("file:")).rsplit("/", 1)[-1]
     fields = FieldMap(question=question_field, gold=gold_field, id=id_field, meta=meta_field)
+    if fields != FieldMap(question="question", gold="answer") and not all(
+        t.startswith("file:") for t in tasks
+    ):
+        raise SkyevalError(
+            "--id-field/--question-field/--gold-field/--meta-field apply to file:PATH tasks only; "
+            "built-in tasks map their fields in tasks/<name>.toml"
+        )
     failed = []
     for task in tasks:
         try:

@@ -58,6 +58,9 @@ def check_options(name: str, options: dict[str, Any]) -> None:
             f"engine {name!r} does not take option(s) {', '.join(unknown)}; it takes: {', '.join(params)}"
         )
     defaults = {k: p.default for k, p in inspect.signature(_factory(name)).parameters.items()}
+    missing = [k for k, d in defaults.items() if d is inspect.Parameter.empty and k not in options]
+    if missing:
+        raise SkyevalError(f"engine {name!r} needs option(s) {', '.join(missing)} (-E {missing[0]}=...)")
     for key, value in options.items():
         wanted = _ACCEPTS.get(type(defaults[key]))
         if wanted is not None and (

@@ -8,7 +8,6 @@ given, names a field with the finish reason (a string, or a list parallel to the
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 from typing import Any
 
 from skyeval.errors import SkyevalError
@@ -23,12 +22,12 @@ class ReplayEngine:
     def __init__(
         self, path: str, id_field: str = "id", response_field: str = "completion", finish_field: str = ""
     ) -> None:
-        from skyeval.tasks import read_jsonl
+        from skyeval.jsonl import read_jsonl
 
         self.path = path
         self.responses: dict[str, list[str]] = {}
         self.finish: dict[str, list[FinishReason]] = {}
-        for i, row in enumerate(read_jsonl(Path(path))):
+        for i, row in enumerate(read_jsonl(path)):
             if id_field not in row or response_field not in row:
                 raise SkyevalError(f"{path}: row {i} lacks {id_field!r} or {response_field!r}")
             pid = str(row[id_field])

@@ -43,15 +43,10 @@ class GradeSummary:
 
 
 def read_rows(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    """The JSON objects of a JSONL file (``skyeval.tasks.read_jsonl``); any unreadable file is a SkyevalError."""
-    from skyeval.tasks import read_jsonl
+    """The JSON objects of a JSONL file; any unreadable file or line is a SkyevalError."""
+    from skyeval.jsonl import read_jsonl
 
-    try:
-        return read_jsonl(Path(path))
-    except UnicodeDecodeError as err:
-        raise SkyevalError(f"{path}: not UTF-8 text ({err.reason})") from None
-    except OSError as err:
-        raise SkyevalError(f"cannot read {path}: {err.strerror}") from None
+    return list(read_jsonl(Path(path)))
 
 
 def grade_rows(

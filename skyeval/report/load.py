@@ -91,28 +91,25 @@ def default_label(config: RunConfig) -> str:
 def read_samples(path: Path) -> tuple[list[SampleRecord], bool, int]:
     """Parse ``samples.jsonl``; returns (records, torn_last_line, duplicates).
 
-    A last line without its newline that does not parse is a write cut short and is skipped; any other bad
-    line is an error. A repeated (problem_id, sample_index) keeps the last row (a re-graded sample).
+    A last line without its newline is a write cut short and is skipped; any other bad line is an error. A
+    repeated (problem_id, sample_index) keeps the last row (a re-graded sample).
     """
-    text = path.read_text(encoding="utf-8")
-    lines = text.split("\n")
-    torn = False
+    from skyeval.jsonl import iter_jsonl
+
     by_key: dict[tuple[str, int], SampleRecord] = {}
     duplicates = 0
-    for lineno, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
+    for lineno, row in iter_jsonl(path, tolerate_torn_tail=True):
         try:
-            row = json.loads(line)
             record = SampleRecord.from_json(row)
-        except (json.JSONDecodeError, TypeError) as err:
-            if lineno == len(lines) and not text.endswith("\n"):
-                torn = True
-                continue
+        except (TypeError, AttributeError) as err:
             raise SkyevalError(f"{path}:{lineno}: malformed sample row ({err})") from None
         key = (str(record.problem_id), int(record.sample_index))
         duplicates += key in by_key
         by_key[key] = record
+    size = path.stat().st_size
+    with path.open("rb") as fh:
+        fh.seek(max(size - 1, 0))
+        torn = size > 0 and fh.read(1) != b"\n"
     return list(by_key.values()), torn, duplicates
 
 
