@@ -7,6 +7,7 @@ directory without generating.
 
 from __future__ import annotations
 
+import json
 import statistics
 import sys
 from collections import Counter
@@ -124,6 +125,27 @@ def build_engine(name: str, options: Mapping[str, Any], ray_address: str | None,
     return engine
 
 
+class EngineCache:
+    """Engines built once per command and reused by its tasks, so a model loads once rather than per task."""
+
+    def __init__(self) -> None:
+        self._engines: dict[str, Engine] = {}
+
+    def get(self, name: str, options: Mapping[str, Any], ray_address: str | None, replicas: int) -> Engine:
+        key = json.dumps([name, options, ray_address, replicas], sort_keys=True, default=str)
+        if key not in self._engines:
+            self._engines[key] = build_engine(name, options, ray_address, replicas)
+        return self._engines[key]
+
+    def close(self) -> None:
+        """Release engines that hold resources (Ray actors, GPUs)."""
+        for engine in self._engines.values():
+            close = getattr(engine, "close", None)
+            if close is not None:
+                close()
+        self._engines.clear()
+
+
 def _public_options(options: Mapping[str, Any]) -> dict[str, Any]:
     """Options safe to write to config.json (never anything that looks like a secret value)."""
     return {k: v for k, v in options.items() if not (("key" in k or "token" in k) and not k.endswith("_env"))}
@@ -209,7 +231,7 @@ def _record(problem: Problem, prompt: str, completion: Completion, verdict: Grad
     )
 
 
-def run(options: RunOptions) -> RunResult:
+def run(options: RunOptions, engines: EngineCache | None = None) -> RunResult:
     """Generate the missing samples of a run, grade and append each one, then write ``summary.json``.
 
     Raises ``SkyevalError`` (after writing a partial summary) when the engine fails; a re-run resumes.
@@ -243,7 +265,10 @@ def run(options: RunOptions) -> RunResult:
             engine_opts = engine_options_for(
                 options.engine, options.model, options.engine_options, loaded.spec
             )
-            engine = build_engine(options.engine, engine_opts, options.ray_address, options.replicas)
+            if engines is None:
+                engine = build_engine(options.engine, engine_opts, options.ray_address, options.replicas)
+            else:
+                engine = engines.get(options.engine, engine_opts, options.ray_address, options.replicas)
         bar = tqdm(
             total=len(problems) * n,
             initial=len(kept),
@@ -412,7 +437,14 @@ def score(
             from skyeval.scaleout import ray_grade_many
 
             verdicts = list(
-                ray_grade_many(responses, golds, address=ray_address, replicas=replicas, timeout=timeout)
+                ray_grade_many(
+                    responses,
+                    golds,
+                    address=ray_address,
+                    replicas=replicas,
+                    timeout=timeout,
+                    progress=progress,
+                )
             )
         regraded = [
             replace(r, extracted=v.extracted, correct=v.correct, reason=v.reason)

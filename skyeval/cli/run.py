@@ -116,7 +116,7 @@ def run_cmd(
     no_progress: bool,
 ) -> None:
     """Generate, grade and summarise samples for each task; re-running the same command resumes."""
-    from skyeval.runner import Interrupted, RunOptions, run
+    from skyeval.runner import EngineCache, Interrupted, RunOptions, run
     from skyeval.tasks import FieldMap
 
     name = engine or ("openai" if base_url else "vllm")
@@ -146,35 +146,40 @@ def run_cmd(
             "built-in tasks map their fields in tasks/<name>.toml"
         )
     failed = []
-    for task in tasks:
-        try:
-            result = run(
-                RunOptions(
-                    model=model,
-                    task=task,
-                    engine=name,
-                    engine_options=options,
-                    samples=samples,
-                    temperature=temperature,
-                    top_p=top_p,
-                    max_tokens=max_tokens,
-                    seed=seed,
-                    system_prompt=system_prompt,
-                    limit=limit,
-                    output_dir=output_dir,
-                    data_dir=data_dir,
-                    fields=fields,
-                    ray_address=ray_address,
-                    replicas=replicas,
-                    grade_timeout=grade_timeout,
-                    progress=not no_progress,
+    engines = EngineCache()
+    try:
+        for task in tasks:
+            try:
+                result = run(
+                    RunOptions(
+                        model=model,
+                        task=task,
+                        engine=name,
+                        engine_options=options,
+                        samples=samples,
+                        temperature=temperature,
+                        top_p=top_p,
+                        max_tokens=max_tokens,
+                        seed=seed,
+                        system_prompt=system_prompt,
+                        limit=limit,
+                        output_dir=output_dir,
+                        data_dir=data_dir,
+                        fields=fields,
+                        ray_address=ray_address,
+                        replicas=replicas,
+                        grade_timeout=grade_timeout,
+                        progress=not no_progress,
+                    ),
+                    engines,
                 )
-            )
-        except Interrupted as err:
-            raise SkyevalError(str(err)) from err
-        _print_summary(dict(result.summary), result.run_dir)
-        if not result.summary.get("complete", False):
-            failed.append(task)
+            except Interrupted as err:
+                raise SkyevalError(str(err)) from err
+            _print_summary(dict(result.summary), result.run_dir)
+            if not result.summary.get("complete", False):
+                failed.append(task)
+    finally:
+        engines.close()
     if failed:
         raise SkyevalError(f"incomplete: {', '.join(failed)}; re-run the same command to resume")
 
