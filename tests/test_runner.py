@@ -195,7 +195,7 @@ def test_ray_wraps_the_engine_and_score_grades_on_ray(
         def generate(self, requests, sampling):
             return self.inner.generate(requests, sampling)
 
-    def fake_ray_grade_many(responses, golds, *, address, replicas, timeout):
+    def fake_ray_grade_many(responses, golds, *, address, replicas, timeout, progress=False):
         from skyeval import grade_many
 
         graded.append({"address": address, "replicas": replicas, "count": len(responses)})
