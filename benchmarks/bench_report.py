@@ -8,11 +8,19 @@ also includes ``--dump-dom`` serialising the whole page.
 
     .venv/bin/python benchmarks/bench_report.py                       # 500 x 32, ~6k-char completions
     .venv/bin/python benchmarks/bench_report.py --completion-chars 24000 --html-completion-chars 0
+    taskset -c 0 .venv/bin/python benchmarks/bench_report.py --tables-only   # budget analysis on one core
+    .venv/bin/python benchmarks/bench_report.py --tables-only --paragraph-sentences 4 --profile /tmp/budget.prof
+
+The budget analysis is timed on its own: cutting, extracting each cut's answer, and one ``grade_many`` call
+for the distinct (answer, gold) pairs (its undecided pairs run on worker processes, whose CPU is not in the
+"CPU in this process" figure).
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
+import dataclasses
 import tempfile
 import time
 from pathlib import Path
@@ -20,6 +28,7 @@ from pathlib import Path
 from skyeval.report import build_tables, load_runs, write_report
 from skyeval.report.browser import CHROMIUM, selftest
 from skyeval.report.synthetic import synthetic_run
+from skyeval.report.tables import budget_table
 
 
 def main() -> None:
@@ -32,6 +41,14 @@ def main() -> None:
     ap.add_argument("--html-completion-chars", type=int, default=6000)
     ap.add_argument("--no-compress", action="store_true")
     ap.add_argument("--no-budget", action="store_true")
+    ap.add_argument(
+        "--paragraph-sentences",
+        type=int,
+        default=0,
+        help="synthetic text in paragraphs (0: one run-on paragraph)",
+    )
+    ap.add_argument("--tables-only", action="store_true", help="stop after the tables (no files, no browser)")
+    ap.add_argument("--profile", type=Path, default=None, help="write a cProfile of the budget analysis here")
     ap.add_argument("--out", type=Path, default=None, help="keep the report here (default: a temp dir)")
     args = ap.parse_args()
 
@@ -47,6 +64,7 @@ def main() -> None:
                     completion_chars=args.completion_chars,
                     max_tokens=args.max_tokens,
                     varied_text=True,
+                    paragraph_sentences=args.paragraph_sentences,
                 )
             ]
             print(f"synthetic run {args.problems}x{args.samples}: {time.perf_counter() - t:.1f}s")
@@ -55,8 +73,25 @@ def main() -> None:
         runs = load_runs(paths)
         print(f"load: {time.perf_counter() - t:.2f}s ({samples_mb:.1f} MB of samples.jsonl)")
         t = time.perf_counter()
-        tables = build_tables(runs, budget=not args.no_budget, tokenizer="chars", progress=True)
-        print(f"tables (per-problem, diversity, pass@k, budget): {time.perf_counter() - t:.1f}s")
+        tables = build_tables(runs, budget=False, progress=True)
+        print(f"tables without budget (per-problem, diversity, pass@k, ...): {time.perf_counter() - t:.1f}s")
+        if not args.no_budget:
+            profiler = cProfile.Profile() if args.profile else None
+            t, cpu = time.perf_counter(), time.process_time()
+            if profiler:
+                profiler.enable()
+            budget = budget_table(runs, tokenizer="chars", progress=True)
+            if profiler:
+                profiler.disable()
+                profiler.dump_stats(args.profile)
+            print(
+                f"budget analysis: {time.perf_counter() - t:.1f}s wall, "
+                f"{time.process_time() - cpu:.1f}s CPU in this process (grading workers not counted)"
+            )
+            print(budget.to_string(index=False))
+            tables = dataclasses.replace(tables, budget=budget)
+        if args.tables_only:
+            return
         out = args.out or Path(tmp) / "report"
         t = time.perf_counter()
         write_report(

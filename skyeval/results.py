@@ -36,7 +36,16 @@ def slug(text: str) -> str:
 
 
 def run_identity(config: RunConfig) -> dict[str, Any]:
-    """The settings that make two runs the same run (``n`` and ``limit`` are not: they can grow on resume)."""
+    """The settings that make two runs the same run: everything that changes what is generated.
+
+    Model, task, engine, sampling (not ``n`` or ``limit``: they can grow on resume), seed, system prompt
+    and template, plus every engine option that changes generations (``option.<name>``: hf/vllm ``dtype``,
+    ``seed``, vllm ``max_model_len``, openai ``mode``, the replay file and fields ...). Options the engine's
+    registry entry lists as neutral (concurrency, retries, timeouts, batch size, device, tensor parallelism,
+    server URL ...) and options left at their default are not part of it, so changing them resumes.
+    """
+    from skyeval.engines import generation_options
+
     s = config.sampling
     ident: dict[str, Any] = {
         "model": config.model,
@@ -49,10 +58,15 @@ def run_identity(config: RunConfig) -> dict[str, Any]:
         "system_prompt": config.system_prompt,
         "prompt_template": config.prompt_template,
     }
-    replayed = config.engine_options.get("path") if config.engine == "replay" else None
-    if replayed is not None:  # two replay files of one name are two runs, not one
-        ident["replay_path"] = str(replayed)
+    for key, value in generation_options(config.engine, config.engine_options).items():
+        ident[f"option.{key}"] = value
     return ident
+
+
+def identity_changes(old: RunConfig, new: RunConfig) -> list[str]:
+    """The names of the identity settings that differ between two configs (empty: the same run)."""
+    a, b = run_identity(old), run_identity(new)
+    return sorted(k for k in a.keys() | b.keys() if (k in a) != (k in b) or a.get(k) != b.get(k))
 
 
 def run_dir_for(output_dir: str | Path, config: RunConfig, prompt_name: str) -> Path:
@@ -75,6 +89,8 @@ def config_from_json(row: Mapping[str, Any]) -> RunConfig:
     known = set(RunConfig.__dataclass_fields__)
     values = {k: v for k, v in row.items() if k in known}
     values["sampling"] = SamplingParams(**row["sampling"])
+    if "problem_ids" in values:
+        values["problem_ids"] = tuple(str(pid) for pid in values["problem_ids"])
     return RunConfig(**values)
 
 

@@ -186,6 +186,7 @@ def prepare(options: RunOptions) -> tuple[LoadedTask, RunConfig, Path, str]:
     if options.limit is not None and options.limit < 1:
         raise SkyevalError(f"--limit must be >= 1, got {options.limit}")
     prompt_name, system = resolve_prompt(options.system_prompt, options.model)
+    selected = loaded.problems[: options.limit] if options.limit is not None else loaded.problems
     config = RunConfig(
         model=options.model,
         task=spec.name,
@@ -197,6 +198,8 @@ def prepare(options: RunOptions) -> tuple[LoadedTask, RunConfig, Path, str]:
         limit=options.limit,
         engine_options=_public_options(options.engine_options),
         versions=_versions(),
+        problems=len(selected),
+        problem_ids=tuple(p.id for p in selected) if options.limit is not None else (),
     )
     return loaded, config, results.run_dir_for(options.output_dir, config, prompt_name), prompt_name
 
@@ -205,8 +208,11 @@ def _check_resume(run_dir: Path, config: RunConfig) -> None:
     if not (run_dir / results.CONFIG).is_file():
         return
     old = results.read_config(run_dir)
-    if results.run_identity(old) != results.run_identity(config):
-        raise SkyevalError(f"{run_dir} holds a run with different settings; use another --output-dir")
+    changed = results.identity_changes(old, config)
+    if changed:
+        raise SkyevalError(
+            f"{run_dir} holds a run with different settings ({', '.join(changed)}); use another --output-dir"
+        )
     if old.task_fingerprint and old.task_fingerprint != config.task_fingerprint:
         raise SkyevalError(
             f"task data changed since {run_dir} was started (fingerprint {old.task_fingerprint} -> "
@@ -347,7 +353,7 @@ def summarize(
             per[rec.problem_id].append(rec)
     for recs in per.values():
         recs.sort(key=lambda r: r.sample_index)
-    scored = [p for p in problems if per[p.id]]
+    scored = sorted((p for p in problems if per[p.id]), key=lambda p: p.id)  # independent of input order
     samples = [r for p in scored for r in per[p.id]]
     summary: dict[str, Any] = {
         "task": config.task,
@@ -425,6 +431,11 @@ def score(
     if not timeout > 0:
         raise SkyevalError(f"--grade-timeout must be > 0, got {timeout:g}")
     config = results.read_config(path)
+    if config.limit is not None and not config.problem_ids:
+        raise SkyevalError(
+            f"{path} was run with --limit {config.limit} by an older skyeval that did not record which "
+            "problems that covers; re-run the same `skyeval run` command first (nothing is regenerated)"
+        )
     with results.lock(path):
         records = list(results.dedupe(results.read_samples(path)).values())
         if not records:
@@ -451,20 +462,32 @@ def score(
             for r, v in zip(records, verdicts, strict=True)
         ]
         results.rewrite_samples(path, regraded)
-        spec_breakdown = _breakdown_of(config.task)
         summary = summarize(
             regraded,
-            _problems_from_records(regraded),
+            _scope(regraded, config),
             config,
-            spec_breakdown,
-            total_problems=_previous_problem_count(path),
+            _breakdown_of(config.task),
+            total_problems=config.problems if config.problems is not None else _previous_problem_count(path),
         )
         results.write_json(path / results.SUMMARY, summary)
     return summary
 
 
+def _scope(records: Sequence[SampleRecord], config: RunConfig) -> list[Problem]:
+    """The problems ``run`` summarises for this directory: all of them, or the first ``limit`` it recorded.
+
+    A ``--limit`` run keeps rows of problems outside its limit (from an earlier, larger run); like ``run``,
+    ``score`` leaves them out of the summary.
+    """
+    problems = _problems_from_records(records)
+    if config.limit is None:
+        return problems
+    wanted = set(config.problem_ids)
+    return [p for p in problems if p.id in wanted]
+
+
 def _previous_problem_count(run_dir: Path) -> int | None:
-    """The task's problem count from the last ``summary.json`` (``samples.jsonl`` lacks unstarted problems)."""
+    """The problem count of the last ``summary.json``, for configs written before ``RunConfig.problems``."""
     if not (run_dir / results.SUMMARY).is_file():
         return None
     count = results.read_summary(run_dir).get("problems")

@@ -126,3 +126,5 @@ class RunConfig:
     engine_options: Mapping[str, Any] = field(default_factory=dict)
     versions: Mapping[str, str] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
+    problems: int | None = None  # problems the run covers: the task's count, or its first ``limit``
+    problem_ids: tuple[str, ...] = ()  # with ``limit``: the ids of those problems (``score`` keeps to them)

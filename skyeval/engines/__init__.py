@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,12 +22,40 @@ class EngineSpec:
     requires: tuple[str, ...]  # importable modules the engine needs
     extra: str  # the skyeval extra that installs them
     loads_model: bool = False  # takes a local model path / Hub id that it loads in this process
+    # options that do not change what is generated (left out of a run's identity, so changing them resumes)
+    neutral: tuple[str, ...] = ()
 
 
 ENGINES: dict[str, EngineSpec] = {
-    "vllm": EngineSpec("skyeval.engines.vllm:VLLMEngine", ("vllm",), "vllm", loads_model=True),
-    "openai": EngineSpec("skyeval.engines.openai:OpenAIEngine", ("httpx",), "openai"),
-    "hf": EngineSpec("skyeval.engines.hf:HFEngine", ("torch", "transformers"), "hf", loads_model=True),
+    "vllm": EngineSpec(
+        "skyeval.engines.vllm:VLLMEngine",
+        ("vllm",),
+        "vllm",
+        loads_model=True,
+        neutral=("tensor_parallel_size", "gpu_memory_utilization", "enable_prefix_caching"),
+    ),
+    "openai": EngineSpec(
+        "skyeval.engines.openai:OpenAIEngine",
+        ("httpx",),
+        "openai",
+        neutral=(
+            "base_url",
+            "api_key_env",
+            "concurrency",
+            "max_retries",
+            "request_timeout",
+            "use_n",
+            "backoff_base",
+            "backoff_max",
+        ),
+    ),
+    "hf": EngineSpec(
+        "skyeval.engines.hf:HFEngine",
+        ("torch", "transformers"),
+        "hf",
+        loads_model=True,
+        neutral=("device", "batch_size"),  # hf seeds every row, so batching does not change a sample
+    ),
     "replay": EngineSpec("skyeval.engines.replay:ReplayEngine", (), "openai"),
 }
 
@@ -47,6 +76,18 @@ def _factory(name: str) -> Any:
 def engine_parameters(name: str) -> tuple[str, ...]:
     """The option names the engine ``name`` takes (its constructor's parameters)."""
     return tuple(inspect.signature(_factory(name)).parameters)
+
+
+def generation_options(name: str, options: Mapping[str, Any]) -> dict[str, Any]:
+    """The options of engine ``name`` that change what it generates: all but its ``neutral`` ones, and
+    leaving out those set to their default (``-E dtype=auto`` is the same run as no ``dtype``)."""
+    neutral = engine_spec(name).neutral
+    defaults = {k: p.default for k, p in inspect.signature(_factory(name)).parameters.items()}
+    return {
+        k: v
+        for k, v in sorted(options.items())
+        if k not in neutral and not (k in defaults and type(v) is type(defaults[k]) and v == defaults[k])
+    }
 
 
 def check_options(name: str, options: dict[str, Any]) -> None:

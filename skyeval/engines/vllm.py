@@ -4,6 +4,9 @@ Each prompt gets its own ``SamplingParams(n=len(sample_indices), seed=...)``; vL
 once (continuous batching), so there is no chunking and no one-request-per-sample. The per-prompt seed is
 derived from (seed, problem_id, first sample index), so a prompt's samples do not depend on the other prompts.
 Greedy decoding (``temperature == 0``) generates once per prompt and shares the text with every sample index.
+
+Trade-off: ``LLM.chat`` returns only when every prompt is done, so a crash during the call loses its work; the
+runner records nothing until it returns, and a re-run resumes from what was recorded before (docs/running.md).
 """
 
 from __future__ import annotations

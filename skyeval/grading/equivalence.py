@@ -22,6 +22,7 @@ from skyeval.grading.normalize import (
     canonical,
     label_free,
     parse_items,
+    resolve_choices,
 )
 
 
@@ -48,7 +49,7 @@ _DEC_RE = re.compile(r"[+-]?(?:\d+\.\d*|\.\d+)")
 _E_NOTATION_RE = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)[eE][+-]?\d{1,3}")
 _BASE_RE = re.compile(r"(\d[0-9A-Za-z]{0,40})_\{?(\d{1,2})\}?")
 _SLASH_RE = re.compile(r"([+-]?\d+)/([+-]?\d+)")
-_FRAC_RE = re.compile(r"([+-]?)\\frac(?:\{([+-]?\d+)\}|(\d))(?:\{([+-]?\d+)\}|(\d))")
+_FRAC_RE = re.compile(r"([+-]?)\\[dt]?frac(?:\{([+-]?\d+)\}|(\d))(?:\{([+-]?\d+)\}|(\d))")
 _MIXED_RE = re.compile(r"([+-]?)(\d+)\s*(?:\\frac(?:\{(\d+)\}|(\d))(?:\{(\d+)\}|(\d))|\s(\d+)/(\d+))")
 _WORD_RE = re.compile(r"[A-Za-z][A-Za-z ]*")
 _REPEATING_RE = re.compile(r"([+-]?)(\d*)\.(\d*)\\overline\{(\d+)\}")
@@ -96,7 +97,7 @@ def _fast_number(s: str) -> _Num | None:
         return _Num(Fraction(s), percent)
     if _DEC_RE.fullmatch(s):
         places = len(s.split(".")[1])
-        return _Num(Fraction(s), percent, places)
+        return _Num(Fraction(s), percent, places or None)  # "5." is the integer 5
     m = _REPEATING_RE.fullmatch(s)
     if m:
         head, fixed, rep = m.group(2) or "0", m.group(3), m.group(4)
@@ -212,6 +213,10 @@ def _fast_values_equal(a: Any, b: Any, config: EquivalenceConfig) -> bool | None
     return None
 
 
+MAX_UNWRAP_CHARS = 4_000
+"""``fast_equivalent`` leaves longer inputs (whole solutions as golds are shorter) to the slow path."""
+
+
 def unwrap(answer: str) -> str:
     """An answer as given (gold or extracted prediction) reduced to its final answer text."""
     s = str(answer).strip()
@@ -221,11 +226,30 @@ def unwrap(answer: str) -> str:
 
 
 def fast_equivalent(pred: str, gold: str, config: EquivalenceConfig = EquivalenceConfig()) -> bool | None:
-    """Decide the common cases in pure Python (no sympy), or None when only the slow path can decide."""
-    return _fast(canonical(unwrap(pred)), canonical(unwrap(gold)), config)
+    """Decide the common cases in pure Python (no sympy), or None when only the slow path can decide.
+
+    Bounded on any input: answers longer than ``config.max_chars`` (after unwrapping) are left to the slow path
+    (None; it runs under the caller's timeout), so the in-process work stays in the low milliseconds."""
+    p, g = str(pred).strip(), str(gold).strip()
+    if len(p) > MAX_UNWRAP_CHARS or len(g) > MAX_UNWRAP_CHARS:
+        return True if p == g else None
+    num_p, num_g = _fast_number(p), _fast_number(g)
+    if num_p is not None and num_g is not None:
+        # both plain numbers ("\frac{3}{4}", "0.75"): canonical/unwrap leave these unchanged, skip them
+        return atoms_equal(num_p, num_g, config)
+    p, g = unwrap(p), unwrap(g)
+    if len(p) > config.max_chars or len(g) > config.max_chars:
+        return True if p == g else None
+    return _fast(canonical(p), canonical(g), config)
 
 
 def _fast(p: str, g: str, config: EquivalenceConfig) -> bool | None:
+    if p == g:
+        return True
+    choices = resolve_choices(p, g)
+    if isinstance(choices, bool):
+        return choices
+    p, g = choices
     if p == g:
         return True
     if not p or not g:

@@ -49,26 +49,27 @@ _COPULA_RE = re.compile(r"(?i)(?:\bis|\bare|\bit's|\bequals|\bbe|\bby)\s+|(?<=[a
 _HAS_VALUE_RE = re.compile(r"[\d\\^]|^\(?[A-Ea-e]\)?\.?$")
 
 
-def _brace_group(text: str, start: int) -> int:
-    """Index just past the ``}`` that closes the ``{`` at ``start``, or -1 when it is never closed."""
-    depth = 0
-    for j in range(start, len(text)):
-        c = text[j]
-        if c == "\\":
-            continue
-        if c == "{" and text[j - 1] != "\\":
-            depth += 1
-        elif c == "}" and text[j - 1] != "\\":
-            depth -= 1
-            if depth == 0:
-                return j + 1
-    return -1
+_BRACE_RE = re.compile(r"\\[{}]|[{}]")  # an escaped brace (skipped) or a brace
+
+
+def _brace_groups(text: str, start: int) -> dict[int, int]:
+    """For each unescaped ``{`` at or after ``start``: the index just past the ``}`` closing it (unclosed ones
+    are absent). One linear pass, shared by all boxes, so many unclosed boxes never rescan the text."""
+    closers: dict[int, int] = {}
+    stack: list[int] = []
+    for m in _BRACE_RE.finditer(text, start):
+        if m.group() == "{":
+            stack.append(m.start())
+        elif m.group() == "}" and stack:
+            closers[stack.pop()] = m.end()
+    return closers
 
 
 def _boxes(text: str, max_boxes: int) -> list[tuple[int, int, str]]:
     """Top-level ``\\boxed``/``\\fbox`` commands as (start, end, content), left to right; nested ones skipped."""
     starts = [m for m in _BOX_RE.finditer(text)][-max_boxes:]
     found: list[tuple[int, int, str]] = []  # (start, end, content); empty boxes are skipped
+    closers = _brace_groups(text, starts[0].end()) if starts else {}
     end_of_last = -1
     for m in starts:
         if m.start() < end_of_last:
@@ -77,7 +78,7 @@ def _boxes(text: str, max_boxes: int) -> list[tuple[int, int, str]]:
         while i < len(text) and text[i] in " \t":
             i += 1
         if i < len(text) and text[i] == "{":
-            close = _brace_group(text, i)
+            close = closers.get(i, -1)
             if close < 0:
                 continue
             if text[i + 1 : close - 1].strip():
@@ -155,6 +156,10 @@ def _joined_segments(text: str) -> str | None:
     return ", ".join(segments)
 
 
+# "(A) $5$", "\textbf{(B)} 7": a choice label and its value form one answer (not just the last "$…$")
+_CHOICE_LEAD_RE = re.compile(r"(?:\\(?:textbf|text|mathrm|mathbf)\{\s*)?\([A-E]\)|[A-E]\)\s")
+
+
 def _from_sentence(text: str) -> str:
     """The answer inside one short sentence: after the last "is", else its last math segment, else all of it."""
     s = _NOISE_RE.sub("", text).strip().rstrip(".").strip()
@@ -167,6 +172,8 @@ def _from_sentence(text: str) -> str:
         tail = s[copula.end() :].strip()
         if not tail or not _HAS_VALUE_RE.search(tail):
             continue
+        if _CHOICE_LEAD_RE.match(tail):
+            return _strip_math(tail)
         joined = _joined_segments(tail)
         if joined is not None:
             return joined
@@ -180,7 +187,7 @@ def _from_sentence(text: str) -> str:
             return _strip_math(lead.group(0)).rstrip(".,")
         return _strip_math(tail)
     segments = _math_segments(s)
-    if segments:
+    if segments and not _CHOICE_LEAD_RE.match(s):
         return segments[-1]
     return _strip_math(s)
 

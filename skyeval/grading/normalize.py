@@ -37,16 +37,17 @@ _UNIT_AFTER_NUMBER_RE = re.compile(
     r"(?:" + _UNIT_WORDS + r")\b)(?:\s*\^\s*\{?[23]\}?|²|³)?"
 )
 _SQUARE_UNIT_RE = re.compile(r"(?<=\d)\s*(?:m|cm|km|mm|ft|in)(?:²|³|\^\{?[23]\}?)")
-_TRIG_DEGREES_RE = re.compile(r"(\d+(?:\.\d+)?)\s*(?:\^\s*\{\s*\\circ\s*\}|\^\s*\\circ|°)")
+_TRIG_DEGREES_RE = re.compile(r"(?<!\d)(\d+(?:\.\d+)?)\s*(?:\^\s*\{\s*\\circ\s*\}|\^\s*\\circ|°)")
 _LEX_RE = re.compile(r"\\(le|ge|lt|gt)(?=[a-z](?![a-z]))")
 _PAREN_OR_RE = re.compile(r"\)\s*(?:or|and)\s*\(")
 _SUBSCRIPT_RE = re.compile(r"_\{(\w)\}")
 _TEXT_AFTER_NUMBER_RE = re.compile(
     r"(?<=\d)\s*\\(?:text|textnormal|mbox)\s*\{\s*[a-zA-Z][a-zA-Z ]*\}(?:\^\{?[23]\}?)?$"
 )
-_PERCENT_RE = re.compile(r"\s*(?:\\%|%|\bpercentage\b|\bpercent\b|\bpct\b)")
+# (?<!\s) starts a match only at the start of a run of spaces: linear, not quadratic, on long runs
+_PERCENT_RE = re.compile(r"(?<!\s)\s*(?:\\%|%|\bpercentage\b|\bpercent\b|\bpct\b)")
 _CURRENCY_RE = re.compile(r"\\\$|\$|€|£|¥|\\euro\b|\\pounds\b")
-_AND_RE = re.compile(r"\s*\\text\{\s*(and|or)\s*\}\s*|\s+(and|or)\s+")
+_AND_RE = re.compile(r"(?<!\s)\s*\\text\{\s*(and|or)\s*\}\s*|(?<!\s)\s+(and|or)\s+")
 _CHOICE_RE = re.compile(r"\(?([A-Ea-e])\)")
 _THOUSANDS_RE = re.compile(r"[+-]?[1-9]\d{0,2}(?:,\d{3})+(?:\.\d+)?")
 _SPACE_THOUSANDS_RE = re.compile(r"[+-]?[1-9]\d{0,2}(?: \d{3})+(?:\.\d+)?")
@@ -111,14 +112,68 @@ def canonical(answer: str) -> str:
     if s.endswith("\\") and not s.endswith("\\\\"):
         s = s[:-1].strip()
     s = _PLUS_INFINITY_RE.sub(r"\\infty", s)  # (1, +\infty)
-    while s.startswith("{") and s.endswith("}") and _closing(s, 0) == len(s) - 1 and "," not in s:
-        s = s[1:-1].strip()
+    s = _strip_outer_braces(s)
     m = _CHOICE_RE.fullmatch(s)
     if m:
         s = m.group(1).upper()
     if _THOUSANDS_RE.fullmatch(s) or _SPACE_THOUSANDS_RE.fullmatch(s):
         s = s.replace(",", "").replace(" ", "")
     return s
+
+
+def _strip_outer_braces(s: str) -> str:
+    """``{{ 5 }}`` -> ``5``: braces around the whole answer (never a set ``{1,2}``), in one linear pass."""
+    if not (s.startswith("{") and s.endswith("}")) or "," in s:
+        return s
+    closing: dict[int, int] = {}  # index of each bracket -> index of the bracket closing it (any kind)
+    stack: list[int] = []
+    for k, c in enumerate(s):
+        if c in "([{":
+            stack.append(k)
+        elif c in ")]}" and stack:
+            closing[stack.pop()] = k
+    i, j = 0, len(s) - 1
+    while i < j and s[i] == "{" and s[j] == "}" and closing.get(i) == j:
+        i, j = i + 1, j - 1
+        while i <= j and s[i].isspace():
+            i += 1
+        while j >= i and s[j].isspace():
+            j -= 1
+    return s[i : j + 1]
+
+
+_CHOICE_LETTERS = frozenset("ABCDE")
+# "(A) 5", "(A)5" (from "\textbf{(A) }5"), "A) 5": a choice label A-E, then its value; not "(A)^2", "(A) \cup (B)"
+_CHOICE_VALUE_RE = re.compile(
+    r"(?:\(([A-E])\)\s*|([A-E])\)\s+)"
+    r"(?![\s^_*/=+)!,;:<>|.'])(?!\\(?:cup|cap|cdot|times|div|le|ge|ne|setminus|pm|mp|in|to)\b)(.+)"
+)
+
+
+def split_choice(s: str) -> tuple[str, str] | None:
+    """``(A) 5`` -> ``("A", "5")``: a canonical answer that is a choice label followed by its value."""
+    m = _CHOICE_VALUE_RE.fullmatch(s)
+    if m is None:
+        return None
+    value = canonical(m.group(3))
+    return ((m.group(1) or m.group(2)), value) if value and value not in _CHOICE_LETTERS else None
+
+
+def resolve_choices(pred: str, gold: str) -> tuple[str, str] | bool:
+    """Multiple choice with a value, on canonical answers: a verdict, or the (pred, gold) pair to compare.
+
+    ``(A) 5`` vs a bare choice letter compares the letters (``A`` equal, ``B`` not); vs another labelled value
+    the letters must agree and the values are compared; vs anything else (the gold ``5``) the value is compared.
+    """
+    cp, cg = split_choice(pred), split_choice(gold)
+    if cp is None and cg is None:
+        return pred, gold
+    if cp is not None and cg is not None:
+        return (cp[1], cg[1]) if cp[0] == cg[0] else False
+    if cp is not None:
+        return cp[0] == gold if gold in _CHOICE_LETTERS else (cp[1], gold)
+    assert cg is not None
+    return cg[0] == pred if pred in _CHOICE_LETTERS else (pred, cg[1])
 
 
 def split_relation(s: str) -> list[str]:

@@ -23,7 +23,7 @@ from skyeval.grading.equivalence import (
     fast_atom,
     numbers_equal,
 )
-from skyeval.grading.normalize import LIST_KINDS, Item, label_free, parse_items
+from skyeval.grading.normalize import LIST_KINDS, Item, label_free, parse_items, resolve_choices
 
 _DEC_RE = re.compile(r"[+-]?(?:\d+\.\d*|\.\d+)")
 _DECIMAL_COMMA_RE = re.compile(r"[+-]?\d+,\d+")
@@ -519,6 +519,12 @@ def items_equal(a: Item, b: Item, config: EquivalenceConfig) -> bool:
 
 def slow_equivalent(pred: str, gold: str, config: EquivalenceConfig) -> bool:
     """The sympy verdict on two canonical answers (see ``is_equivalent``)."""
+    if pred == gold:
+        return True
+    choices = resolve_choices(pred, gold)
+    if isinstance(choices, bool):
+        return choices
+    pred, gold = choices
     if pred == gold:
         return True
     if len(pred) > config.max_chars or len(gold) > config.max_chars:

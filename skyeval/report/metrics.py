@@ -14,7 +14,7 @@ Pure functions over plain values (no pandas). Policies, documented in ``docs/rep
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from math import log2
 from typing import Any, Protocol
@@ -107,6 +107,10 @@ class TokenCutter(Protocol):
 
     def cut(self, text: str, budgets: Sequence[int]) -> list[str]: ...
 
+    def cut_over(self, text: str, budgets: Sequence[int], tokens: int | None) -> dict[int, str]:
+        """``{i: text cut to budgets[i]}`` for the budgets the text exceeds, counting (or given) ``tokens``."""
+        ...
+
 
 @dataclass(frozen=True)
 class CharCutter:
@@ -120,6 +124,10 @@ class CharCutter:
 
     def cut(self, text: str, budgets: Sequence[int]) -> list[str]:
         return [text[: int(b * self.chars_per_token)] for b in budgets]
+
+    def cut_over(self, text: str, budgets: Sequence[int], tokens: int | None) -> dict[int, str]:
+        count = self.length(text) if tokens is None else tokens
+        return {i: text[: int(b * self.chars_per_token)] for i, b in enumerate(budgets) if count > b}
 
 
 @dataclass(frozen=True)
@@ -135,6 +143,12 @@ class TokenizerCutter:
     def cut(self, text: str, budgets: Sequence[int]) -> list[str]:
         ids = self.tokenizer.encode(text, add_special_tokens=False)
         return [str(self.tokenizer.decode(ids[:b])) for b in budgets]
+
+    def cut_over(self, text: str, budgets: Sequence[int], tokens: int | None) -> dict[int, str]:
+        """One ``encode`` per completion: it gives both the count (when ``tokens`` is None) and every cut."""
+        ids = self.tokenizer.encode(text, add_special_tokens=False)
+        count = len(ids) if tokens is None else tokens
+        return {i: str(self.tokenizer.decode(ids[:b])) for i, b in enumerate(budgets) if count > b}
 
 
 def chars_per_token(records: Sequence[SampleRecord], default: float = 4.0) -> tuple[float, bool]:
@@ -172,14 +186,17 @@ def budget_cuts(
 ) -> dict[int, str]:
     """The cut text at each position in ``budgets`` that the completion does not fit.
 
-    Whether it fits uses the recorded ``completion_tokens`` when present, else ``cutter.length``; a budget at or
-    above ``max_tokens`` (the run's own limit) never cuts: there the sample keeps its verdict.
+    Whether it fits uses the recorded ``completion_tokens`` when present, else the cutter's count; a budget at
+    or above ``max_tokens`` (the run's own limit) never cuts: there the sample keeps its verdict. The text is
+    tokenized once for all budgets.
     """
-    tokens = record.completion_tokens
-    if tokens is None:
-        tokens = cutter.length(record.completion)
-    need = [i for i, b in enumerate(budgets) if tokens > b and b < max_tokens]
-    return dict(zip(need, cutter.cut(record.completion, [budgets[i] for i in need]), strict=True))
+    below = [i for i, b in enumerate(budgets) if b < max_tokens]
+    cuts = cutter.cut_over(record.completion, [budgets[i] for i in below], record.completion_tokens)
+    return {below[k]: text for k, text in cuts.items()}
+
+
+AnswerKey = tuple[str, str]
+"""(extracted answer of a cut, gold): the unit of grading; each distinct one is graded once."""
 
 
 @dataclass(frozen=True)
@@ -188,6 +205,100 @@ class BudgetVerdicts:
 
     verdicts: list[list[bool]]
     cut: list[int]
+
+
+@dataclass(frozen=True)
+class BudgetPlan:
+    """The cuts of one run, before grading: the verdicts already known and the (answer, gold) pairs to grade.
+
+    ``known`` holds each sample's verdict at each budget where it is decided without grading (the sample fits,
+    the cut keeps its extracted answer, or the cut states no answer); ``pending[key]`` lists the (sample, budget)
+    cells decided by grading ``key``; ``responses[key]`` is the text handed to the grader for it.
+    """
+
+    known: list[list[bool]]
+    cut: list[int]
+    pending: dict[AnswerKey, list[tuple[int, int]]]
+    responses: dict[AnswerKey, str]
+
+
+def _response_for(answer: str, text: str) -> str:
+    """A short response whose extracted answer is ``answer`` (``\\boxed{answer}``), else the cut text itself.
+
+    The grader extracts again from what it is given; a short box spares it re-scanning the whole cut text.
+    """
+    from skyeval import extract_answer
+
+    boxed = "\\boxed{" + answer + "}"
+    return boxed if extract_answer(boxed) == answer else text
+
+
+def plan_budget(
+    records: Sequence[SampleRecord],
+    budgets: Sequence[int],
+    max_tokens: int,
+    cutter: TokenCutter,
+    *,
+    on_record: Callable[[], object] | None = None,
+) -> BudgetPlan:
+    """Cut every completion at each budget it exceeds and extract each cut's answer once (no grading).
+
+    A cut that keeps the sample's extracted answer keeps its verdict (same answer, same gold); a cut without an
+    answer is wrong (the grader's ``no_answer``); the others wait for ``grade_budget_answers``.
+    """
+    from skyeval import extract_answer
+
+    known = [[r.correct] * len(budgets) for r in records]
+    cut = [0] * len(budgets)
+    pending: dict[AnswerKey, list[tuple[int, int]]] = {}
+    responses: dict[AnswerKey, str] = {}
+    for i, record in enumerate(records):
+        for j, text in budget_cuts(record, budgets, max_tokens, cutter).items():
+            cut[j] += 1
+            extracted = extract_answer(text)
+            if extracted is None:
+                known[i][j] = False
+                continue
+            if extracted == record.extracted:
+                continue
+            key = (extracted, str(record.gold))
+            pending.setdefault(key, []).append((i, j))
+            if key not in responses:
+                responses[key] = _response_for(extracted, text)
+        if on_record is not None:
+            on_record()
+    return BudgetPlan(known, cut, pending, responses)
+
+
+def grade_budget_answers(
+    plans: Sequence[BudgetPlan], *, timeout: float = 5.0, progress: bool = False
+) -> dict[AnswerKey, bool]:
+    """Grade every distinct (answer, gold) of ``plans`` once, in one ``skyeval.grade_many`` call.
+
+    ``grade_many`` decides the common cases in-process and the rest on worker processes with a hard timeout.
+    """
+    from skyeval import grade_many
+
+    responses: dict[AnswerKey, str] = {}
+    for plan in plans:
+        for key, response in plan.responses.items():
+            responses.setdefault(key, response)
+    if not responses:
+        return {}
+    keys = list(responses)
+    grades = grade_many(
+        [responses[k] for k in keys], [k[1] for k in keys], timeout=timeout, progress=progress
+    )
+    return {key: grade.correct for key, grade in zip(keys, grades, strict=True)}
+
+
+def apply_budget_grades(plan: BudgetPlan, grades: Mapping[AnswerKey, bool]) -> BudgetVerdicts:
+    """The plan's verdicts with its pending cells filled in from ``grades``."""
+    out = [list(row) for row in plan.known]
+    for key, cells in plan.pending.items():
+        for i, j in cells:
+            out[i][j] = grades[key]
+    return BudgetVerdicts(out, list(plan.cut))
 
 
 def budget_verdicts(
@@ -199,35 +310,9 @@ def budget_verdicts(
     timeout: float = 5.0,
     on_record: Callable[[], object] | None = None,
 ) -> BudgetVerdicts:
-    """Each sample's verdict at each budget, grading the cut texts.
-
-    A cut that keeps the sample's extracted answer keeps its verdict (same answer, same gold); the other cuts
-    are graded once per distinct (answer, gold) with ``skyeval.grade_many`` (fast paths here, slow comparisons
-    on worker processes with a hard timeout).
-    """
-    from skyeval import extract_answer, grade_many
-
-    out = [[r.correct] * len(budgets) for r in records]
-    cut = [0] * len(budgets)
-    pending: dict[tuple[str, str], list[tuple[int, int]]] = {}
-    texts: dict[tuple[str, str], str] = {}
-    for i, record in enumerate(records):
-        for j, text in budget_cuts(record, budgets, max_tokens, cutter).items():
-            cut[j] += 1
-            extracted = extract_answer(text)
-            if extracted is not None and extracted == record.extracted:
-                continue
-            key = (extracted if extracted is not None else "\0" + text, str(record.gold))
-            pending.setdefault(key, []).append((i, j))
-            texts.setdefault(key, text)
-        if on_record is not None:
-            on_record()
-    keys = list(pending)
-    grades = grade_many([texts[k] for k in keys], [k[1] for k in keys], timeout=timeout)
-    for key, grade in zip(keys, grades, strict=True):
-        for i, j in pending[key]:
-            out[i][j] = grade.correct
-    return BudgetVerdicts(out, cut)
+    """Each sample's verdict at each budget, grading the cut texts (``plan_budget``, then one ``grade_many``)."""
+    plan = plan_budget(records, budgets, max_tokens, cutter, on_record=on_record)
+    return apply_budget_grades(plan, grade_budget_answers([plan], timeout=timeout))
 
 
 # --- paired comparison -------------------------------------------------------------------------------------

@@ -27,13 +27,16 @@ def sentence_pool(rng: random.Random, size: int = 4000) -> list[str]:
     return out
 
 
-def _body(rng: random.Random, chars: int, pool: list[str] | None) -> str:
+def _body(rng: random.Random, chars: int, pool: list[str] | None, paragraph: int = 0) -> str:
+    """``chars`` of text; with ``paragraph`` > 0, a blank line ends a paragraph every ~``paragraph`` sentences."""
     if pool is None:
         return (_FILLER * (chars // len(_FILLER) + 1))[:chars]
     parts: list[str] = []
     size = 0
     while size < chars:
         parts.append(rng.choice(pool))
+        if paragraph and rng.random() < 1 / paragraph:
+            parts[-1] = parts[-1].rstrip() + "\n\n"
         size += len(parts[-1])
     return "".join(parts)[:chars]
 
@@ -60,12 +63,15 @@ def synthetic_run(
     max_tokens: int = 4096,
     seed: int = 0,
     varied_text: bool = False,
+    paragraph_sentences: int = 0,
 ) -> Path:
     """A run of ``problems`` x ``samples`` with answers boxed at the end of ``completion_chars`` of text.
 
     Problem i has gold ``str(i)`` and a difficulty drawn around ``accuracy``; wrong samples answer one of a few
     wrong numbers or nothing. Token counts are len(text) / 4. ``varied_text`` fills completions with random
-    sentences (realistic size and compressibility; slower) instead of one repeated sentence.
+    sentences (realistic size and compressibility; slower) instead of one repeated sentence, in paragraphs of
+    about ``paragraph_sentences`` sentences (0: one run-on paragraph, which makes every cut of the text end in a
+    long "so ... is ..." sentence that the grader must try to parse; real completions break lines often).
     """
     rng = random.Random(seed)
     pool = sentence_pool(rng) if varied_text else None
@@ -81,7 +87,7 @@ def synthetic_run(
                 answer = str(i + 1 + rng.randrange(3))
             else:
                 answer = None
-            body = _body(rng, max(0, completion_chars - 20), pool)
+            body = _body(rng, max(0, completion_chars - 20), pool, paragraph_sentences)
             text = body + (f" \\boxed{{{answer}}}" if answer is not None else " I am not sure.")
             tokens = len(text) // 4
             records.append(

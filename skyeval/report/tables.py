@@ -19,11 +19,13 @@ from skyeval.report.load import Run, problems
 from skyeval.report.metrics import (
     Same,
     answer_diversity,
+    apply_budget_grades,
     average_ci,
     budget_ladder,
-    budget_verdicts,
+    grade_budget_answers,
     load_cutter,
     paired_bootstrap,
+    plan_budget,
 )
 
 if TYPE_CHECKING:
@@ -276,16 +278,21 @@ def budget_table(
     the latter).
     """
     pd = _pd()
-    rows = []
     bar = _progress(sum(len(r.records) for r in runs), "budget cuts", progress)
+    plans = []
     for run in runs:
         cutter = load_cutter(run.config.model, run.records, tokenizer)
         budgets = budget_ladder(run.max_tokens, min_budget)
         groups = problems(run)
         records = [s for p in groups for s in p.samples]
-        result = budget_verdicts(
-            records, budgets, run.max_tokens, cutter, timeout=timeout, on_record=lambda: bar.update(1)
-        )
+        plan = plan_budget(records, budgets, run.max_tokens, cutter, on_record=lambda: bar.update(1))
+        plans.append((run, cutter.method, budgets, groups, plan))
+    bar.close()
+    # one grading call for the whole report: each distinct (answer, gold) is graded once, across runs too
+    grades = grade_budget_answers([p[-1] for p in plans], timeout=timeout, progress=progress)
+    rows = []
+    for run, method, budgets, groups, plan in plans:
+        result = apply_budget_grades(plan, grades)
         for j, budget in enumerate(budgets):
             fractions, start = [], 0
             for p in groups:
@@ -298,10 +305,9 @@ def budget_table(
                     "budget": budget,
                     "accuracy": sum(fractions) / len(fractions),
                     "samples_cut": result.cut[j],
-                    "method": cutter.method,
+                    "method": method,
                 }
             )
-    bar.close()
     return pd.DataFrame(rows)
 
 
