@@ -152,3 +152,47 @@ def test_never_raises_on_latex_soup(a: list[str], b: list[str]) -> None:
     assert isinstance(is_equivalent(pred, gold), bool)
     assert fast_equivalent(pred, gold) in (None, True, False)
     assert is_equivalent(pred, pred) is True
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "{" * 5_000 + "1" + "}" * 5_000,
+        "(" * 5_000 + "1" + ")" * 5_000,
+        "\\frac{" * 500 + "1" + "}{2}" * 500,
+        "1" + " " * 998 + "1",
+        "(A) " + "1" * 996,
+        "\\boxed{" + "{" * 5_000 + "1" + "}" * 5_000 + "}",
+        "x" * 100_000,
+    ],
+)
+def test_fast_path_leaves_long_answers_to_the_slow_path(answer: str) -> None:
+    """Answers over max_chars are undecided in-process (the killable worker decides), unless identical."""
+    assert fast_equivalent(answer, "1") is None
+    assert fast_equivalent(answer, answer) is True
+
+
+def test_canonical_strips_deeply_nested_braces_linearly() -> None:
+    assert canonical("{" * 5_000 + "1" + "}" * 5_000) == "1"
+    assert canonical("{ {1} }") == "1"
+    assert canonical("{1}{2}") == "{1}{2}"
+    assert canonical("1" + " " * 5_000 + "%") == "1%"
+
+
+@pytest.mark.parametrize(
+    ("pred", "gold", "expected"),
+    [
+        ("(A) 5", "A", True),
+        ("(A) 5", "(A)", True),
+        ("(A) 5", "5", True),
+        ("(B) 5", "A", False),
+        ("(A) 5", "(B) 5", False),
+        ("(A) 5", "a", False),
+        ("a+b", "c+b", False),
+        ("(A) a+b", "A", True),
+    ],
+)
+def test_multiple_choice_with_a_value(pred: str, gold: str, expected: bool) -> None:
+    assert fast_equivalent(pred, gold) in (expected, None)
+    assert is_equivalent(pred, gold) is expected
+    assert is_equivalent(gold, pred) is expected

@@ -72,6 +72,7 @@ def test_unclosed_box_is_ignored() -> None:
         "\\(" * 50_000,
         "a" * 100_000 + "</think>" + "\\boxed{" * 1000,
         "Therefore, x is " + "1" * 100_000,
+        ("\\boxed{" + "{" * 3000) * 64,  # 64 unclosed boxes: one brace pass, not one per box
     ],
 )
 def test_hostile_text_is_linear_and_never_raises(text: str) -> None:
@@ -88,3 +89,23 @@ def test_degenerate_text(text: str) -> None:
 @pytest.mark.parametrize("text", ["\\boxed{}", "The answer is \\boxed{ }", "\\boxed{5"])
 def test_empty_or_unclosed_box_is_no_answer(text: str) -> None:
     assert extract_answer(text) is None
+
+
+def test_truncated_thinking_keeps_its_last_box() -> None:
+    """Policy (docs/grading.md): a response cut off inside <think> is graded on the last box of the thinking;
+    truncation is reported separately by the runner."""
+    assert extract_answer("<think>first \\boxed{3}, then \\boxed{4} and more tho") == "4"
+    assert extract_answer("<think>" + "still thinking about 7. " * 20) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("The answer is (A) $5$.", "(A) $5$"),
+        ("Final answer: (C) $\\frac12$", "(C) $\\frac12$"),
+        ("$\\textbf{(B)}\\ 7$", "\\textbf{(B)}\\ 7"),
+        ("The answer is $5$.", "5"),
+    ],
+)
+def test_choice_label_stays_with_its_value(text: str, expected: str) -> None:
+    assert extract_answer(text) == expected

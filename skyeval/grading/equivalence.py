@@ -231,8 +231,10 @@ def fast_equivalent(pred: str, gold: str, config: EquivalenceConfig = Equivalenc
     Bounded on any input: answers longer than ``config.max_chars`` (after unwrapping) are left to the slow path
     (None; it runs under the caller's timeout), so the in-process work stays in the low milliseconds."""
     p, g = str(pred).strip(), str(gold).strip()
+    if p == g:
+        return True
     if len(p) > MAX_UNWRAP_CHARS or len(g) > MAX_UNWRAP_CHARS:
-        return True if p == g else None
+        return None
     num_p, num_g = _fast_number(p), _fast_number(g)
     if num_p is not None and num_g is not None:
         # both plain numbers ("\frac{3}{4}", "0.75"): canonical/unwrap leave these unchanged, skip them

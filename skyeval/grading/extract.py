@@ -52,16 +52,20 @@ _HAS_VALUE_RE = re.compile(r"[\d\\^]|^\(?[A-Ea-e]\)?\.?$")
 _BRACE_RE = re.compile(r"\\[{}]|[{}]")  # an escaped brace (skipped) or a brace
 
 
-def _brace_groups(text: str, start: int) -> dict[int, int]:
+def _brace_groups(text: str, start: int, last: int) -> dict[int, int]:
     """For each unescaped ``{`` at or after ``start``: the index just past the ``}`` closing it (unclosed ones
-    are absent). One linear pass, shared by all boxes, so many unclosed boxes never rescan the text."""
+    are absent). One linear pass shared by all boxes (so many unclosed boxes never rescan the text); it stops
+    once every brace opened before the balance point past ``last`` is closed."""
     closers: dict[int, int] = {}
     stack: list[int] = []
     for m in _BRACE_RE.finditer(text, start):
-        if m.group() == "{":
+        c = m.group()
+        if c == "{":
             stack.append(m.start())
-        elif m.group() == "}" and stack:
+        elif c == "}" and stack:
             closers[stack.pop()] = m.end()
+            if not stack and m.start() > last:
+                break
     return closers
 
 
@@ -69,7 +73,7 @@ def _boxes(text: str, max_boxes: int) -> list[tuple[int, int, str]]:
     """Top-level ``\\boxed``/``\\fbox`` commands as (start, end, content), left to right; nested ones skipped."""
     starts = [m for m in _BOX_RE.finditer(text)][-max_boxes:]
     found: list[tuple[int, int, str]] = []  # (start, end, content); empty boxes are skipped
-    closers = _brace_groups(text, starts[0].end()) if starts else {}
+    closers = _brace_groups(text, starts[0].end(), starts[-1].end()) if starts else {}
     end_of_last = -1
     for m in starts:
         if m.start() < end_of_last:

@@ -146,7 +146,8 @@ _CHOICE_LETTERS = frozenset("ABCDE")
 # "(A) 5", "(A)5" (from "\textbf{(A) }5"), "A) 5": a choice label A-E, then its value; not "(A)^2", "(A) \cup (B)"
 _CHOICE_VALUE_RE = re.compile(
     r"(?:\(([A-E])\)\s*|([A-E])\)\s+)"
-    r"(?![\s^_*/=+)!,;:<>|.'])(?!\\(?:cup|cap|cdot|times|div|le|ge|ne|setminus|pm|mp|in|to)\b)(.+)"
+    r"(?![\s^_*/=+)!,;:<>|.'])(?!\\(?:cup|cap|cdot|times|div|le|ge|ne|setminus|pm|mp|in|to)\b)"
+    r"(?!.*(?:\([A-E]\)|\b[A-E]\)))(.+)"  # one label only: "(A) 5, (B) 6" is two choices
 )
 
 
@@ -166,14 +167,13 @@ def resolve_choices(pred: str, gold: str) -> tuple[str, str] | bool:
     the letters must agree and the values are compared; vs anything else (the gold ``5``) the value is compared.
     """
     cp, cg = split_choice(pred), split_choice(gold)
-    if cp is None and cg is None:
-        return pred, gold
     if cp is not None and cg is not None:
         return (cp[1], cg[1]) if cp[0] == cg[0] else False
     if cp is not None:
         return cp[0] == gold if gold in _CHOICE_LETTERS else (cp[1], gold)
-    assert cg is not None
-    return cg[0] == pred if pred in _CHOICE_LETTERS else (pred, cg[1])
+    if cg is not None:
+        return cg[0] == pred if pred in _CHOICE_LETTERS else (pred, cg[1])
+    return pred, gold
 
 
 def split_relation(s: str) -> list[str]:
