@@ -109,3 +109,14 @@ def test_truncated_thinking_keeps_its_last_box() -> None:
 )
 def test_choice_label_stays_with_its_value(text: str, expected: str) -> None:
     assert extract_answer(text) == expected
+
+
+def test_prose_after_a_conclusion_word_is_no_answer() -> None:
+    """A response cut mid-sentence after "so … is" states no answer (found by the report's budget analysis:
+    such prose used to go to sympy, ~20 ms a pair); a short value after the same words still counts."""
+    body = "We expand the product and collect the terms carefully. " * 10
+    cut = body + "So the key point is that we need to consider what happens to the sum when we regroup"
+    assert extract_answer(cut) is None
+    assert extract_answer(body + "So the answer is 42.") == "42"
+    assert extract_answer(body + "Thus the winner is \\text{Evelyn}.") == "\\text{Evelyn}"
+    assert extract_answer(body + "Therefore, the answer is $\\frac{3}{4}$.") == "\\frac{3}{4}"

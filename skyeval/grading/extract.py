@@ -201,14 +201,27 @@ _CONCLUSION_RE = re.compile(
 )
 
 
+# a word of prose: letters not part of a LaTeX command ("\\frac") and outside math segments
+_PROSE_WORD_RE = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{2,}")
+_MAX_CONCLUSION_WORDS = 3
+_MAX_CONCLUSION_CHARS = 160
+
+
 def _conclusion(text: str) -> str | None:
-    """The value stated by a final "Therefore, … is X." sentence (a marker, not a last-number guess)."""
+    """The value stated by a final "Therefore, … is X." sentence (a marker, not a last-number guess).
+
+    Only a short, value-like X counts: a run of prose after "so … is" (a response cut mid-sentence, say) is
+    no answer, rather than hundreds of characters for the equivalence check to parse.
+    """
     tail = _NOISE_RE.sub("", text[-600:]).rstrip().rstrip(".")
     m = _CONCLUSION_RE.search(tail)
     if m is None:
         return None
     answer = _from_sentence(m.group(1))
-    return answer if answer and _HAS_VALUE_RE.search(answer) else None
+    if not answer or not _HAS_VALUE_RE.search(answer) or len(answer) > _MAX_CONCLUSION_CHARS:
+        return None
+    prose = _PROSE_WORD_RE.findall(_MATH_RE.sub(" ", answer))
+    return None if len(prose) > _MAX_CONCLUSION_WORDS else answer
 
 
 def _last_marker(text: str, start: int = 0) -> re.Match[str] | None:
