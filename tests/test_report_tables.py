@@ -244,3 +244,22 @@ def test_import_stays_light() -> None:
     code = "import sys, skyeval.report, skyeval.cli; print(sorted({'pandas','matplotlib','sympy','torch'} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_report_covers_what_the_runs_summary_covers() -> None:
+    """After ``--limit`` or a lower ``--samples``, the report keeps to the run's own scope, like its summary."""
+    from dataclasses import replace as _replace
+
+    from skyeval.report.load import in_scope
+    from skyeval.types import RunConfig, SampleRecord, SamplingParams
+
+    def rec(pid: str, i: int) -> SampleRecord:
+        return SampleRecord(pid, i, "q", "c", "stop", None, None, "1", "1", True, "equal")
+
+    records = [rec(p, i) for p in ("a", "b", "c") for i in range(4)]
+    config = RunConfig("m", "t", "hf", SamplingParams(n=2), None, "{question}")
+    assert {(r.problem_id, r.sample_index) for r in in_scope(records, config)} == {
+        (p, i) for p in "abc" for i in range(2)
+    }
+    limited = _replace(config, limit=2, problem_ids=("a", "b"))
+    assert {r.problem_id for r in in_scope(records, limited)} == {"a", "b"}

@@ -6,14 +6,14 @@ problem. ``summary.json`` is never read: every number in a report is recomputed 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from skyeval import results
 from skyeval.errors import SkyevalError
-from skyeval.types import RunConfig, SampleRecord, SamplingParams
+from skyeval.types import RunConfig, SampleRecord
 
 
 @dataclass(frozen=True)
@@ -66,14 +66,12 @@ class Run:
         return tuple(notes)
 
 
-def _config_from_json(row: Mapping[str, Any], path: Path) -> RunConfig:
-    known = set(RunConfig.__dataclass_fields__)
-    try:
-        sampling = SamplingParams(**dict(row.get("sampling") or {}))
-        values = {k: v for k, v in row.items() if k in known and k != "sampling"}
-        return RunConfig(sampling=sampling, **values)
-    except TypeError as err:
-        raise SkyevalError(f"{path}: not a skyeval run config ({err})") from None
+def in_scope(records: Sequence[SampleRecord], config: RunConfig) -> list[SampleRecord]:
+    """The samples the run's own summary covers: its first ``n`` sample indices and, after ``--limit``, only
+    the problems it was limited to (a run directory may hold more from an earlier, larger run)."""
+    wanted = set(config.problem_ids)
+    n = config.sampling.n
+    return [r for r in records if r.sample_index < n and (not wanted or r.problem_id in wanted)]
 
 
 def task_name(task: str) -> str:
@@ -122,14 +120,9 @@ def load_run(path: str | Path, label: str | None = None) -> Run:
     for needed in (config_path, samples_path):
         if not needed.is_file():
             raise SkyevalError(f"{path}: missing {needed.name}; is this a skyeval run directory?")
-    try:
-        config_row = json.loads(config_path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise SkyevalError(f"{config_path}: malformed JSON ({err})") from None
-    if not isinstance(config_row, dict):
-        raise SkyevalError(f"{config_path}: expected a JSON object")
-    config = _config_from_json(config_row, config_path)
+    config = results.read_config(path)
     records, torn, duplicates = read_samples(samples_path)
+    records = in_scope(records, config)
     if not records:
         raise SkyevalError(f"{samples_path}: no samples")
     return Run(
