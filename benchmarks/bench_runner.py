@@ -12,10 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -76,53 +72,18 @@ def bench_overhead(tmp: Path, problems: int = 500, samples: int = 8) -> dict[str
     }
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def bench_openai(
     tmp: Path, prompts: int, max_tokens: int, concurrency: int, serve_args: list[str]
 ) -> dict[str, float]:
     import httpx
 
     from skyeval.engines import get_engine
-    from skyeval.testing import build_tiny_model
+    from skyeval.testing import build_tiny_model, serve_model
     from skyeval.types import GenerationRequest, Message, SamplingParams
 
     model = str(build_tiny_model(tmp / "tiny"))
-    port = _free_port()
-    exe = Path(sys.executable).with_name("transformers")
-    proc = subprocess.Popen(
-        [
-            str(exe),
-            "serve",
-            model,
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--device",
-            "cpu",
-            *serve_args,
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, "HF_HUB_OFFLINE": "1"},
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit("transformers serve did not start")
-            time.sleep(0.5)
+    with serve_model(model, *serve_args) as base_url:
+        url = base_url.removesuffix("/v1")
         sampling = SamplingParams(n=1, temperature=0.7, top_p=0.95, max_tokens=max_tokens, seed=0)
         reqs = [
             GenerationRequest(f"p{i}", (Message("user", f"What is {i} + {i}?"),), (0,))
@@ -147,9 +108,6 @@ def bench_openai(
         out = list(engine.generate(reqs, sampling))
         fast = time.perf_counter() - start
         fast_tokens = sum(c.completion_tokens or 0 for c in out)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
     return {
         "prompts": prompts,
         "max_tokens": max_tokens,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,3 +26,18 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from skyeval.testing import build_tiny_model
 
     return build_tiny_model(tmp_path_factory.mktemp("tiny-qwen2"))
+
+
+@pytest.fixture(scope="session")
+def served_tiny(tiny_model_dir: Path) -> Iterator[tuple[str, str]]:
+    """``(base_url, model)`` of a real ``transformers serve`` on the tiny model, loopback only, shared by the
+    session and stopped at its end."""
+    from skyeval.testing import serve_model
+
+    try:
+        with serve_model(tiny_model_dir) as url:
+            yield url, str(tiny_model_dir)
+    except RuntimeError as err:
+        if "not installed" in str(err):
+            pytest.skip(str(err))
+        raise

@@ -2,14 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
 
-import httpx
 import pytest
 from fake_openai_server import FakeServer, Script
 
@@ -122,60 +116,7 @@ def test_completion_mode_sends_prompt() -> None:
     )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def served_tiny(tiny_model_dir: Path):
-    """``transformers serve`` on the tiny model, loopback only; always terminated."""
-    exe = Path(sys.executable).with_name("transformers")
-    if not exe.exists():
-        pytest.skip("transformers CLI (transformers[serving]) is not installed")
-    port = _free_port()
-    proc = subprocess.Popen(
-        [
-            str(exe),
-            "serve",
-            str(tiny_model_dir),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--device",
-            "cpu",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, "HF_HUB_OFFLINE": "1"},
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"transformers serve exited with {proc.returncode}")
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("transformers serve did not become ready in 120 s")
-            time.sleep(0.5)
-        yield f"{url}/v1", str(tiny_model_dir)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-def test_against_transformers_serve(served_tiny) -> None:
+def test_against_transformers_serve(served_tiny: tuple[str, str]) -> None:
     url, model = served_tiny
     engine = get_engine("openai", model=model, base_url=url, concurrency=4, max_retries=2)
     out = list(

@@ -6,14 +6,10 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -33,45 +29,6 @@ ROWS = [
     },
     {"source": "cn_k12", "problem": "Solve x + 1 = 2.", "solution": r"\boxed{1}"},
 ]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def server(tiny_model_dir: Path) -> Iterator[tuple[str, str]]:
-    """(base_url, model) of ``transformers serve`` on the tiny model; stopped when the module ends."""
-    exe = shutil.which("transformers", path=str(Path(sys.executable).parent)) or shutil.which("transformers")
-    if exe is None:
-        pytest.skip("the transformers CLI (transformers[serving]) is not installed")
-    port = _free_port()
-    proc = subprocess.Popen(
-        [exe, "serve", str(tiny_model_dir), "--host", "127.0.0.1", "--port", str(port), "--device", "cpu"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail("transformers serve did not come up")
-            time.sleep(1)
-        yield f"http://127.0.0.1:{port}/v1", str(tiny_model_dir)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 @pytest.fixture
@@ -113,9 +70,9 @@ def curate_args(run: Path, data: Path, url: str, model: str, *, n: int, teacher_
 
 
 def test_curate_through_transformers_serve(
-    server: tuple[str, str], data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    served_tiny: tuple[str, str], data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    url, model = server
+    url, model = served_tiny
     monkeypatch.setenv("SKYDATA_TEST_KEY", "sk-test-secret-value")
     run = tmp_path / "run"
     res = CliRunner().invoke(main, curate_args(run, data, url, model, n=2))
@@ -150,8 +107,10 @@ def test_curate_through_transformers_serve(
     assert len((run / "judge_cache.jsonl").read_text().splitlines()) == cache_lines
 
 
-def test_kill_9_during_teacher_loses_nothing(server: tuple[str, str], data: Path, tmp_path: Path) -> None:
-    url, model = server
+def test_kill_9_during_teacher_loses_nothing(
+    served_tiny: tuple[str, str], data: Path, tmp_path: Path
+) -> None:
+    url, model = served_tiny
     run = tmp_path / "run"
     env = {**os.environ, "SKYDATA_TEST_KEY": "x"}
     exe = Path(sys.executable).parent / "skydata"
