@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from skydata.backend import EngineConfig, build_engine, build_grader
-from skyeval.clickutil import ErrorGroup
+from skyeval.clickutil import ErrorGroup, parse_engine_option
 from skyeval.errors import SkyevalError
 from skyeval.types import SamplingParams
 
@@ -24,13 +24,6 @@ def main() -> None:
 
 
 # ---------------------------------------------------------------- shared options
-
-
-def _value(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
 
 
 def engine_options(prefix: str = "", default_engine: str = "openai") -> Callable[[Callable[..., Any]], Any]:
@@ -91,14 +84,12 @@ def make_engine_config(
     if api_key_env:
         opts["api_key_env"] = api_key_env
     for pair in options:
-        key, sep, val = pair.partition("=")
-        if not sep or not key:
-            raise SkyevalError(f"bad engine option {pair!r}; use KEY=VALUE")
+        key, val = parse_engine_option(pair)
         if key == "api_key":
             raise SkyevalError(
                 "pass API keys through an environment variable (--api-key-env), never on the command line"
             )
-        opts[key] = _value(val)
+        opts[key] = val
     if "model" not in opts:
         raise SkyevalError(f"engine {engine!r} needs --model")
     return EngineConfig(engine, opts, ray_address, replicas)

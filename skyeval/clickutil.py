@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import sys
+from typing import Any
 
 import click
 
@@ -18,3 +20,14 @@ class ErrorGroup(click.Group):
         except SkyevalError as err:
             click.echo(f"error: {err}", err=True)
             sys.exit(2)
+
+
+def parse_engine_option(text: str) -> tuple[str, Any]:
+    """``KEY=VALUE`` from ``-E``/``--option``: the value as JSON when it parses (``4``, ``true``), else text."""
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise SkyevalError(f"engine option must be KEY=VALUE, got {text!r}")
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value

@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import click
 
+from skyeval.clickutil import parse_engine_option
 from skyeval.errors import SkyevalError
-
-
-def _parse_option(text: str) -> tuple[str, Any]:
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise SkyevalError(f"engine option must be KEY=VALUE, got {text!r}")
-    try:
-        return key, json.loads(value)
-    except json.JSONDecodeError:
-        return key, value
 
 
 def _print_summary(summary: dict[str, Any], run_dir: object) -> None:
@@ -132,7 +122,7 @@ def run_cmd(
         "device": device,
     }
     options = {k: v for k, v in flags.items() if v is not None}
-    options.update(_parse_option(text) for text in engine_option)
+    options.update(parse_engine_option(text) for text in engine_option)
     if model is None:
         if name != "replay":
             raise SkyevalError("--model is required (except with --engine replay)")

@@ -246,14 +246,10 @@ def fast_equivalent(pred: str, gold: str, config: EquivalenceConfig = Equivalenc
 
 
 def _fast(p: str, g: str, config: EquivalenceConfig) -> bool | None:
-    if p == g:
-        return True
     choices = resolve_choices(p, g)
     if isinstance(choices, bool):
         return choices
     p, g = choices
-    if p == g:
-        return True
     if not p or not g:
         return False
     pi, gi = parse_items(p), parse_items(g)

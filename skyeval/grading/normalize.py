@@ -165,15 +165,23 @@ def resolve_choices(pred: str, gold: str) -> tuple[str, str] | bool:
 
     ``(A) 5`` vs a bare choice letter compares the letters (``A`` equal, ``B`` not); vs another labelled value
     the letters must agree and the values are compared; vs anything else (the gold ``5``) the value is compared.
+    Identical strings, before or after that, are equal.
     """
+    if pred == gold:
+        return True
     cp, cg = split_choice(pred), split_choice(gold)
+    pair: tuple[str, str] | bool
     if cp is not None and cg is not None:
-        return (cp[1], cg[1]) if cp[0] == cg[0] else False
-    if cp is not None:
-        return cp[0] == gold if gold in _CHOICE_LETTERS else (cp[1], gold)
-    if cg is not None:
-        return cg[0] == pred if pred in _CHOICE_LETTERS else (pred, cg[1])
-    return pred, gold
+        pair = (cp[1], cg[1]) if cp[0] == cg[0] else False
+    elif cp is not None:
+        pair = cp[0] == gold if gold in _CHOICE_LETTERS else (cp[1], gold)
+    elif cg is not None:
+        pair = cg[0] == pred if pred in _CHOICE_LETTERS else (pred, cg[1])
+    else:
+        pair = (pred, gold)
+    if isinstance(pair, tuple) and pair[0] == pair[1]:
+        return True
+    return pair
 
 
 def split_relation(s: str) -> list[str]:
