@@ -14,11 +14,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from backends import openrlhf, trl_backend
-from backends.data import load_rl_rows, load_sft_rows
-from backends.launch import Command, accelerate_command, accelerate_config, run, write_files
-from backends.specs import Cluster, RLSpec, SFTSpec, spec_to_json
 from skyeval.errors import SkyevalError
+from skytrain import openrlhf, trl_backend
+from skytrain.data import load_rl_rows, load_sft_rows
+from skytrain.launch import Command, accelerate_command, accelerate_config, run, write_files
+from skytrain.specs import Cluster, RLSpec, SFTSpec, spec_to_json
 
 SPEC_FILE = "skytrain_spec.json"
 ACCELERATE_FILE = "accelerate_config.json"
@@ -67,7 +67,7 @@ def _trl_launch(
     files = {str(spec_path): json.dumps(spec_to_json(spec, cluster), indent=2) + "\n"}
     kind = "SFT" if isinstance(spec, SFTSpec) else f"RL ({spec.algo})"
     if cluster.world_size == 1:
-        argv = ("python", "-m", "backends.trl_backend", str(spec_path))
+        argv = ("python", "-m", "skytrain.trl_backend", str(spec_path))
         command = Command(argv, files, "TRL's config class")
         summary = f"TRL {kind} in this process (1 device)"
         return Launch(summary, config, command, in_process=train, prepare=(check_data,))

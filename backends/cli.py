@@ -1,4 +1,4 @@
-"""The ``skytrain`` command: thin click wrappers over :mod:`backends.api` and :mod:`backends.recipes`."""
+"""The ``skytrain`` command: thin click wrappers over :mod:`skytrain.api` and :mod:`skytrain.recipes`."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from typing import Any
 
 import click
 
-from backends import api, recipes
-from backends.specs import Cluster, RLSpec, SFTSpec
 from skyeval.clickutil import ErrorGroup
+from skytrain import api, recipes
+from skytrain.specs import Cluster, RLSpec, SFTSpec
 
 
 @click.group(cls=ErrorGroup)
@@ -63,7 +63,7 @@ def _input_notes(spec: SFTSpec | RLSpec) -> list[str]:
     """
     from pathlib import Path
 
-    from backends.data import load_rl_rows, load_sft_rows
+    from skytrain.data import load_rl_rows, load_sft_rows
 
     notes = []
     if not Path(spec.data).is_file():

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from backends.specs import Cluster
 from skyeval.errors import SkyevalError
+from skytrain.specs import Cluster
 
 
 @dataclass(frozen=True)
@@ -139,7 +139,7 @@ def accelerate_config(cluster: Cluster, *, bf16: bool = True) -> dict[str, Any]:
 def accelerate_command(
     cluster: Cluster, config_path: Path, spec_path: Path, config: dict[str, Any]
 ) -> Command:
-    """``accelerate launch --config_file ... -m backends.trl_backend SPEC.json``, checked by accelerate itself."""
+    """``accelerate launch --config_file ... -m skytrain.trl_backend SPEC.json``, checked by accelerate itself."""
     argv = [
         "accelerate",
         "launch",
@@ -158,7 +158,7 @@ def accelerate_command(
         if not cluster.main_process_ip:
             raise SkyevalError("multi-node runs need --main-process-ip (the address of the rank-0 machine)")
         argv += ["--main_process_ip", cluster.main_process_ip]
-    argv += ["-m", "backends.trl_backend", str(spec_path)]
+    argv += ["-m", "skytrain.trl_backend", str(spec_path)]
     command = Command(
         argv=tuple(argv),
         files={str(config_path): json.dumps(config, indent=2) + "\n"},
@@ -177,8 +177,8 @@ def validate_accelerate(command: Command, config: dict[str, Any]) -> Command:
     args = parse_quietly(
         lambda: launch_command_parser().parse_args(list(command.argv[2:])), "accelerate launch"
     )
-    if not args.module or args.training_script != "backends.trl_backend":
-        raise SkyevalError("accelerate launch must run the module backends.trl_backend")
+    if not args.module or args.training_script != "skytrain.trl_backend":
+        raise SkyevalError("accelerate launch must run the module skytrain.trl_backend")
     try:
         ClusterConfig(**config)
     except (TypeError, ValueError) as err:

@@ -24,10 +24,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from backends.data import load_rl_rows
-from backends.launch import Command, parse_quietly, ray_job_submit
-from backends.specs import Cluster, RLSpec, SFTSpec, split_batch
 from skyeval.errors import SkyevalError
+from skytrain.data import load_rl_rows
+from skytrain.launch import Command, parse_quietly, ray_job_submit
+from skytrain.specs import Cluster, RLSpec, SFTSpec, split_batch
 
 REWARD_FILE = Path(__file__).with_name("openrlhf_reward.py")
 PROMPTS_FILE = "openrlhf_prompts.jsonl"

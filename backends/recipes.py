@@ -18,8 +18,8 @@ from typing import Any
 
 import click
 
-from backends.launch import Command, run
 from skyeval.errors import SkyevalError
+from skytrain.launch import Command, run
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -46,7 +46,7 @@ class Recipe:
 
 
 def available() -> list[str]:
-    folder = resources.files("backends").joinpath("recipes")
+    folder = resources.files("skytrain").joinpath("recipes")
     return sorted(
         entry.name.removesuffix(".toml") for entry in folder.iterdir() if entry.name.endswith(".toml")
     )
@@ -75,7 +75,7 @@ def load(name: str, overrides: Mapping[str, str] | None = None) -> Recipe:
     """Read recipe ``name`` and substitute its variables (``overrides`` first must name known variables)."""
     if name not in available():
         raise SkyevalError(f"unknown recipe {name!r}; choose one of: {', '.join(available())}")
-    text = resources.files("backends").joinpath("recipes", f"{name}.toml").read_text(encoding="utf-8")
+    text = resources.files("skytrain").joinpath("recipes", f"{name}.toml").read_text(encoding="utf-8")
     raw = tomllib.loads(text)
     declared = {k: str(v) for k, v in raw.get("vars", {}).items()}
     unknown = set(overrides or {}) - set(declared)

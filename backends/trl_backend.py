@@ -3,7 +3,7 @@
 No training loop lives here: TRL trains. The config builders are pure (dicts you can print and diff); the
 ``train_*`` functions load the data, build the trainer and save the final model to ``output_dir`` so that
 ``skyeval run --engine hf --model OUTPUT_DIR`` evaluates it as is. Multi-GPU runs execute this module under
-``accelerate launch -m backends.trl_backend SPEC.json``.
+``accelerate launch -m skytrain.trl_backend SPEC.json``.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from backends.data import load_rl_rows, load_sft_rows
-from backends.specs import Cluster, RLSpec, SFTSpec, read_spec, split_batch
 from skyeval.errors import SkyevalError, require
+from skytrain.data import load_rl_rows, load_sft_rows
+from skytrain.specs import Cluster, RLSpec, SFTSpec, read_spec, split_batch
 
 
 @dataclass(frozen=True)
@@ -204,10 +204,10 @@ RUNNERS: dict[type, Callable[[Any, Cluster], TrainResult]] = {SFTSpec: train_sft
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point for ``accelerate launch -m backends.trl_backend SPEC.json`` (one process per device)."""
+    """Entry point for ``accelerate launch -m skytrain.trl_backend SPEC.json`` (one process per device)."""
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
-        raise SystemExit("usage: python -m backends.trl_backend SPEC.json")
+        raise SystemExit("usage: python -m skytrain.trl_backend SPEC.json")
     spec, cluster = read_spec(Path(args[0]))
     RUNNERS[type(spec)](spec, cluster)
 

@@ -18,6 +18,11 @@ for the distinct (answer, gold) pairs (its undecided pairs run on worker process
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the test kit (testkit/)
+
 import argparse
 import cProfile
 import dataclasses
@@ -25,9 +30,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from testkit.browser import CHROMIUM, selftest
+from testkit.synthetic import synthetic_run
+
 from skyeval.report import build_tables, load_runs, write_report
-from skyeval.report.browser import CHROMIUM, selftest
-from skyeval.report.synthetic import synthetic_run
 from skyeval.report.tables import budget_table
 
 

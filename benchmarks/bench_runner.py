@@ -10,6 +10,11 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the test kit (testkit/)
+
 import argparse
 import json
 import tempfile
@@ -76,9 +81,10 @@ def bench_openai(
     tmp: Path, prompts: int, max_tokens: int, concurrency: int, serve_args: list[str]
 ) -> dict[str, float]:
     import httpx
+    from testkit.serve import serve_model
 
     from skyeval.engines import get_engine
-    from skyeval.testing import build_tiny_model, serve_model
+    from skyeval.testing import build_tiny_model
     from skyeval.types import GenerationRequest, Message, SamplingParams
 
     model = str(build_tiny_model(tmp / "tiny"))

@@ -44,9 +44,9 @@ def main() -> int:
         print(json.dumps({"skipped": "no CUDA device: this benchmark needs a GPU"}))
         return 0
 
-    from backends.specs import SFTSpec
-    from backends.trl_backend import train_sft
     from skyeval.testing import build_tiny_model
+    from skytrain.specs import SFTSpec
+    from skytrain.trl_backend import train_sft
 
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(args.workdir or tmp)

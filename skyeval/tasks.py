@@ -76,7 +76,7 @@ class LoadedTask:
 
 def task_names() -> list[str]:
     """The names of the built-in tasks."""
-    root = resources.files("tasks")
+    root = resources.files("skyeval.task_defs")
     return sorted(p.name[: -len(".toml")] for p in root.iterdir() if p.name.endswith(".toml"))
 
 
@@ -95,7 +95,9 @@ def get_task(name: str) -> TaskSpec:
     known = task_names()
     if name not in known:
         raise SkyevalError(f"unknown task {name!r}; known tasks: {', '.join(known)} (or file:PATH)")
-    raw = tomllib.loads(resources.files("tasks").joinpath(f"{name}.toml").read_text(encoding="utf-8"))
+    raw = tomllib.loads(
+        resources.files("skyeval.task_defs").joinpath(f"{name}.toml").read_text(encoding="utf-8")
+    )
     hub_raw = raw.get("hub")
     hub = None
     if hub_raw is not None:

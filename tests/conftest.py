@@ -1,7 +1,12 @@
-"""Shared fixtures: the read-only ``../shared`` material (skipped when absent) and a tiny local model."""
+"""Shared fixtures: the read-only ``../shared`` material and a tiny local model.
+
+A missing ``../shared`` fails the tests that need it (CI must never pass by skipping them); a user's clone
+without it can opt out with ``SKYEVAL_NO_SHARED=1``, which skips them instead.
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,9 +17,12 @@ SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
-    """``../shared`` beside the checkout; tests that need it skip in a user's clone where it is absent."""
+    """``../shared`` beside the checkout: a missing one is an error (``SKYEVAL_NO_SHARED=1`` skips instead)."""
     if not SHARED.is_dir():
-        pytest.skip("../shared (benchmark copies, grader cases, generations) is not beside this checkout")
+        message = f"{SHARED} (benchmark copies, grader cases, generations) is not beside this checkout"
+        if os.environ.get("SKYEVAL_NO_SHARED") == "1":
+            pytest.skip(message)
+        pytest.fail(message + "; set SKYEVAL_NO_SHARED=1 to skip the tests that need it")
     return SHARED
 
 
@@ -32,7 +40,7 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def served_tiny(tiny_model_dir: Path) -> Iterator[tuple[str, str]]:
     """``(base_url, model)`` of a real ``transformers serve`` on the tiny model, loopback only, shared by the
     session and stopped at its end."""
-    from skyeval.testing import serve_model
+    from testkit.serve import serve_model
 
     try:
         with serve_model(tiny_model_dir) as url:

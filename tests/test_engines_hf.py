@@ -79,7 +79,7 @@ def test_unloadable_model_and_missing_cuda_are_one_line_errors(tmp_path: Path, t
             get_engine("hf", model=str(tiny_model_dir), device="cuda")
 
 
-@pytest.mark.gpu
+@pytest.mark.gpu  # runs everywhere; skips with its reason where torch sees no CUDA device
 def test_cuda_matches_itself_across_batch_sizes(tiny_model_dir: Path) -> None:
     torch = pytest.importorskip("torch")
     if not torch.cuda.is_available():

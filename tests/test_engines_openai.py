@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 
 import pytest
-from fake_openai_server import FakeServer, Script
+from testkit.fake_openai_server import FakeServer, Script
 
 from skyeval.engines import get_engine
 from skyeval.errors import SkyevalError

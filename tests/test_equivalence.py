@@ -132,7 +132,6 @@ def test_import_stays_light() -> None:
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-@pytest.mark.slow  # doubles the labelled-case work; run with -m slow
 @pytest.mark.parametrize(("pred", "gold", "expected", "where"), CASES, ids=[c[3] for c in CASES])
 def test_symmetric(pred: str, gold: str, expected: bool, where: str) -> None:
     extracted = extract_answer(pred) or ""

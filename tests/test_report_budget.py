@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from testkit.synthetic import write_run_dir
 
 import skyeval
 from skyeval.report import load_runs
@@ -17,7 +18,6 @@ from skyeval.report.metrics import (
     budget_verdicts,
     plan_budget,
 )
-from skyeval.report.synthetic import write_run_dir
 from skyeval.report.tables import budget_table
 from skyeval.types import RunConfig, SampleRecord, SamplingParams
 

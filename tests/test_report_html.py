@@ -7,11 +7,11 @@ import re
 from pathlib import Path
 
 import pytest
+from testkit.browser import CHROMIUM, selftest
+from testkit.synthetic import synthetic_run
 
 from skyeval.report import build_tables, load_runs, write_report
-from skyeval.report.browser import CHROMIUM, selftest
 from skyeval.report.html import clip_completion, encode_data
-from skyeval.report.synthetic import synthetic_run
 
 pytest.importorskip("pandas")
 pytest.importorskip("matplotlib")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from testkit.synthetic import synthetic_run, write_run_dir
 
 from skyeval.errors import SkyevalError
 from skyeval.report import (
@@ -25,7 +26,6 @@ from skyeval.report import (
     per_problem_table,
     to_markdown,
 )
-from skyeval.report.synthetic import synthetic_run, write_run_dir
 from skyeval.report.tables import breakdown_wide
 from skyeval.types import RunConfig, SampleRecord, SamplingParams
 

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from fake_openai_server import FakeServer, Script
+from testkit.fake_openai_server import FakeServer, Script
 
 from skyeval import results
 from skyeval.errors import SkyevalError

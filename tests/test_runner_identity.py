@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fake_openai_server import FakeServer, Script
+from testkit.fake_openai_server import FakeServer, Script
 
 from skyeval import results
 from skyeval.errors import SkyevalError

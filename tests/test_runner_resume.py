@@ -11,7 +11,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from fake_openai_server import FakeServer, Script
+from testkit.fake_openai_server import FakeServer, Script
 
 from skyeval import results
 

@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from backends import api, recipes
-from backends.cli import main
-from backends.data import load_rl_rows, load_sft_rows
-from backends.launch import Command
-from backends.openrlhf import REWARD_FILE, validate_openrlhf
-from backends.specs import Cluster, RLSpec, SFTSpec, read_spec, split_batch, write_spec
 from skyeval.errors import SkyevalError
+from skytrain import api, recipes
+from skytrain.cli import main
+from skytrain.data import load_rl_rows, load_sft_rows
+from skytrain.launch import Command
+from skytrain.openrlhf import REWARD_FILE, validate_openrlhf
+from skytrain.specs import Cluster, RLSpec, SFTSpec, read_spec, split_batch, write_spec
 
 pytest.importorskip("trl")
 pytest.importorskip("accelerate")
@@ -62,7 +62,7 @@ def test_trl_sft_single_device_plan_is_valid_sftconfig() -> None:
     assert launch.config["gradient_accumulation_steps"] == 2
     assert launch.config["assistant_only_loss"] is True
     assert launch.config["max_length"] == 4 * 4096
-    assert launch.command.argv[:3] == ("python", "-m", "backends.trl_backend")
+    assert launch.command.argv[:3] == ("python", "-m", "skytrain.trl_backend")
 
 
 def test_trl_sft_multi_gpu_goes_through_accelerate_with_generated_configs(tmp_path: Path) -> None:
@@ -85,7 +85,7 @@ def test_trl_sft_multi_gpu_goes_through_accelerate_with_generated_configs(tmp_pa
             launch.config["gradient_accumulation_steps"],
         ) == (1, 6)
         assert launch.config["bf16"] is True
-        from backends.launch import write_files
+        from skytrain.launch import write_files
 
         write_files(launch.command)
         loaded = load_config_from_file(_argv_value(argv, "--config_file"))
@@ -249,7 +249,7 @@ def test_recipe_execution_resumes_and_checks_inputs(tmp_path: Path) -> None:
 
 
 def test_failed_command_is_one_error_line() -> None:
-    from backends.launch import run
+    from skytrain.launch import run
 
     with pytest.raises(SkyevalError, match="exited with status 3"):
         run(Command(("python", "-c", "raise SystemExit(3)")))

@@ -14,7 +14,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from backends.openrlhf import REWARD_FILE
+from skytrain.openrlhf import REWARD_FILE
 
 agent = pytest.importorskip("openrlhf.utils.agent", reason="OpenRLHF (with pylatexenc) is not installed")
 pytest.importorskip("torch")

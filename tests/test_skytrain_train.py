@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from backends.cli import main as skytrain
+from skytrain.cli import main as skytrain
 
 pytest.importorskip("trl")
 pytest.importorskip("datasets")
@@ -126,11 +126,11 @@ def test_trl_rloo_then_skyeval_run_evaluates_the_checkpoint(sft_model: Path, tmp
 
 
 def test_accelerate_entry_point_trains_from_the_written_spec(sft_model: Path, tmp_path: Path) -> None:
-    """``accelerate launch -m backends.trl_backend SPEC.json`` runs this entry point in every process."""
+    """``accelerate launch -m skytrain.trl_backend SPEC.json`` runs this entry point in every process."""
     from dataclasses import replace
 
-    from backends.specs import SFTSpec, read_spec, write_spec
-    from backends.trl_backend import main as entry_point
+    from skytrain.specs import SFTSpec, read_spec, write_spec
+    from skytrain.trl_backend import main as entry_point
 
     spec, cluster = read_spec(sft_model / "skytrain_spec.json")
     assert isinstance(spec, SFTSpec)

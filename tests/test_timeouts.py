@@ -219,7 +219,6 @@ def test_concurrent_callers_share_a_bounded_pool(pool: WorkerPool) -> None:
     assert 1 <= len(pids) <= pool.max_workers
 
 
-@pytest.mark.slow  # ray.init alone takes 5-20 s on the 2-core CI machine; run with -m slow
 def test_timeout_in_ray_task_and_threaded_actor() -> None:
     ray = pytest.importorskip("ray")
     from ray import cloudpickle
