@@ -14,8 +14,6 @@ from skyeval.types import Engine, Grade
 
 Grader = Callable[[Sequence[str], Sequence[str]], list[Grade]]
 
-SECRET_OPTIONS = ("api_key",)  # never written to a manifest; the openai engine reads the key from an env var
-
 
 @dataclass(frozen=True)
 class EngineConfig:
@@ -28,7 +26,9 @@ class EngineConfig:
 
     def public(self) -> dict[str, Any]:
         """What a manifest may record (no secrets)."""
-        opts = {k: v for k, v in self.options.items() if k not in SECRET_OPTIONS}
+        from skyeval.engines import public_options
+
+        opts = public_options(self.engine, self.options)
         return {
             "engine": self.engine,
             "options": opts,

@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import platform
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +31,7 @@ from skydata.select import Rule, needs_label, select
 from skydata.sources import SourceSpec, read_source
 from skydata.stage import StageResult, count_lines, read_items, run_stage
 from skydata.teacher import Teacher, generate, grades_path, load_generations, read_text
+from skyeval import results
 from skyeval.errors import SkyevalError
 from skyeval.jsonl import read_jsonl, write_json, write_jsonl
 from skyeval.types import SamplingParams
@@ -97,20 +96,6 @@ def _public(obj: Any) -> Any:
     return obj
 
 
-def versions() -> dict[str, str]:
-    from importlib import metadata
-
-    import skydata
-
-    out = {"python": platform.python_version(), "skydata": skydata.__version__}
-    for pkg in ("skyeval", "transformers", "vllm", "openai", "datasets", "ray"):
-        try:
-            out[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            continue
-    return out
-
-
 class RunDir:
     """The run directory and its manifest (rewritten atomically after every stage)."""
 
@@ -121,7 +106,7 @@ class RunDir:
         self.manifest: dict[str, Any] = json.loads(self.file.read_text()) if self.file.exists() else {}
         self.manifest.setdefault("stages", {})
         self.manifest["config"] = _public(config)
-        self.manifest["versions"] = versions()
+        self.manifest["versions"] = results.versions()
         self.manifest["rubric_version"] = RUBRIC_VERSION
         self._chain = ""
         self._invalid = False
@@ -181,21 +166,8 @@ def curate(
     """Run (or resume) the pipeline in ``run_dir``; returns the manifest."""
     _check_formats(config)
     Path(run_dir).mkdir(parents=True, exist_ok=True)
-    with _exclusive(Path(run_dir) / ".lock"):
+    with results.lock(run_dir, holder="skydata curate"):
         return _curate(run_dir, config, progress=progress, log=log)
-
-
-@contextmanager
-def _exclusive(path: Path) -> Iterator[None]:
-    """One ``curate`` per run directory; the OS releases the lock when the process dies (even by kill -9)."""
-    import fcntl
-
-    with path.open("a") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise SkyevalError(f"another skydata curate is running in {path.parent}") from None
-        yield
 
 
 def _curate(

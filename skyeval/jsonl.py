@@ -128,7 +128,7 @@ def write_jsonl(path: str | Path, rows: Iterable[Mapping[str, Any]]) -> int:
 
 
 def write_json(path: str | Path, obj: Any) -> None:
-    """Atomically write one JSON document."""
+    """Atomically write one JSON document (temp file + rename): readers never see a half-written file."""
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=True) + "\n", encoding="utf-8")

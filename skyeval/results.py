@@ -11,16 +11,17 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
-import os
+import platform
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict
+from importlib import metadata
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from skyeval.errors import SkyevalError
-from skyeval.jsonl import cut_torn_tail, iter_jsonl, write_jsonl
+from skyeval.jsonl import AppendLog, iter_jsonl, write_jsonl
 from skyeval.types import RunConfig, SampleRecord, SamplingParams
 
 CONFIG = "config.json"
@@ -94,11 +95,30 @@ def config_from_json(row: Mapping[str, Any]) -> RunConfig:
     return RunConfig(**values)
 
 
-def write_json(path: Path, obj: Any) -> None:
-    """Write JSON atomically (temp file + rename): readers never see a half-written file."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+# Packages whose versions a run (or a curation manifest) records.
+VERSIONED = (
+    "skyeval",
+    "torch",
+    "transformers",
+    "vllm",
+    "openai",
+    "httpx",
+    "sympy",
+    "math-verify",
+    "datasets",
+    "ray",
+)
+
+
+def versions(packages: Iterable[str] = VERSIONED) -> dict[str, str]:
+    """Installed versions of ``packages`` (absent ones left out) and Python's: the one version collector."""
+    found = {"python": platform.python_version()}
+    for dist in packages:
+        try:
+            found[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+    return found
 
 
 def read_config(run_dir: Path) -> RunConfig:
@@ -137,39 +157,40 @@ def dedupe(records: list[SampleRecord]) -> dict[tuple[str, int], SampleRecord]:
 
 
 @contextmanager
-def lock(run_dir: Path) -> Iterator[None]:
-    """Hold the run directory's lock (released by the OS even on kill -9)."""
+def lock(run_dir: str | Path, *, holder: str = "skyeval process") -> Iterator[None]:
+    """Hold a directory's lock (released by the OS even on kill -9): one writer per run or curation directory.
+
+    ``holder`` names who holds it in the error a second writer gets (``another <holder> is writing DIR``).
+    """
+    run_dir = Path(run_dir)
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
-        fh = (run_dir / LOCK).open("w")
+        fh = (run_dir / LOCK).open("a")
     except OSError as err:
         raise SkyevalError(f"cannot write run directory {run_dir}: {err.strerror or err}") from err
     with fh:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as err:
-            raise SkyevalError(f"another skyeval process is writing {run_dir}") from err
+            raise SkyevalError(f"another {holder} is writing {run_dir}") from err
         yield
 
 
-class SampleWriter:
-    """Append ``SampleRecord`` rows to ``samples.jsonl``, flushing each so a kill loses none that was written."""
+class _SampleLog:
+    """Append graded ``SampleRecord`` rows to ``samples.jsonl`` through the one append-only log."""
 
-    def __init__(self, fh: IO[str]) -> None:
-        self._fh = fh
+    def __init__(self, log: AppendLog) -> None:
+        self._log = log
 
     def write(self, record: SampleRecord) -> None:
-        self._fh.write(json.dumps(record.to_json(), ensure_ascii=False) + "\n")
-        self._fh.flush()
+        self._log.write(record.to_json())
 
 
 @contextmanager
-def open_writer(run_dir: Path) -> Iterator[SampleWriter]:
-    """A writer appending to ``samples.jsonl``, after cutting off a torn last line if there is one."""
-    path = run_dir / SAMPLES
-    cut_torn_tail(path)
-    with path.open("a", encoding="utf-8") as fh:
-        yield SampleWriter(fh)
+def open_writer(run_dir: Path) -> Iterator[_SampleLog]:
+    """A writer appending to ``samples.jsonl`` (a torn last line from a crash is cut off first)."""
+    with AppendLog(run_dir / SAMPLES) as log:
+        yield _SampleLog(log)
 
 
 def rewrite_samples(run_dir: Path, records: list[SampleRecord]) -> None:

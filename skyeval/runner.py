@@ -13,12 +13,12 @@ import sys
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from skyeval import metrics, results
 from skyeval.errors import SkyevalError, require
+from skyeval.jsonl import write_json
 from skyeval.prompts import build_messages, resolve_prompt
 from skyeval.tasks import FILE_PREFIX, FieldMap, LoadedTask, TaskSpec, file_task, get_task, load_task
 from skyeval.types import (
@@ -31,8 +31,6 @@ from skyeval.types import (
     SampleRecord,
     SamplingParams,
 )
-
-_VERSIONED = ("skyeval", "torch", "transformers", "vllm", "openai", "httpx", "sympy", "math-verify")
 
 
 @dataclass(frozen=True)
@@ -82,17 +80,6 @@ def resolve_task(name: str, fields: FieldMap | None = None) -> TaskSpec:
     if name.startswith(FILE_PREFIX):
         return file_task(name[len(FILE_PREFIX) :], fields or FieldMap(question="question", gold="answer"))
     return get_task(name)
-
-
-def _versions() -> dict[str, str]:
-    found = {}
-    for dist in _VERSIONED:
-        try:
-            found[dist] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            continue
-    found["python"] = sys.version.split()[0]
-    return found
 
 
 def engine_options_for(engine: str, model: str, options: Mapping[str, Any], task: TaskSpec) -> dict[str, Any]:
@@ -146,14 +133,9 @@ class EngineCache:
         self._engines.clear()
 
 
-def _public_options(options: Mapping[str, Any]) -> dict[str, Any]:
-    """Options safe to write to config.json (never anything that looks like a secret value)."""
-    return {k: v for k, v in options.items() if not (("key" in k or "token" in k) and not k.endswith("_env"))}
-
-
 def prepare(options: RunOptions) -> tuple[LoadedTask, RunConfig, Path, str]:
     """Load the task and work out the run's config and directory (no generation)."""
-    from skyeval.engines import engine_spec
+    from skyeval.engines import engine_spec, public_options
     from skyeval.engines._common import check_model_path
 
     if engine_spec(options.engine).loads_model:  # an unknown engine fails here, before any loading or writing
@@ -196,8 +178,8 @@ def prepare(options: RunOptions) -> tuple[LoadedTask, RunConfig, Path, str]:
         prompt_template=options.prompt_template or spec.prompt_template,
         task_fingerprint=loaded.fingerprint,
         limit=options.limit,
-        engine_options=_public_options(options.engine_options),
-        versions=_versions(),
+        engine_options=public_options(options.engine, options.engine_options),
+        versions=results.versions(),
         problems=len(selected),
         problem_ids=tuple(p.id for p in selected) if options.limit is not None else (),
     )
@@ -251,7 +233,7 @@ def run(options: RunOptions, engines: EngineCache | None = None) -> RunResult:
     n = config.sampling.n
     with results.lock(run_dir):
         _check_resume(run_dir, config)
-        results.write_json(run_dir / results.CONFIG, results.config_to_json(config))
+        write_json(run_dir / results.CONFIG, results.config_to_json(config))
         done = results.dedupe(results.read_samples(run_dir))
         messages = {
             p.id: build_messages(config.system_prompt, config.prompt_template, p.question) for p in problems
@@ -304,18 +286,18 @@ def run(options: RunOptions, engines: EngineCache | None = None) -> RunResult:
                         bar.set_postfix(acc=f"{correct / len(kept):.3f}", refresh=False)
         except SkyevalError as err:
             summary = summarize(kept, problems, config, loaded.spec.breakdown)
-            results.write_json(run_dir / results.SUMMARY, summary)
+            write_json(run_dir / results.SUMMARY, summary)
             raise SkyevalError(
                 f"{err} (partial results kept in {run_dir}; re-run the same command to resume)"
             ) from err
         except KeyboardInterrupt as err:  # Ctrl-C: keep what was graded, summarise it, tell the user where
             summary = summarize(kept, problems, config, loaded.spec.breakdown)
-            results.write_json(run_dir / results.SUMMARY, summary)
+            write_json(run_dir / results.SUMMARY, summary)
             raise Interrupted(run_dir, len(kept)) from err
         finally:
             bar.close()
         summary = summarize(kept, problems, config, loaded.spec.breakdown)
-        results.write_json(run_dir / results.SUMMARY, summary)
+        write_json(run_dir / results.SUMMARY, summary)
     if failures:
         raise SkyevalError(
             f"{len(failures)} sample(s) failed (first: {failures[0]}); results in {run_dir}, re-run to retry them"
@@ -469,7 +451,7 @@ def score(
             _breakdown_of(config.task),
             total_problems=config.problems if config.problems is not None else _previous_problem_count(path),
         )
-        results.write_json(path / results.SUMMARY, summary)
+        write_json(path / results.SUMMARY, summary)
     return summary
 
 

@@ -24,6 +24,8 @@ class EngineSpec:
     loads_model: bool = False  # takes a local model path / Hub id that it loads in this process
     # options that do not change what is generated (left out of a run's identity, so changing them resumes)
     neutral: tuple[str, ...] = ()
+    # options whose values are secrets: never written to config.json, a manifest or a log
+    secret: tuple[str, ...] = ()
 
 
 ENGINES: dict[str, EngineSpec] = {
@@ -48,6 +50,7 @@ ENGINES: dict[str, EngineSpec] = {
             "backoff_base",
             "backoff_max",
         ),
+        secret=("api_key",),
     ),
     "hf": EngineSpec(
         "skyeval.engines.hf:HFEngine",
@@ -120,6 +123,25 @@ _ACCEPTS: dict[type, tuple[type, ...]] = {
     float: (float, int),
     str: (str,),
 }
+
+
+def public_options(name: str, options: Mapping[str, Any]) -> dict[str, Any]:
+    """``options`` without the values engine ``name`` declares secret: what config.json or a manifest may hold.
+
+    An unregistered name (a test's scripted engine) declares none; it cannot be built from a config anyway.
+    """
+    spec = ENGINES.get(name)
+    secret = spec.secret if spec is not None else ()
+    return {k: v for k, v in options.items() if k not in secret}
+
+
+def preflight(name: str, options: Mapping[str, Any]) -> None:
+    """Everything about engine ``name`` that can be checked before any data is loaded or directory written:
+    its extra is installed and ``options`` are ones it takes. One-line ``SkyevalError`` otherwise."""
+    spec = engine_spec(name)
+    for module in spec.requires:
+        require(module, extra=spec.extra, what=f"the {name!r} engine")
+    check_options(name, dict(options))
 
 
 def get_engine(name: str, **options: Any) -> Engine:
