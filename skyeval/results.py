@@ -161,15 +161,12 @@ def write_config(run_dir: Path, config: RunConfig) -> None:
     write_json(run_dir / CONFIG, config_to_json(config))
 
 
-def read_samples(run_dir: Path) -> list[SampleRecord]:
-    """All complete rows of ``samples.jsonl`` in file order; a torn last line is ignored.
+def read_sample_file(path: Path) -> list[SampleRecord]:
+    """All complete rows of a ``samples.jsonl`` file in file order; a torn last line is ignored.
 
     A malformed line anywhere else is corruption, not a crash artefact, and fails with its line number; so
-    does a row of a newer schema.
+    does a row of a newer schema. The one reader of the format (``read_samples`` for a run directory).
     """
-    path = run_dir / SAMPLES
-    if not path.is_file():
-        return []
     records = []
     for lineno, row in iter_jsonl(path, tolerate_torn_tail=True):
         check_schema(row.get("schema_version", 1), SCHEMA_VERSION, f"{path}:{lineno}")
@@ -178,6 +175,12 @@ def read_samples(run_dir: Path) -> list[SampleRecord]:
         except (TypeError, AttributeError) as err:
             raise SkyevalError(f"{path}:{lineno}: malformed sample row ({err})") from err
     return records
+
+
+def read_samples(run_dir: Path) -> list[SampleRecord]:
+    """The rows of a run directory's ``samples.jsonl`` (``read_sample_file``); none when it has no file yet."""
+    path = run_dir / SAMPLES
+    return read_sample_file(path) if path.is_file() else []
 
 
 def dedupe(records: Iterable[SampleRecord]) -> dict[tuple[str, int], SampleRecord]:

@@ -419,6 +419,6 @@ def test_cli_labels_a_non_canonical_ci(tmp_path: Path, two_runs: list[Path]) -> 
     argv = ["report", *map(str, two_runs), "--out", str(tmp_path / "o"), "--no-budget", "--format", "md"]
     default = CliRunner().invoke(main, [*argv, "--no-progress"])
     other = CliRunner().invoke(main, [*argv, "--resamples", "200", "--seed", "3", "--no-progress"])
-    assert "(as in summary.json)" in default.output
-    assert "200 resamples, seed 3 (NOT the 1000 resamples, seed 0 of summary.json)" in other.output
+    assert "1000 resamples, seed 0, as in summary.json" in default.output
+    assert "200 resamples, seed 3; NOT the 1000 resamples, seed 0 of summary.json" in other.output
     assert "NOT the 1000 resamples" in (tmp_path / "o" / "report.md").read_text()

@@ -140,3 +140,16 @@ def test_atomic_writes_leave_nothing_behind_on_failure(tmp_path: Path) -> None:
         write_jsonl(tmp_path / "no" / "dir" / "x.jsonl", [{"a": 1}], parents=False)
     assert write_jsonl(tmp_path / "u.jsonl", [{"s": "\udc80é"}], ensure_ascii=True) == 1
     assert (tmp_path / "u.jsonl").read_text() == '{"s": "\\udc80\\u00e9"}\n'
+
+
+def test_the_rl_prompt_filter_reads_samples_through_the_same_reader(tmp_path: Path) -> None:
+    """``skydata filter-prompts --samples`` counts a repeated row once (the first), like the run's summary."""
+    from skydata.rlfilter import counts_from_samples
+
+    rows = [rec("a", 0, True), rec("a", 0, False), rec("a", 1, False), rec("b", 0, False)]
+    results.rewrite_samples(tmp_path, rows)
+    assert counts_from_samples(tmp_path / results.SAMPLES) == {"a": (2, 1), "b": (1, 0)}
+    newer = rows[0].to_json() | {"schema_version": 9}
+    (tmp_path / "newer.jsonl").write_text(json.dumps(newer) + "\n")
+    with pytest.raises(SkyevalError, match="newer.jsonl:1 has schema version 9"):
+        counts_from_samples(tmp_path / "newer.jsonl")

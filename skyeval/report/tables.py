@@ -332,8 +332,8 @@ class ReportTables:
         """How the CIs were drawn, saying so when it is not the canonical draw of ``summary.json``."""
         how = f"95% percentile bootstrap over problems in task order, {self.resamples} resamples, seed {self.seed}"
         if (self.resamples, self.seed) == (CI_RESAMPLES, CI_SEED):
-            return how + " (as in summary.json)"
-        return how + f" (NOT the {CI_RESAMPLES} resamples, seed {CI_SEED} of summary.json)"
+            return how + ", as in summary.json"
+        return how + f"; NOT the {CI_RESAMPLES} resamples, seed {CI_SEED} of summary.json"
 
     def warnings(self) -> list[str]:
         """Everything a reader must know before trusting a cell: short runs and differing problem sets."""

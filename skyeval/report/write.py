@@ -48,7 +48,9 @@ def markdown_report(tables: ReportTables, images: Sequence[Path] = ()) -> str:
     lines += [
         "## Benchmark",
         "",
-        f"Mean pass@1 (%) with its CI ({tables.ci_note}) and n problems scored.",
+        "Mean pass@1 (%), its CI and n problems scored.",
+        "",
+        f"CI: {tables.ci_note}.",
         "",
         to_markdown(tables.benchmark_wide),
         "",
