@@ -45,7 +45,7 @@ def make_run(
     model: str,
     task: str,
     verdicts: dict[str, list[bool]],
-    meta: dict | None = None,
+    meta: dict[str, dict[str, str]] | None = None,
     problem_ids: tuple[str, ...] = (),
 ) -> Path:
     """A run whose problem ``pid`` has one sample per verdict; correct ones answer the gold ``1``."""

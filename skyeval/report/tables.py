@@ -15,9 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from skyeval import summary as summary_mod
 from skyeval.metrics import Same
-from skyeval.report.budget import (
-    budget_table as budget_table,  # re-exported: benchmarks/bench_report.py imports it here
-)
+from skyeval.report.budget import budget_table
 from skyeval.report.compare import Comparison, compare_runs, comparison_pairs
 from skyeval.report.format import (
     AVERAGE,
