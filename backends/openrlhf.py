@@ -19,12 +19,12 @@ import ast
 import contextlib
 import importlib.util
 import io
-import json
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from skyeval.errors import SkyevalError
+from skyeval.jsonl import write_jsonl
 from skytrain.data import load_rl_rows
 from skytrain.launch import Command, parse_quietly, ray_job_submit
 from skytrain.specs import Cluster, RLSpec, SFTSpec, split_batch
@@ -189,8 +189,7 @@ def prepare_rl_prompts(spec: RLSpec, destination: Path) -> Path:
     rows = load_rl_rows(
         spec.data, prompt_key=spec.prompt_key, answer_key=spec.answer_key, system_prompt=spec.system_prompt
     )
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    destination.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    write_jsonl(destination, rows, ensure_ascii=True)
     return destination
 
 

@@ -33,8 +33,8 @@ from pathlib import Path
 from testkit.browser import CHROMIUM, selftest
 from testkit.synthetic import synthetic_run
 
-from skyeval.report import build_tables, load_runs, write_report
-from skyeval.report.tables import budget_table
+from skyeval import results
+from skyeval.report import budget_table, build_tables, load_runs, write_report
 
 
 def main() -> None:
@@ -74,7 +74,7 @@ def main() -> None:
                 )
             ]
             print(f"synthetic run {args.problems}x{args.samples}: {time.perf_counter() - t:.1f}s")
-        samples_mb = sum((p / "samples.jsonl").stat().st_size for p in paths) / 1e6
+        samples_mb = sum((p / results.SAMPLES).stat().st_size for p in paths) / 1e6
         t = time.perf_counter()
         runs = load_runs(paths)
         print(f"load: {time.perf_counter() - t:.2f}s ({samples_mb:.1f} MB of samples.jsonl)")

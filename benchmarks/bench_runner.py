@@ -4,8 +4,17 @@
    8), minus the time the grader itself takes on the same 4,000 (response, gold) pairs.
 2. openai engine throughput against ``transformers serve`` on the tiny local model, versus a naive client that
    sends one request at a time, in the same run and against the same server.
+3. ``--write-replay FILE`` only writes the 4,000-sample replay file, for whole-process timing of the command
+   ``skyeval run --engine replay --task file:FILE --id-field id -E response_field=outs --samples 8 -o NEW_DIR``
+   against another commit (paired A/B runs; see docs/running.md).
 
     .venv/bin/python benchmarks/bench_runner.py [--prompts 48] [--max-tokens 32] [--concurrency 16]
+    .venv/bin/python benchmarks/bench_runner.py --write-replay /tmp/replay4000.jsonl
+
+Measured 2026-12-01 on the shared 2-core machine (load average 7-10; table in docs/running.md): the whole-process
+command of 3., this branch against commit efec53b in turn, 10 pairs twice: median wall ratio 0.74 and 0.74
+(1.27 s vs 1.66 s, 1.95 s vs 2.60 s), median CPU ratio 0.70 (0.49-0.50 s vs 0.71 s), i.e. 0.12 ms vs 0.18 ms of
+CPU per sample; in-process (1.), the summary alone 0.07-0.17 s vs 0.61-0.91 s.
 """
 
 from __future__ import annotations
@@ -22,18 +31,24 @@ import time
 from pathlib import Path
 
 
-def bench_overhead(tmp: Path, problems: int = 500, samples: int = 8) -> dict[str, float]:
-    from skyeval import grade
-    from skyeval.runner import RunOptions, run
-    from skyeval.tasks import FieldMap
-
-    path = tmp / "replay.jsonl"
+def write_replay(path: Path, problems: int = 500, samples: int = 8) -> Path:
+    """``problems`` x ``samples`` saved completions, each with a different boxed answer (the worst case for
+    maj@n clustering), one right per problem at most."""
     with path.open("w") as fh:
         for i in range(problems):
             outs = [f"We compute carefully. The answer is \\boxed{{{(i + j) % 50}}}." for j in range(samples)]
             fh.write(
                 json.dumps({"id": i, "question": f"Problem {i}?", "answer": str(i % 50), "outs": outs}) + "\n"
             )
+    return path
+
+
+def bench_overhead(tmp: Path, problems: int = 500, samples: int = 8) -> dict[str, float]:
+    from skyeval import grade
+    from skyeval.runner import RunOptions, run
+    from skyeval.tasks import FieldMap
+
+    path = write_replay(tmp / "replay.jsonl", problems, samples)
     options = RunOptions(
         model="bench",
         task=f"file:{path}",
@@ -57,15 +72,14 @@ def bench_overhead(tmp: Path, problems: int = 500, samples: int = 8) -> dict[str
     run(options)  # everything done: resume check only
     resume = time.perf_counter() - start
     from skyeval import results
-    from skyeval.runner import prepare, summarize
+    from skyeval.summary import summarize_run
 
-    loaded, config, run_dir, _ = prepare(options)
-    records = results.read_samples(run_dir)
+    records = results.read_samples(result.run_dir)
     start = time.perf_counter()
-    summarize(records, loaded.problems, config)
+    summarize_run(records, results.read_config(result.run_dir))
     summary_s = time.perf_counter() - start
     n = problems * samples
-    assert result.summary["samples"] == n
+    assert result.summary.samples == n
     return {
         "samples": n,
         "run_total_s": total,
@@ -135,7 +149,13 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--continuous-batching", action="store_true", help="serve with --continuous-batching")
     parser.add_argument("--skip-openai", action="store_true")
+    parser.add_argument(
+        "--write-replay", type=Path, default=None, help="only write the replay file (A/B runs)"
+    )
     args = parser.parse_args()
+    if args.write_replay is not None:
+        print(write_replay(args.write_replay))
+        return
     with tempfile.TemporaryDirectory() as tmp:
         print(json.dumps({"runner_overhead": bench_overhead(Path(tmp))}, indent=2), flush=True)
         if not args.skip_openai:

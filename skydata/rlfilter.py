@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from skydata.records import Drop, Item
+from skyeval import results
 from skyeval.errors import SkyevalError
 from skyeval.jsonl import read_jsonl
 
@@ -58,13 +59,12 @@ def counts_from_grades(path: str | Path) -> dict[str, tuple[int, int]]:
 
 
 def counts_from_samples(path: str | Path) -> dict[str, tuple[int, int]]:
-    """(samples, correct) per problem from a ``skyeval run`` ``samples.jsonl`` (``SampleRecord`` rows)."""
+    """(samples, correct) per problem from a ``skyeval run`` ``samples.jsonl``, read by ``skyeval.results``
+    (schema checked; the first row of a repeated (problem_id, sample_index) counts, as in the run's summary)."""
     out: dict[str, tuple[int, int]] = {}
-    for row in read_jsonl(path, tolerate_torn_tail=True):
-        if "problem_id" not in row or "correct" not in row:
-            raise SkyevalError(f"{path}: rows need problem_id and correct (a skyeval samples.jsonl)")
-        n, c = out.get(str(row["problem_id"]), (0, 0))
-        out[str(row["problem_id"])] = (n + 1, c + bool(row["correct"]))
+    for rec in results.dedupe(results.read_sample_file(Path(path))).values():
+        n, c = out.get(rec.problem_id, (0, 0))
+        out[rec.problem_id] = (n + 1, c + rec.correct)
     return out
 
 

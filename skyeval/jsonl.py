@@ -100,36 +100,73 @@ class AppendLog:
         self.close()
 
 
-@contextmanager
-def atomic_jsonl(path: str | Path) -> Iterator[IO[str]]:
-    """Write a whole file under a temporary name and rename it into place only when complete."""
+def has_torn_tail(path: str | Path) -> bool:
+    """Whether a non-empty file ends without a newline (the last line was cut short by a crash)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        yield fh
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    size = path.stat().st_size if path.is_file() else 0
+    if size == 0:
+        return False
+    with path.open("rb") as fh:
+        fh.seek(size - 1)
+        return fh.read(1) != b"\n"
 
 
-def write_line(fh: IO[str], row: Mapping[str, Any]) -> None:
-    fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+def _cannot_write(path: Path, err: OSError) -> SkyevalError:
+    return SkyevalError(f"cannot write {path}: {err.strerror or err}")
 
 
-def write_jsonl(path: str | Path, rows: Iterable[Mapping[str, Any]]) -> int:
-    """Atomically write ``rows``; returns how many."""
+@contextmanager
+def atomic_jsonl(path: str | Path, *, parents: bool = True) -> Iterator[IO[str]]:
+    """Write a whole file under a temporary name beside it and rename it into place only when complete.
+
+    Readers never see a half-written file; on any failure the temporary file is removed and ``path`` is left as
+    it was (so the input of a command may also be its output). ``parents`` creates missing folders. A folder
+    that cannot be written is a one-line ``SkyevalError``.
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        if parents:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        fh = tmp.open("w", encoding="utf-8")
+    except OSError as err:
+        raise _cannot_write(path, err) from None
+    try:
+        with fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_line(fh: IO[str], row: Mapping[str, Any], *, ensure_ascii: bool = False) -> None:
+    fh.write(json.dumps(row, ensure_ascii=ensure_ascii) + "\n")
+
+
+def write_jsonl(
+    path: str | Path, rows: Iterable[Mapping[str, Any]], *, ensure_ascii: bool = False, parents: bool = True
+) -> int:
+    """Atomically write ``rows`` (``atomic_jsonl``); returns how many. ``ensure_ascii`` escapes non-ASCII (lone
+    surrogates in model text then survive the round trip); a failed write is a one-line ``SkyevalError``."""
     count = 0
-    with atomic_jsonl(path) as fh:
-        for row in rows:
-            write_line(fh, row)
-            count += 1
+    try:
+        with atomic_jsonl(path, parents=parents) as fh:
+            for row in rows:
+                write_line(fh, row, ensure_ascii=ensure_ascii)
+                count += 1
+    except OSError as err:
+        raise _cannot_write(Path(path), err) from None
     return count
 
 
 def write_json(path: str | Path, obj: Any) -> None:
-    """Atomically write one JSON document (temp file + rename): readers never see a half-written file."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    """Atomically write one JSON document (sorted keys, indented): readers never see a half-written file."""
+    text = json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+    try:
+        with atomic_jsonl(path) as fh:
+            fh.write(text)
+    except OSError as err:
+        raise _cannot_write(Path(path), err) from None

@@ -1,9 +1,11 @@
-"""Run directories: ``config.json``, ``samples.jsonl`` (append-only, flushed per sample) and ``summary.json``.
+"""Run directories, the one layer that reads and writes them: ``config.json``, ``samples.jsonl`` (append-only,
+flushed per sample) and ``summary.json``, their file names and schema checks.
 
-``samples.jsonl`` is the source of truth: one graded sample per line, keyed by (problem_id, sample_index).
-A process killed mid-write leaves at most a torn last line; reading drops it and ``open_writer`` cuts it off
-before appending, so a resumed run never glues a new row onto a torn one. A lock file keeps two runs from
-writing the same directory at once.
+``samples.jsonl`` is the source of truth: one graded sample per line, keyed by (problem_id, sample_index); the
+first row of a key wins. A process killed mid-write leaves at most a torn last line; reading drops it and
+``open_writer`` cuts it off before appending, so a resumed run never glues a new row onto a torn one. A lock
+file keeps two runs from writing the same directory at once. Every reader refuses a file written with a newer
+schema version than this skyeval knows (``skyeval.types.SCHEMA_VERSION``, ``SUMMARY_SCHEMA_VERSION``).
 """
 
 from __future__ import annotations
@@ -15,14 +17,23 @@ import platform
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import asdict
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from skyeval.errors import SkyevalError
-from skyeval.jsonl import AppendLog, iter_jsonl, write_jsonl
-from skyeval.types import RunConfig, SampleRecord, SamplingParams
+from skyeval.jsonl import AppendLog, has_torn_tail, iter_jsonl, write_json, write_jsonl
+from skyeval.tasks import FILE_PREFIX
+from skyeval.types import (
+    SCHEMA_VERSION,
+    SUMMARY_SCHEMA_VERSION,
+    RunConfig,
+    RunSummary,
+    SampleRecord,
+    from_json,
+    to_json,
+)
 
 CONFIG = "config.json"
 SAMPLES = "samples.jsonl"
@@ -76,23 +87,31 @@ def run_dir_for(output_dir: str | Path, config: RunConfig, prompt_name: str) -> 
     digest = hashlib.sha256(ident.encode()).hexdigest()[:8]
     s = config.sampling
     task = config.task
-    if task.startswith("file:"):
-        task = "file-" + Path(task[len("file:") :]).stem
+    if task.startswith(FILE_PREFIX):
+        task = "file-" + Path(task[len(FILE_PREFIX) :]).stem
     name = f"{config.engine}-t{s.temperature:g}-p{s.top_p:g}-m{s.max_tokens}-s{s.seed}-{prompt_name}-{digest}"
     return Path(output_dir) / slug(config.model) / slug(task) / slug(name)
 
 
+def check_schema(found: object, supported: int, where: str) -> None:
+    """Refuse a file (or row) written with a schema newer than ``supported``: one line naming both versions."""
+    if not isinstance(found, int) or isinstance(found, bool):
+        raise SkyevalError(f"{where}: malformed schema_version {found!r}")
+    if found > supported:
+        raise SkyevalError(
+            f"{where} has schema version {found}, newer than this skyeval reads ({supported}); upgrade skyeval"
+        )
+
+
 def config_to_json(config: RunConfig) -> dict[str, Any]:
-    return asdict(config)
+    row: dict[str, Any] = to_json(config)
+    return row
 
 
-def config_from_json(row: Mapping[str, Any]) -> RunConfig:
-    known = set(RunConfig.__dataclass_fields__)
-    values = {k: v for k, v in row.items() if k in known}
-    values["sampling"] = SamplingParams(**row["sampling"])
-    if "problem_ids" in values:
-        values["problem_ids"] = tuple(str(pid) for pid in values["problem_ids"])
-    return RunConfig(**values)
+def config_from_json(row: Mapping[str, Any], where: str = CONFIG) -> RunConfig:
+    """A ``RunConfig`` from its JSON; a newer schema is refused, an older one read with defaults."""
+    check_schema(row.get("schema_version", 1), SCHEMA_VERSION, where)
+    return from_json(RunConfig, dict(row))
 
 
 # Packages whose versions a run (or a curation manifest) records.
@@ -126,21 +145,31 @@ def read_config(run_dir: Path) -> RunConfig:
     if not path.is_file():
         raise SkyevalError(f"not a run directory (no {CONFIG}): {run_dir}")
     try:
-        return config_from_json(json.loads(path.read_text(encoding="utf-8")))
-    except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as err:
+        row = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise SkyevalError(f"malformed {path}: {err}") from err
+    if not isinstance(row, dict):
+        raise SkyevalError(f"malformed {path}: expected a JSON object")
+    try:
+        return config_from_json(row, str(path))
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
         raise SkyevalError(f"malformed {path}: {err}") from err
 
 
-def read_samples(run_dir: Path) -> list[SampleRecord]:
-    """All complete rows of ``samples.jsonl`` in file order; a torn last line is ignored.
+def write_config(run_dir: Path, config: RunConfig) -> None:
+    """Write ``config.json`` atomically."""
+    write_json(run_dir / CONFIG, config_to_json(config))
 
-    A malformed line anywhere else is corruption, not a crash artefact, and fails with its line number.
+
+def read_sample_file(path: Path) -> list[SampleRecord]:
+    """All complete rows of a ``samples.jsonl`` file in file order; a torn last line is ignored.
+
+    A malformed line anywhere else is corruption, not a crash artefact, and fails with its line number; so
+    does a row of a newer schema. The one reader of the format (``read_samples`` for a run directory).
     """
-    path = run_dir / SAMPLES
-    if not path.is_file():
-        return []
     records = []
     for lineno, row in iter_jsonl(path, tolerate_torn_tail=True):
+        check_schema(row.get("schema_version", 1), SCHEMA_VERSION, f"{path}:{lineno}")
         try:
             records.append(SampleRecord.from_json(row))
         except (TypeError, AttributeError) as err:
@@ -148,12 +177,55 @@ def read_samples(run_dir: Path) -> list[SampleRecord]:
     return records
 
 
-def dedupe(records: list[SampleRecord]) -> dict[tuple[str, int], SampleRecord]:
-    """Records keyed by (problem_id, sample_index); the first row of a key wins."""
+def read_samples(run_dir: Path) -> list[SampleRecord]:
+    """The rows of a run directory's ``samples.jsonl`` (``read_sample_file``); none when it has no file yet."""
+    path = run_dir / SAMPLES
+    return read_sample_file(path) if path.is_file() else []
+
+
+def dedupe(records: Iterable[SampleRecord]) -> dict[tuple[str, int], SampleRecord]:
+    """Records keyed by (problem_id, sample_index), in file order; the first row of a key wins (the one
+    duplicate policy: it is the row a resumed run counted as done)."""
     by_key: dict[tuple[str, int], SampleRecord] = {}
     for rec in records:
         by_key.setdefault((rec.problem_id, rec.sample_index), rec)
     return by_key
+
+
+@dataclass(frozen=True)
+class RunData:
+    """A run directory as ``score`` and ``report`` read it: the config, the unique sample rows (first row of a
+    key wins, file order) and what reading left out (repeated rows, a torn last line)."""
+
+    path: Path
+    config: RunConfig
+    records: tuple[SampleRecord, ...]
+    duplicates: int = 0
+    torn_tail: bool = False
+
+
+def read_run(run_dir: str | Path) -> RunData:
+    """Read a run directory for summarising: the one reader behind ``skyeval score`` and ``skyeval report``.
+
+    A pre-release ``config.json`` (schema 1) lacks the task order and breakdown fields that the summary needs:
+    it is refused with the command that updates it (the same ``skyeval run``, which regenerates nothing).
+    """
+    path = Path(run_dir)
+    if not path.is_dir():
+        raise SkyevalError(f"not a run directory: {path}")
+    config = read_config(path)
+    if config.schema_version < SCHEMA_VERSION:
+        raise SkyevalError(
+            f"{path / CONFIG} has schema version {config.schema_version} (pre-release skyeval); re-run the same "
+            "`skyeval run` command to update it (nothing is regenerated)"
+        )
+    if not (path / SAMPLES).is_file():
+        raise SkyevalError(f"{path}: missing {SAMPLES}; is this a skyeval run directory?")
+    rows = read_samples(path)
+    unique = dedupe(rows)
+    return RunData(
+        path, config, tuple(unique.values()), len(rows) - len(unique), has_torn_tail(path / SAMPLES)
+    )
 
 
 @contextmanager
@@ -193,17 +265,34 @@ def open_writer(run_dir: Path) -> Iterator[_SampleLog]:
         yield _SampleLog(log)
 
 
-def rewrite_samples(run_dir: Path, records: list[SampleRecord]) -> None:
-    """Replace ``samples.jsonl`` atomically (``skyeval score`` after re-grading)."""
+def rewrite_samples(run_dir: Path, records: Iterable[SampleRecord]) -> None:
+    """Replace ``samples.jsonl`` atomically (``skyeval score`` after re-grading; test kits writing runs)."""
     write_jsonl(run_dir / SAMPLES, (rec.to_json() for rec in records))
 
 
-def read_summary(run_dir: Path) -> dict[str, Any]:
+def write_summary(run_dir: Path, summary: RunSummary) -> None:
+    """Write ``summary.json`` atomically: the one writer of the typed summary."""
+    write_json(run_dir / SUMMARY, to_json(summary))
+
+
+def read_summary(run_dir: Path) -> RunSummary:
+    """The typed ``summary.json``: the one reader. A newer schema, or the pre-release untyped one, is refused."""
     path = run_dir / SUMMARY
     if not path.is_file():
         raise SkyevalError(f"no {SUMMARY} in {run_dir}")
     try:
-        result: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        row = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise SkyevalError(f"malformed {path}: {err}") from err
-    return result
+    if not isinstance(row, dict):
+        raise SkyevalError(f"malformed {path}: expected a JSON object")
+    found = row.get("schema_version", 1)
+    check_schema(found, SUMMARY_SCHEMA_VERSION, str(path))
+    if found < SUMMARY_SCHEMA_VERSION:
+        raise SkyevalError(
+            f"{path} has schema version {found} (pre-release skyeval); `skyeval score {run_dir}` rewrites it"
+        )
+    try:
+        return from_json(RunSummary, row)
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
+        raise SkyevalError(f"malformed {path}: {err}") from err

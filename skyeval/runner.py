@@ -8,26 +8,26 @@ directory without generating.
 from __future__ import annotations
 
 import json
-import statistics
 import sys
-from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from skyeval import metrics, results
+from skyeval import results
 from skyeval.errors import SkyevalError, require
-from skyeval.jsonl import write_json
 from skyeval.prompts import build_messages, resolve_prompt
+from skyeval.summary import summarize_run
 from skyeval.tasks import FILE_PREFIX, FieldMap, LoadedTask, TaskSpec, file_task, get_task, load_task
 from skyeval.types import (
+    SCHEMA_VERSION,
     Completion,
     Engine,
     GenerationRequest,
     Grade,
     Problem,
     RunConfig,
+    RunSummary,
     SampleRecord,
     SamplingParams,
 )
@@ -72,7 +72,7 @@ class Interrupted(KeyboardInterrupt):
 @dataclass(frozen=True)
 class RunResult:
     run_dir: Path
-    summary: Mapping[str, Any]
+    summary: RunSummary
 
 
 def resolve_task(name: str, fields: FieldMap | None = None) -> TaskSpec:
@@ -181,7 +181,8 @@ def prepare(options: RunOptions) -> tuple[LoadedTask, RunConfig, Path, str]:
         engine_options=public_options(options.engine, options.engine_options),
         versions=results.versions(),
         problems=len(selected),
-        problem_ids=tuple(p.id for p in selected) if options.limit is not None else (),
+        problem_ids=tuple(p.id for p in selected),
+        meta_fields=spec.breakdown,
     )
     return loaded, config, results.run_dir_for(options.output_dir, config, prompt_name), prompt_name
 
@@ -233,8 +234,10 @@ def run(options: RunOptions, engines: EngineCache | None = None) -> RunResult:
     n = config.sampling.n
     with results.lock(run_dir):
         _check_resume(run_dir, config)
-        write_json(run_dir / results.CONFIG, results.config_to_json(config))
-        done = results.dedupe(results.read_samples(run_dir))
+        results.write_config(run_dir, config)
+        rows = results.read_samples(run_dir)
+        done = results.dedupe(rows)
+        duplicates = len(rows) - len(done)
         messages = {
             p.id: build_messages(config.system_prompt, config.prompt_template, p.question) for p in problems
         }
@@ -285,19 +288,16 @@ def run(options: RunOptions, engines: EngineCache | None = None) -> RunResult:
                         bar.update(1)
                         bar.set_postfix(acc=f"{correct / len(kept):.3f}", refresh=False)
         except SkyevalError as err:
-            summary = summarize(kept, problems, config, loaded.spec.breakdown)
-            write_json(run_dir / results.SUMMARY, summary)
+            _write_summary(run_dir, kept, config, duplicates)
             raise SkyevalError(
                 f"{err} (partial results kept in {run_dir}; re-run the same command to resume)"
             ) from err
         except KeyboardInterrupt as err:  # Ctrl-C: keep what was graded, summarise it, tell the user where
-            summary = summarize(kept, problems, config, loaded.spec.breakdown)
-            write_json(run_dir / results.SUMMARY, summary)
+            _write_summary(run_dir, kept, config, duplicates)
             raise Interrupted(run_dir, len(kept)) from err
         finally:
             bar.close()
-        summary = summarize(kept, problems, config, loaded.spec.breakdown)
-        write_json(run_dir / results.SUMMARY, summary)
+        summary = _write_summary(run_dir, kept, config, duplicates)
     if failures:
         raise SkyevalError(
             f"{len(failures)} sample(s) failed (first: {failures[0]}); results in {run_dir}, re-run to retry them"
@@ -309,93 +309,13 @@ def run(options: RunOptions, engines: EngineCache | None = None) -> RunResult:
     return RunResult(run_dir, summary)
 
 
-def _same_answer(a: str, b: str) -> bool:
-    from skyeval import is_equivalent
-
-    return bool(is_equivalent(a, b))
-
-
-def summarize(
-    records: Iterable[SampleRecord],
-    problems: Sequence[Problem],
-    config: RunConfig,
-    breakdown: Sequence[str] = (),
-    same: Callable[[str, str], bool] | None = _same_answer,
-    total_problems: int | None = None,
-) -> dict[str, Any]:
-    """Per-task metrics from graded samples (the first ``n`` sample indices of each listed problem).
-
-    ``total_problems``: the task's problem count when ``problems`` lists only those with samples (``score``).
-    """
-    n = config.sampling.n
-    wanted = {p.id for p in problems}
-    per: dict[str, list[SampleRecord]] = {p.id: [] for p in problems}
-    for rec in records:
-        if rec.problem_id in wanted and rec.sample_index < n:
-            per[rec.problem_id].append(rec)
-    for recs in per.values():
-        recs.sort(key=lambda r: r.sample_index)
-    scored = sorted((p for p in problems if per[p.id]), key=lambda p: p.id)  # independent of input order
-    samples = [r for p in scored for r in per[p.id]]
-    summary: dict[str, Any] = {
-        "task": config.task,
-        "model": config.model,
-        "engine": config.engine,
-        "n": n,
-        "task_fingerprint": config.task_fingerprint,
-        "problems": max(len(problems), total_problems or 0),
-        "problems_scored": len(scored),
-        "problems_complete": sum(len(per[p.id]) == n for p in problems),
-        "samples": len(samples),
-        "complete": all(len(per[p.id]) == n for p in problems) and len(problems) >= (total_problems or 0),
-        "schema_version": config.schema_version,
-    }
-    if not scored:
-        return summary
-    accs = [metrics.mean_at_n([r.correct for r in per[p.id]]) for p in scored]
-    lo, hi = metrics.bootstrap_ci(accs)
-    curve = metrics.pass_at_k_curve([(len(per[p.id]), sum(r.correct for r in per[p.id])) for p in scored])
-    maj = [
-        metrics.maj_at_k([r.extracted for r in per[p.id]], [r.correct for r in per[p.id]], same=same)
-        for p in scored
-    ]
-    truncated = [r for r in samples if r.finish_reason == "length"]
-    tokens = [r.completion_tokens for r in samples if r.completion_tokens is not None]
-    summary.update(
-        {
-            "pass@1": sum(accs) / len(accs),
-            "ci95": [lo, hi],
-            "pass@k": {str(k): v for k, v in curve.items()},
-            f"maj@{n}": sum(maj) / len(maj),
-            "truncated": len(truncated),
-            "truncation_rate": len(truncated) / len(samples),
-            "truncated_correct": sum(r.correct for r in truncated),
-            "response_tokens": {
-                "mean": statistics.fmean(tokens) if tokens else None,
-                "median": statistics.median(tokens) if tokens else None,
-                "counted": len(tokens),
-            },
-            "reasons": dict(Counter(r.reason for r in samples)),
-        }
-    )
-    by: dict[str, dict[str, dict[str, float]]] = {}
-    for key in breakdown:
-        groups: dict[str, list[float]] = {}
-        for p, acc in zip(scored, accs, strict=True):
-            if key in p.meta:
-                groups.setdefault(str(p.meta[key]), []).append(acc)
-        if groups:
-            by[key] = {g: {"problems": len(v), "pass@1": sum(v) / len(v)} for g, v in sorted(groups.items())}
-    if by:
-        summary["by"] = by
+def _write_summary(
+    run_dir: Path, records: list[SampleRecord], config: RunConfig, duplicates: int
+) -> RunSummary:
+    """Summarise the run's rows (``skyeval.summary``, the one definition) and write ``summary.json``."""
+    summary = summarize_run(records, config, duplicates=duplicates)
+    results.write_summary(run_dir, summary)
     return summary
-
-
-def _problems_from_records(records: Sequence[SampleRecord]) -> list[Problem]:
-    seen: dict[str, Problem] = {}
-    for rec in records:
-        seen.setdefault(rec.problem_id, Problem(rec.problem_id, rec.prompt, rec.gold, rec.meta))
-    return list(seen.values())
 
 
 def score(
@@ -405,21 +325,22 @@ def score(
     ray_address: str | None = None,
     replicas: int = 1,
     progress: bool = True,
-) -> dict[str, Any]:
-    """Re-grade every sample of a run directory (e.g. after a grader change) and rewrite its summary."""
+) -> RunSummary:
+    """Re-grade every sample of a run directory (e.g. after a grader change) and rewrite its summary.
+
+    ``samples.jsonl`` is rewritten with one row per (problem_id, sample_index) (the first of repeated rows, and
+    without a torn last line); the summary is the one ``run`` writes (``skyeval.summary``), over the problems
+    and sample indices the last ``run`` covered.
+    """
     from skyeval import grade_many
 
     path = Path(run_dir)
     if not timeout > 0:
         raise SkyevalError(f"--grade-timeout must be > 0, got {timeout:g}")
-    config = results.read_config(path)
-    if config.limit is not None and not config.problem_ids:
-        raise SkyevalError(
-            f"{path} was run with --limit {config.limit} by an older skyeval that did not record which "
-            "problems that covers; re-run the same `skyeval run` command first (nothing is regenerated)"
-        )
+    results.read_config(path)  # not a run directory: fail before the lock creates anything
     with results.lock(path):
-        records = list(results.dedupe(results.read_samples(path)).values())
+        data = results.read_run(path)
+        records = data.records
         if not records:
             raise SkyevalError(f"no samples to score in {path}")
         responses = [r.completion for r in records]
@@ -440,49 +361,13 @@ def score(
                 )
             )
         regraded = [
-            replace(r, extracted=v.extracted, correct=v.correct, reason=v.reason)
+            replace(
+                r, extracted=v.extracted, correct=v.correct, reason=v.reason, schema_version=SCHEMA_VERSION
+            )
             for r, v in zip(records, verdicts, strict=True)
         ]
         results.rewrite_samples(path, regraded)
-        summary = summarize(
-            regraded,
-            _scope(regraded, config),
-            config,
-            _breakdown_of(config.task),
-            total_problems=config.problems if config.problems is not None else _previous_problem_count(path),
-        )
-        write_json(path / results.SUMMARY, summary)
-    return summary
-
-
-def _scope(records: Sequence[SampleRecord], config: RunConfig) -> list[Problem]:
-    """The problems ``run`` summarises for this directory: all of them, or the first ``limit`` it recorded.
-
-    A ``--limit`` run keeps rows of problems outside its limit (from an earlier, larger run); like ``run``,
-    ``score`` leaves them out of the summary.
-    """
-    problems = _problems_from_records(records)
-    if config.limit is None:
-        return problems
-    wanted = set(config.problem_ids)
-    return [p for p in problems if p.id in wanted]
-
-
-def _previous_problem_count(run_dir: Path) -> int | None:
-    """The problem count of the last ``summary.json``, for configs written before ``RunConfig.problems``."""
-    if not (run_dir / results.SUMMARY).is_file():
-        return None
-    count = results.read_summary(run_dir).get("problems")
-    return count if isinstance(count, int) else None
-
-
-def _breakdown_of(task: str) -> tuple[str, ...]:
-    if task.startswith(FILE_PREFIX):
-        return ()
-    try:
-        return get_task(task).breakdown
-    except SkyevalError:
-        return ()
+        return _write_summary(path, regraded, data.config, data.duplicates)
 
 
 def _grade_with_progress(

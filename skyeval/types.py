@@ -1,16 +1,24 @@
-"""The one vocabulary every stage of skyeval, skydata and skytrain speaks: small frozen dataclasses.
+"""skyeval's shared vocabulary: small frozen dataclasses that its stages pass in one direction.
 
-Stages pass these values in one direction (task -> prompts -> engine -> extract -> grade -> metrics -> report);
-only the runner composes them. Records written to disk carry ``SCHEMA_VERSION``.
+task -> prompts -> engine -> extract -> grade -> metrics -> report; only the runner composes them. What is
+written to a run directory carries a schema version that every reader checks (a newer file is refused):
+``SCHEMA_VERSION`` for ``config.json`` and the rows of ``samples.jsonl``, ``SUMMARY_SCHEMA_VERSION`` for
+``summary.json``. ``to_json``/``from_json`` convert any of these dataclasses to and from JSON, so a field added
+with a default is written and read without further code.
 """
 
 from __future__ import annotations
 
+import types
+import typing
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
-from typing import Any, Literal, Protocol
+from dataclasses import Field, asdict, dataclass, field, fields, is_dataclass
+from typing import Any, Literal, Protocol, TypeVar
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = (
+    2  # config.json and samples.jsonl rows; 1 was the pre-release format (no task order recorded)
+)
+SUMMARY_SCHEMA_VERSION = 2  # summary.json; 1 was the pre-release untyped summary
 
 GradeReason = Literal["equal", "not_equal", "no_answer", "timeout", "unparsable", "error"]
 FinishReason = Literal["stop", "length", "error"]
@@ -127,4 +135,147 @@ class RunConfig:
     versions: Mapping[str, str] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
     problems: int | None = None  # problems the run covers: the task's count, or its first ``limit``
-    problem_ids: tuple[str, ...] = ()  # with ``limit``: the ids of those problems (``score`` keeps to them)
+    problem_ids: tuple[
+        str, ...
+    ] = ()  # the ids of those problems in task order (``score``/``report`` keep to them)
+    meta_fields: tuple[str, ...] = ()  # breakdown fields: the task's declared ones, or ``--meta-field``s
+
+
+# --- the summary of a run (summary.json) ----------------------------------------------------------------------
+
+CI_CONFIDENCE = 0.95
+CI_RESAMPLES = 1000
+CI_SEED = 0
+
+
+@dataclass(frozen=True)
+class BootstrapCI:
+    """A percentile bootstrap CI of the mean over problems (resampled in task order) and how it was drawn."""
+
+    lo: float
+    hi: float
+    confidence: float = CI_CONFIDENCE
+    resamples: int = CI_RESAMPLES
+    seed: int = CI_SEED
+
+    @property
+    def canonical(self) -> bool:
+        """Drawn with the settings ``summary.json`` uses (95%, 1000 resamples, seed 0)."""
+        return (self.confidence, self.resamples, self.seed) == (CI_CONFIDENCE, CI_RESAMPLES, CI_SEED)
+
+
+@dataclass(frozen=True)
+class TokenStats:
+    """Completion token counts over the samples that report one (``counted`` of them)."""
+
+    mean: float | None
+    median: float | None
+    counted: int
+
+
+@dataclass(frozen=True)
+class GroupScore:
+    """pass@1 over the problems of one breakdown value (e.g. ``level = Level 5``)."""
+
+    problems: int
+    pass_at_1: float = field(metadata={"json": "pass@1"})
+
+
+@dataclass(frozen=True)
+class Scores:
+    """The metrics of the scored problems (pass@1 = mean over problems of the fraction of correct samples)."""
+
+    pass_at_1: float = field(metadata={"json": "pass@1"})
+    ci95: BootstrapCI
+    pass_at_k: Mapping[int, float] = field(metadata={"json": "pass@k"})  # unbiased, k = 1, 2, 4, ..., min n
+    maj_at_n: float = field(metadata={"json": "maj@n"})  # majority vote over each problem's samples
+    truncated: int
+    truncation_rate: float
+    truncated_correct: int
+    response_tokens: TokenStats
+    reasons: Mapping[str, int]  # samples per grade reason
+    by: Mapping[str, Mapping[str, GroupScore]] = field(default_factory=dict)  # field -> value -> score
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """``summary.json``: what a run covers, how complete it is, and its scores (None when nothing is scored).
+
+    ``problems`` is the number of problems the run covers and ``expected_samples`` = problems x n; ``missing``
+    samples make the run incomplete. ``duplicates`` counts repeated (problem_id, sample_index) rows, of which the
+    first was kept. Later fields extend it with defaults (older summaries of this schema then read as before).
+    """
+
+    task: str
+    model: str
+    engine: str
+    n: int
+    task_fingerprint: str
+    problems: int
+    problems_scored: int
+    problems_complete: int
+    samples: int
+    expected_samples: int
+    missing: int
+    complete: bool
+    duplicates: int = 0
+    meta_fields: tuple[str, ...] = ()
+    scores: Scores | None = None
+    schema_version: int = SUMMARY_SCHEMA_VERSION
+
+
+# --- JSON conversion of these dataclasses ---------------------------------------------------------------------
+
+_T = TypeVar("_T")
+
+
+def _key(f: Field[Any]) -> str:
+    return str(f.metadata.get("json", f.name))
+
+
+def to_json(value: Any) -> Any:
+    """A dataclass (nested ones, mappings, tuples) as JSON-ready values; ``field(metadata={"json": k})`` renames."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return {_key(f): to_json(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, Mapping):
+        return {str(k): to_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_json(v) for v in value]
+    return value
+
+
+def _decode(tp: Any, raw: Any) -> Any:
+    origin = typing.get_origin(tp)
+    if origin is typing.Union or origin is types.UnionType:
+        if raw is None:
+            return None
+        arms = [a for a in typing.get_args(tp) if a is not type(None)]
+        return _decode(arms[0], raw) if len(arms) == 1 else raw
+    if isinstance(tp, type) and is_dataclass(tp):
+        return from_json(tp, raw)
+    if origin in (Mapping, dict):
+        if not isinstance(raw, dict):
+            raise TypeError(f"expected an object, got {type(raw).__name__}")
+        key_type, value_type = typing.get_args(tp)
+        return {_decode(key_type, k): _decode(value_type, v) for k, v in raw.items()}
+    if origin is tuple:
+        if not isinstance(raw, list | tuple):
+            raise TypeError(f"expected a list, got {type(raw).__name__}")
+        return tuple(_decode(typing.get_args(tp)[0], v) for v in raw)
+    if tp is float and isinstance(raw, int | float) and not isinstance(raw, bool):
+        return float(raw)
+    if tp is int and isinstance(raw, str):
+        return int(raw)  # mapping keys (pass@k's k) are strings in JSON
+    return raw
+
+
+def from_json(cls: type[_T], row: Any) -> _T:
+    """Build ``cls`` from ``to_json`` output; unknown keys are ignored and absent ones take their defaults.
+
+    A missing required key or a value of the wrong shape raises ``TypeError``/``ValueError``.
+    """
+    if not isinstance(row, dict):
+        raise TypeError(f"expected an object for {cls.__name__}, got {type(row).__name__}")
+    hints = typing.get_type_hints(cls)
+    values = {f.name: _decode(hints[f.name], row[_key(f)]) for f in fields(cls) if _key(f) in row}  # type: ignore[arg-type]
+    return cls(**values)

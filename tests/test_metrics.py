@@ -5,10 +5,12 @@ from __future__ import annotations
 import itertools
 import statistics
 from fractions import Fraction
+from math import isclose
 
 import pytest
 
 from skyeval import metrics, pass_at_k
+from skyeval.metrics import answer_diversity, cluster_answers, entropy_bits
 
 
 def brute_force_pass_at_k(n: int, c: int, k: int) -> Fraction:
@@ -64,8 +66,11 @@ def test_majority_answer_and_maj_at_k() -> None:
     assert metrics.majority_answer(answers) == (
         "3",
         2,
-    )  # without clustering, "3" is the only answer seen twice
-    assert not metrics.maj_at_k(answers, verdicts)
+    )  # without clustering or verdicts, "3" is the only answer seen twice
+    # graded correct, 1/2 and 0.5 both equal the gold: one cluster of two, tied with "3" and earlier
+    assert metrics.maj_at_k(answers, verdicts)
+    assert metrics.majority_answer(answers, correct=verdicts) == ("1/2", 2)
+    assert not metrics.maj_at_k([*answers, "3"], [*verdicts, False])  # three votes for "3"
 
     def same(a: str, b: str) -> bool:
         return {a, b} <= {"1/2", "0.5"}
@@ -82,11 +87,24 @@ def test_majority_answer_and_maj_at_k() -> None:
 def test_maj_at_k_with_the_real_grader() -> None:
     import skyeval
 
-    answers = [r"\frac{1}{2}", "0.5", "2", "3", "2"]
+    answers = [r"\frac{1}{2}", "0.5", r"\frac{3}{4}", "0.75", "0.75"]
     verdicts = [True, True, False, False, False]
-    # "2" has two votes; 1/2 and 0.5 are one answer with two votes, and it comes first.
-    assert metrics.maj_at_k(answers, verdicts, same=skyeval.is_equivalent)
-    assert not metrics.maj_at_k(answers, verdicts)  # without clustering "2" wins
+    # Correct answers all equal the gold: one cluster of two, first. Without clustering the wrong ones,
+    # 0.75 also has two votes and comes later: the correct answer wins the tie.
+    assert metrics.maj_at_k(answers, verdicts)
+    # 3/4 and 0.75 are one wrong answer with three votes.
+    assert not metrics.maj_at_k(answers, verdicts, same=skyeval.is_equivalent)
+
+
+def test_percentile_interval_is_symmetric() -> None:
+    means = [float(i) for i in range(1000)]
+    assert metrics.percentile_interval(means) == (25.0, 974.0)
+    assert metrics.percentile_interval(means, 0.8) == (100.0, 899.0)
+    assert metrics.percentile_interval([3.0]) == (3.0, 3.0)
+    values = [1.0, 0.0, 1.0, 0.5, 0.25, 1.0, 0.0, 0.0, 1.0, 0.75]
+    lo, hi = metrics.bootstrap_ci(values)
+    neg_lo, neg_hi = metrics.bootstrap_ci([-v for v in values])
+    assert (neg_lo, neg_hi) == (-hi, -lo)
 
 
 def test_bootstrap_ci_sanity() -> None:
@@ -104,3 +122,46 @@ def test_bootstrap_ci_sanity() -> None:
     assert lo <= lo80 and hi80 <= hi
     with pytest.raises(ValueError):
         metrics.bootstrap_ci([])
+
+
+def test_entropy_bits_hand_computed() -> None:
+    assert entropy_bits([4]) == 0.0
+    assert isclose(entropy_bits([2, 2]), 1.0)
+    assert isclose(entropy_bits([2, 1, 1]), 1.5)
+    assert isclose(entropy_bits([1, 1, 1, 1, 0]), 2.0)
+    with pytest.raises(ValueError):
+        entropy_bits([0, 0])
+
+
+def test_no_answer_is_an_outcome_but_not_an_answer() -> None:
+    d = answer_diversity(["42", "42", None, None], [True, True, False, False])
+    assert (d.n_samples, d.n_answers, d.no_answer) == (4, 1, 2)
+    assert isclose(d.entropy_bits, 1.0)
+    all_none = answer_diversity([None, None])
+    assert (all_none.n_answers, all_none.entropy_bits, all_none.no_answer) == (0, 0.0, 2)
+
+
+def test_equivalent_answers_cluster_and_correct_ones_need_no_comparison() -> None:
+    calls: list[tuple[str, str]] = []
+
+    def same(a: str, b: str) -> bool:
+        calls.append((a, b))
+        return {a, b} == {"1/2", "0.5"}
+
+    d = answer_diversity(["1/2", "0.5", "3", None], [False, False, False, False], same)
+    assert d.n_answers == 2 and isclose(d.entropy_bits, 1.5)  # clusters 2, 1 and one no-answer
+    calls.clear()
+    assert sizes(cluster_answers(["7", "7.0", "\\frac{14}{2}"], [True, True, True], same)) == [3]
+    assert calls == []
+    assert sizes(cluster_answers(["1", "1", "2"])) == [2, 1]  # exact matching without `same`
+    assert sizes(cluster_answers(["5", "5", "5", "6", "5"], [False] * 5, same)) == [4, 1]
+    assert calls == [("6", "5")]  # identical answers are never compared
+    clusters = cluster_answers(["3", "1/2", "0.5", "3"], [False, True, True, False])
+    assert [(c.answer, c.count, c.first, c.correct) for c in clusters] == [
+        ("3", 2, 0, False),
+        ("1/2", 2, 1, True),
+    ]
+
+
+def sizes(clusters: list[metrics.AnswerCluster]) -> list[int]:
+    return [c.count for c in clusters]

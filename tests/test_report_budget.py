@@ -11,6 +11,7 @@ from testkit.synthetic import write_run_dir
 
 import skyeval
 from skyeval.report import load_runs
+from skyeval.report.budget import budget_table
 from skyeval.report.metrics import (
     CharCutter,
     TokenCutter,
@@ -18,7 +19,6 @@ from skyeval.report.metrics import (
     budget_verdicts,
     plan_budget,
 )
-from skyeval.report.tables import budget_table
 from skyeval.types import RunConfig, SampleRecord, SamplingParams
 
 FILL = "We keep reasoning about the problem here.\n"  # 42 chars, no answer in it

@@ -1,4 +1,6 @@
-"""Report metrics on small hand-computed cases: entropy, diversity, budget truncation, paired bootstrap."""
+"""Report metrics on small hand-computed cases: budget truncation, paired bootstrap, stratified average.
+
+Entropy, diversity and answer clustering are ``skyeval.metrics``' (tests/test_metrics.py)."""
 
 from __future__ import annotations
 
@@ -9,13 +11,10 @@ import pytest
 from skyeval.report.metrics import (
     CharCutter,
     TokenizerCutter,
-    answer_diversity,
     average_ci,
     budget_ladder,
     budget_verdicts,
     chars_per_token,
-    cluster_answers,
-    entropy_bits,
     load_cutter,
     paired_bootstrap,
 )
@@ -36,43 +35,6 @@ def record(text: str, gold: str, extracted: str | None, correct: bool, tokens: i
         correct=correct,
         reason="equal" if correct else "not_equal",
     )
-
-
-# --- entropy and diversity ---
-
-
-def test_entropy_bits_hand_computed() -> None:
-    assert entropy_bits([4]) == 0.0
-    assert isclose(entropy_bits([2, 2]), 1.0)
-    assert isclose(entropy_bits([2, 1, 1]), 1.5)
-    assert isclose(entropy_bits([1, 1, 1, 1, 0]), 2.0)
-    with pytest.raises(ValueError):
-        entropy_bits([0, 0])
-
-
-def test_no_answer_is_an_outcome_but_not_an_answer() -> None:
-    d = answer_diversity(["42", "42", None, None], [True, True, False, False])
-    assert (d.n_samples, d.n_answers, d.no_answer) == (4, 1, 2)
-    assert isclose(d.entropy_bits, 1.0)
-    all_none = answer_diversity([None, None])
-    assert (all_none.n_answers, all_none.entropy_bits, all_none.no_answer) == (0, 0.0, 2)
-
-
-def test_equivalent_answers_cluster_and_correct_ones_need_no_comparison() -> None:
-    calls: list[tuple[str, str]] = []
-
-    def same(a: str, b: str) -> bool:
-        calls.append((a, b))
-        return {a, b} == {"1/2", "0.5"}
-
-    d = answer_diversity(["1/2", "0.5", "3", None], [False, False, False, False], same)
-    assert d.n_answers == 2 and isclose(d.entropy_bits, 1.5)  # clusters 2, 1 and one no-answer
-    calls.clear()
-    assert cluster_answers(["7", "7.0", "\\frac{14}{2}"], [True, True, True], same) == [3]
-    assert calls == []
-    assert cluster_answers(["1", "1", "2"]) == [2, 1]  # exact matching without `same`
-    assert cluster_answers(["5", "5", "5", "6", "5"], [False] * 5, same) == [4, 1]
-    assert calls == [("6", "5")]  # identical answers are never compared
 
 
 # --- budget ---
@@ -154,6 +116,13 @@ def test_paired_bootstrap_is_narrower_than_unpaired_for_correlated_runs() -> Non
     b = [1.0] * 28 + [0.0] * 32  # b solves the same problems minus two
     d = paired_bootstrap(a, b)
     assert d.lo >= 0.0 and d.hi <= 0.1
+
+
+def test_paired_cis_of_a_minus_b_and_b_minus_a_are_mirror_images() -> None:
+    a = [1.0, 0.0, 1.0, 1.0, 0.5, 0.0, 1.0, 0.25] * 5
+    b = [0.0, 0.0, 1.0, 0.5, 0.5, 1.0, 0.0, 0.25] * 5
+    ab, ba = paired_bootstrap(a, b), paired_bootstrap(b, a)
+    assert (ab.lo, ab.hi) == (-ba.hi, -ba.lo) and ab.diff == -ba.diff
 
 
 def test_average_ci_stratified() -> None:

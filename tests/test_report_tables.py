@@ -1,4 +1,5 @@
-"""Loading run directories, the report tables on hand-made runs, and the ``skyeval report`` CLI."""
+"""Loading run directories, the report tables on hand-made runs, completeness marks, and the ``skyeval report``
+CLI (``--strict`` included)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 from testkit.synthetic import synthetic_run, write_run_dir
 
+from skyeval import results
 from skyeval.errors import SkyevalError
 from skyeval.report import (
     benchmark_table,
@@ -24,9 +26,11 @@ from skyeval.report import (
     load_runs,
     pass_at_k_table,
     per_problem_table,
+    score_runs,
     to_markdown,
 )
-from skyeval.report.tables import breakdown_wide
+from skyeval.report.format import breakdown_wide
+from skyeval.summary import summarize_run
 from skyeval.types import RunConfig, SampleRecord, SamplingParams
 
 pytest.importorskip("pandas")
@@ -37,7 +41,12 @@ def exact(a: str, b: str) -> bool:
 
 
 def make_run(
-    path: Path, model: str, task: str, verdicts: dict[str, list[bool]], meta: dict | None = None
+    path: Path,
+    model: str,
+    task: str,
+    verdicts: dict[str, list[bool]],
+    meta: dict[str, dict[str, str]] | None = None,
+    problem_ids: tuple[str, ...] = (),
 ) -> Path:
     """A run whose problem ``pid`` has one sample per verdict; correct ones answer the gold ``1``."""
     records = [
@@ -65,6 +74,9 @@ def make_run(
         sampling=SamplingParams(n=4, max_tokens=2048),
         system_prompt=None,
         prompt_template="{question}",
+        problems=len(problem_ids) if problem_ids else None,
+        problem_ids=problem_ids,
+        meta_fields=("level", "subject") if meta else (),
     )
     return write_run_dir(path, config, records)
 
@@ -86,7 +98,7 @@ def two_runs(tmp_path: Path) -> list[Path]:
 # --- loading ---
 
 
-def test_load_skips_torn_last_line_and_keeps_last_duplicate(two_runs: list[Path]) -> None:
+def test_load_skips_torn_last_line_and_keeps_first_duplicate(two_runs: list[Path]) -> None:
     samples = two_runs[0] / "samples.jsonl"
     rows = samples.read_text().splitlines()
     redo = json.loads(rows[4]) | {"correct": False, "extracted": "9"}
@@ -94,14 +106,45 @@ def test_load_skips_torn_last_line_and_keeps_last_duplicate(two_runs: list[Path]
     run = load_run(two_runs[0])
     assert run.torn_last_line and run.duplicates == 1 and len(run.records) == 8
     assert len(run.notes) == 2 and run.label == "model-a"
-    assert [r.extracted for r in run.records if r.problem_id == "p2" and r.sample_index == 0] == ["9"]
+    assert [r.extracted for r in run.records if r.problem_id == "p2" and r.sample_index == 0] == ["1"]
+
+
+def test_a_repeated_row_gets_the_same_verdict_everywhere(tmp_path: Path) -> None:
+    """A correct row, then a wrong one, for ("0", 0): ``run`` (resuming), ``score`` and ``report`` all keep the
+    first (what the resumed run counted as done), so every one of them reads pass@1 1.0."""
+    from skyeval.cli import main
+    from skyeval.runner import RunOptions, run
+    from skyeval.tasks import FieldMap
+
+    gens = tmp_path / "gens.jsonl"
+    gens.write_text(json.dumps({"id": "0", "q": "1 + 0?", "gold": "1", "outs": ["so \\boxed{1}"]}) + "\n")
+    options = RunOptions(
+        model="replay:gens", task=f"file:{gens}", engine="replay", engine_options={"response_field": "outs"},
+        samples=1, output_dir=str(tmp_path / "runs"), fields=FieldMap(question="q", gold="gold", id="id"),
+        progress=False,
+    )  # fmt: skip
+    path = run(options).run_dir
+    (first,) = results.read_samples(path)
+    wrong = SampleRecord.from_json(first.to_json() | {"completion": "so \\boxed{2}", "extracted": "2"})
+    wrong = SampleRecord.from_json(wrong.to_json() | {"correct": False, "reason": "not_equal"})
+    with (path / "samples.jsonl").open("a") as fh:
+        fh.write(json.dumps(wrong.to_json()) + "\n")
+    resumed = run(options).summary
+    tables = build_tables(load_runs([path]), budget=False)
+    assert resumed.scores is not None and resumed.scores.pass_at_1 == 1.0 and resumed.duplicates == 1
+    assert tables.summaries[0] == resumed and tables.benchmark["pass@1"].tolist() == [1.0]
+    assert "kept the first" in load_run(path).notes[0]
+    result = CliRunner().invoke(main, ["score", str(path), "--no-progress"])
+    assert result.exit_code == 0 and "pass@1=1.0000" in result.output and "1 repeated rows" in result.output
+    assert results.read_summary(path) == resumed
+    assert results.read_samples(path) == [first]  # score rewrote one row per key: the first
 
 
 def test_load_errors_are_user_facing(tmp_path: Path, two_runs: list[Path]) -> None:
     with pytest.raises(SkyevalError, match="not a run directory"):
         load_run(tmp_path / "missing")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(SkyevalError, match="missing config.json"):
+    with pytest.raises(SkyevalError, match="no config.json"):
         load_run(tmp_path / "empty")
     samples = two_runs[1] / "samples.jsonl"
     rows = samples.read_text().splitlines()
@@ -119,16 +162,20 @@ def test_load_errors_are_user_facing(tmp_path: Path, two_runs: list[Path]) -> No
 
 def test_tables_hand_computed(two_runs: list[Path]) -> None:
     runs = load_runs(two_runs)
-    pp = per_problem_table(runs, same=exact)
+    scored = score_runs(runs, same=exact)
+    pp = per_problem_table(scored)
     assert pp["pass@1"].tolist() == [1.0, 0.25, 0.25, 0.0]
-    bench = benchmark_table(pp)
+    bench = benchmark_table(scored)
     assert bench["pass@1"].tolist() == [0.625, 0.125]
+    assert bench["complete"].tolist() == [True, True] and bench["missing_samples"].tolist() == [0, 0]
+    assert bench["maj@n"].tolist() == [0.5, 0.0] and bench["truncation_rate"].tolist() == [0.0, 0.0]
+    assert bench["mean_response_tokens"].tolist() == [4.0, 4.0]
     assert bench["n_problems"].tolist() == [2, 2] and bench["n_samples"].tolist() == [8, 8]
     assert (bench["ci_lo"] <= bench["pass@1"]).all() and (bench["pass@1"] <= bench["ci_hi"]).all()
     wide = benchmark_wide(bench)
     assert wide.columns.tolist() == ["model", "math500"]
     assert wide["math500"].tolist()[0].startswith("62.5 [") and wide["math500"].tolist()[0].endswith("n=2")
-    pk = pass_at_k_table(pp)
+    pk = pass_at_k_table(scored)
     a = pk[pk["label"] == "model-a"].set_index("k")["pass@k"]
     # p2 (n=4, c=1): pass@2 = 1 - C(3,2)/C(4,2) = 0.5, pass@4 = 1
     assert a.to_dict() == {1: 0.625, 2: 0.75, 4: 1.0}
@@ -136,7 +183,7 @@ def test_tables_hand_computed(two_runs: list[Path]) -> None:
     assert div.loc["model-a", "mean_answers"] == 1.5  # p1: {1}, p2: {1, 2}
     assert div.loc["model-b", "no_answer_rate"] == 0.0
     assert div["maj@n"].tolist() == [0.5, 0.0]  # a: p1 votes 1 (gold), p2 votes 2; b: both vote 2
-    bd = breakdown_table(pp)
+    bd = breakdown_table(scored)
     lvl = bd[(bd["field"] == "level") & (bd["label"] == "model-a")].set_index("value")["pass@1"]
     assert lvl.to_dict() == {"Level 1": 1.0, "Level 5": 0.25}
     wide_level = breakdown_wide(bd)[("math500", "level")]
@@ -250,8 +297,7 @@ def test_report_covers_what_the_runs_summary_covers() -> None:
     """After ``--limit`` or a lower ``--samples``, the report keeps to the run's own scope, like its summary."""
     from dataclasses import replace as _replace
 
-    from skyeval.report.load import in_scope
-    from skyeval.types import RunConfig, SampleRecord, SamplingParams
+    from skyeval.summary import in_scope
 
     def rec(pid: str, i: int) -> SampleRecord:
         return SampleRecord(pid, i, "q", "c", "stop", None, None, "1", "1", True, "equal")
@@ -263,3 +309,116 @@ def test_report_covers_what_the_runs_summary_covers() -> None:
     }
     limited = _replace(config, limit=2, problem_ids=("a", "b"))
     assert {r.problem_id for r in in_scope(records, limited)} == {"a", "b"}
+
+
+# --- completeness ---
+
+
+@pytest.fixture
+def short_runs(tmp_path: Path) -> list[Path]:
+    """Run a covers p1..p3 completely; run b is stopped short: p2 has 1 of 4 samples and p3 none."""
+    ids = ("p1", "p2", "p3")
+    a = make_run(
+        tmp_path / "a",
+        "org/model-a",
+        "math500",
+        {"p1": [T] * 4, "p2": [F] * 4, "p3": [T, F, T, F]},
+        problem_ids=ids,
+    )
+    b = make_run(tmp_path / "b", "org/model-b", "math500", {"p1": [T, T, F, F], "p2": [T]}, problem_ids=ids)
+    return [a, b]
+
+
+def test_a_short_run_is_marked_in_md_and_csv(tmp_path: Path, short_runs: list[Path]) -> None:
+    from skyeval.report import write_report
+
+    runs = load_runs(short_runs)
+    assert [r.missing for r in runs] == [0, 7]
+    tables = build_tables(runs, same=exact, budget=False)
+    row = tables.benchmark.set_index("label").loc["model-b"]
+    assert not row["complete"] and row["missing_samples"] == 7 and row["expected_samples"] == 12
+    assert row["problems"] == 3 and row["n_problems"] == 2
+    cell = tables.benchmark_wide.set_index("model").loc["model-b", "math500"]
+    assert cell.endswith("n=2 (incomplete: 7 of 12 samples missing)"), cell
+    assert tables.benchmark_wide.set_index("model").loc["model-a", "math500"].endswith("n=3")
+    written = write_report(tables, tmp_path / "out", ["md", "csv"])
+    md = (tmp_path / "out" / "report.md").read_text()
+    assert "## Warnings" in md and "model-b · math500: incomplete, 7 of 12 samples missing" in md
+    assert "n=2 (incomplete: 7 of 12 samples missing)" in md
+    import csv
+
+    with (tmp_path / "out" / "benchmark.csv").open() as fh:
+        bench = {r["label"]: r for r in csv.DictReader(fh)}
+    assert bench["model-b"]["complete"] == "False" and bench["model-b"]["missing_samples"] == "7"
+    assert bench["model-a"]["complete"] == "True" and bench["model-a"]["missing_samples"] == "0"
+    with (tmp_path / "out" / "benchmark_wide.csv").open() as fh:
+        assert "incomplete: 7 of 12 samples missing" in fh.read()
+    assert tmp_path / "out" / "per_problem.csv" in written
+
+
+def test_compared_cells_over_different_problem_sets_are_marked(tmp_path: Path) -> None:
+    a = make_run(
+        tmp_path / "a", "org/model-a", "math500", {"p1": [T] * 4, "p2": [F] * 4}, problem_ids=("p1", "p2")
+    )
+    b = make_run(
+        tmp_path / "b", "org/model-b", "math500", {"p1": [T] * 4, "p3": [T] * 4}, problem_ids=("p1", "p3")
+    )
+    tables = build_tables(load_runs([a, b]), same=exact, budget=False)
+    assert tables.benchmark["same_problems"].tolist() == [False, False]
+    assert all(c.endswith("(problem sets differ)") for c in tables.benchmark_wide["math500"])
+    assert any("different problem sets" in w for w in tables.warnings())
+
+
+def test_problems_are_in_task_order(tmp_path: Path) -> None:
+    """A resumed run appends problems out of order; tables and the CI follow the task's order."""
+    ids = ("p0", "p1", "p2", "p3", "p4", "p5")
+    verdicts = {pid: [i % 2 == 0] * 4 for i, pid in enumerate(ids)}
+    shuffled = {pid: verdicts[pid] for pid in ("p1", "p2", "p3", "p4", "p0", "p5")}
+    path = make_run(tmp_path / "r", "org/m", "math500", shuffled, problem_ids=ids)
+    tables = build_tables(load_runs([path]), same=exact, budget=False)
+    assert tables.per_problem["problem_id"].tolist() == list(ids)
+    config = results.read_config(path)
+    assert tables.summaries[0] == summarize_run(results.read_samples(path), config, same=exact)
+
+
+@pytest.mark.parametrize("strict", [True, False])
+def test_cli_strict_refuses_short_runs_without_writing(
+    tmp_path: Path, short_runs: list[Path], strict: bool
+) -> None:
+    from skyeval.cli import main
+
+    out = tmp_path / "out"
+    args = [
+        "report",
+        *map(str, short_runs),
+        "--out",
+        str(out),
+        "--no-budget",
+        "--format",
+        "md,csv",
+        "--no-progress",
+    ]
+    result = CliRunner().invoke(main, [*args, *(["--strict"] if strict else [])])
+    if strict:
+        assert (
+            result.exit_code == 2
+            and "--strict" in result.output
+            and "7 of 12 samples missing" in result.output
+        )
+        assert "Traceback" not in result.output and result.output.strip().count("\n") == 0
+        assert not out.exists()
+    else:
+        assert result.exit_code == 0, result.output
+        assert "incomplete: 7 of 12 samples missing" in result.output
+        assert (out / "report.md").is_file()
+
+
+def test_cli_labels_a_non_canonical_ci(tmp_path: Path, two_runs: list[Path]) -> None:
+    from skyeval.cli import main
+
+    argv = ["report", *map(str, two_runs), "--out", str(tmp_path / "o"), "--no-budget", "--format", "md"]
+    default = CliRunner().invoke(main, [*argv, "--no-progress"])
+    other = CliRunner().invoke(main, [*argv, "--resamples", "200", "--seed", "3", "--no-progress"])
+    assert "1000 resamples, seed 0, as in summary.json" in default.output
+    assert "200 resamples, seed 3; NOT the 1000 resamples, seed 0 of summary.json" in other.output
+    assert "NOT the 1000 resamples" in (tmp_path / "o" / "report.md").read_text()

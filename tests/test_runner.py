@@ -10,9 +10,10 @@ from testkit.fake_openai_server import FakeServer, Script
 
 from skyeval import results
 from skyeval.errors import SkyevalError
-from skyeval.runner import RunOptions, run, score, summarize
+from skyeval.runner import RunOptions, run, score
+from skyeval.summary import summarize_run
 from skyeval.tasks import FieldMap
-from skyeval.types import Problem, RunConfig, SampleRecord, SamplingParams
+from skyeval.types import RunConfig, RunSummary, SampleRecord, SamplingParams, Scores
 
 
 def _data(tmp_path: Path, count: int = 6) -> Path:
@@ -58,11 +59,15 @@ def test_replay_run_writes_run_dir_and_summary(tmp_path: Path) -> None:
     rows = results.read_samples(res.run_dir)
     assert len(rows) == 24 and len(results.dedupe(rows)) == 24
     s = res.summary
+    sc = _scores(s)
     expected = sum(((i + j) % 3 != 0) for i in range(6) for j in range(4)) / 24
-    assert s["pass@1"] == pytest.approx(expected)
-    assert s["truncated"] == 6 and s["truncation_rate"] == pytest.approx(0.25)
-    assert set(s["pass@k"]) == {"1", "2", "4"} and s["complete"] is True
-    assert json.loads((res.run_dir / "summary.json").read_text())["pass@1"] == pytest.approx(expected)
+    assert sc.pass_at_1 == pytest.approx(expected)
+    assert sc.truncated == 6 and sc.truncation_rate == pytest.approx(0.25)
+    assert set(sc.pass_at_k) == {1, 2, 4} and s.complete is True and s.missing == 0
+    assert results.read_summary(res.run_dir) == s
+    assert json.loads((res.run_dir / "summary.json").read_text())["scores"]["pass@1"] == pytest.approx(
+        expected
+    )
 
 
 def test_resume_skips_done_and_tolerates_torn_line(tmp_path: Path) -> None:
@@ -115,12 +120,12 @@ def test_openai_run_unreachable_keeps_partial_results(tmp_path: Path) -> None:
     run_dirs = list((tmp_path / "runs").glob("*/*/*"))
     assert len(run_dirs) == 1
     assert len(results.read_samples(run_dirs[0])) == 6  # three n=2 requests succeeded
-    assert json.loads((run_dirs[0] / "summary.json").read_text())["complete"] is False
+    assert results.read_summary(run_dirs[0]).complete is False
     with FakeServer(Script()) as url:
         done = run(
             RunOptions(**{**opts.__dict__, "engine_options": {**opts.engine_options, "base_url": url}})
         )
-    assert done.summary["samples"] == 12 and done.summary["pass@1"] == pytest.approx(0.5)
+    assert done.summary.samples == 12 and _scores(done.summary).pass_at_1 == pytest.approx(0.5)
 
 
 def test_refused_samples_are_not_recorded(tmp_path: Path) -> None:
@@ -138,27 +143,57 @@ def test_refused_samples_are_not_recorded(tmp_path: Path) -> None:
         )
         with pytest.raises(SkyevalError, match="1 sample\\(s\\) failed"):
             run(opts)
-        assert run(opts).summary["samples"] == 2
+        assert run(opts).summary.samples == 2
 
 
 def test_summary_metrics_and_breakdown() -> None:
-    problems = [Problem("a", "qa", "1", {"level": 1}), Problem("b", "qb", "2", {"level": 2})]
     verdicts = {"a": [True, True, False, False], "b": [False, False, False, True]}
     answers = {"a": ["1", "1", "3", "4"], "b": ["5", "5", "6", "2"]}
     records = [
         SampleRecord(
-            pid, j, "q", "c", "length" if j == 0 else "stop", 3, 10 * (j + 1), "g", answers[pid][j], ok, "x"
+            pid,
+            j,
+            "q",
+            "c",
+            "length" if j == 0 else "stop",
+            3,
+            10 * (j + 1),
+            "g",
+            answers[pid][j],
+            ok,
+            "x",
+            meta={"level": 1 if pid == "a" else 2},
         )
-        for pid in "ab"
+        for pid in "ba"  # file order differs from task order
         for j, ok in enumerate(verdicts[pid])
     ]
-    config = RunConfig("m", "t", "replay", SamplingParams(n=4), None, "{question}")
-    s = summarize(records, problems, config, ("level",), same=None)
-    assert s["pass@1"] == pytest.approx(0.375)
-    assert s["pass@k"]["4"] == pytest.approx(1.0) and s["pass@k"]["1"] == pytest.approx(0.375)
-    assert s["maj@4"] == pytest.approx(0.5)
-    assert s["truncated"] == 2 and s["response_tokens"]["median"] == pytest.approx(25.0)
-    assert s["by"]["level"] == {"1": {"problems": 1, "pass@1": 0.5}, "2": {"problems": 1, "pass@1": 0.25}}
+    config = RunConfig(
+        "m", "t", "replay", SamplingParams(n=4), None, "{question}", problems=2, problem_ids=("a", "b"),
+        meta_fields=("level",),
+    )  # fmt: skip
+    s = summarize_run(records, config, same=None)
+    sc = _scores(s)
+    assert sc.pass_at_1 == pytest.approx(0.375)
+    assert sc.pass_at_k[4] == pytest.approx(1.0) and sc.pass_at_k[1] == pytest.approx(0.375)
+    assert sc.maj_at_n == pytest.approx(0.5)
+    assert sc.truncated == 2 and sc.response_tokens.median == pytest.approx(25.0)
+    assert {k: (g.problems, g.pass_at_1) for k, g in sc.by["level"].items()} == {
+        "1": (1, 0.5),
+        "2": (1, 0.25),
+    }
+    assert s.complete and s.samples == s.expected_samples == 8
+    # task order, not file order: the CI equals the bootstrap over [a, b]
+    from skyeval.metrics import bootstrap_ci
+
+    assert (sc.ci95.lo, sc.ci95.hi) == bootstrap_ci([0.5, 0.25])
+    assert summarize_run(list(reversed(records)), config, same=None) == s
+    short = summarize_run(records[:6], config, same=None)  # b's 4 and a's first 2
+    assert not short.complete and short.missing == 2 and short.problems_complete == 1
+
+
+def _scores(summary: RunSummary) -> Scores:
+    assert summary.scores is not None
+    return summary.scores
 
 
 def test_score_regrades(tmp_path: Path) -> None:
@@ -167,7 +202,7 @@ def test_score_regrades(tmp_path: Path) -> None:
     flipped = [SampleRecord.from_json({**r.to_json(), "correct": not r.correct}) for r in rows]
     results.rewrite_samples(res.run_dir, flipped)
     summary = score(res.run_dir, progress=False)
-    assert summary["pass@1"] == pytest.approx(res.summary["pass@1"])
+    assert summary == res.summary
     with pytest.raises(SkyevalError, match="not a run directory"):
         score(tmp_path, progress=False)
 
@@ -220,10 +255,10 @@ def test_ray_wraps_the_engine_and_score_grades_on_ray(
             "address": "auto",
         }
     ]
-    assert res.summary["samples"] == 24
+    assert res.summary.samples == 24
     summary = score(res.run_dir, ray_address="auto", replicas=2, progress=False)
     assert graded == [{"address": "auto", "replicas": 2, "count": 24}]
-    assert summary["pass@1"] == pytest.approx(res.summary["pass@1"])
+    assert summary == res.summary
 
 
 def test_importing_the_runner_and_cli_stays_light() -> None:
@@ -261,11 +296,12 @@ def test_ctrl_c_keeps_partial_results_and_summary_then_resumes(
     run_dir = info.value.run_dir
     assert len(results.read_samples(run_dir)) == 5
     partial = results.read_summary(run_dir)
-    assert partial["samples"] == 5 and partial["complete"] is False and partial["problems"] == 6
+    assert partial.samples == 5 and partial.complete is False and partial.problems == 6
+    assert partial.missing == 19 and partial.expected_samples == 24
     monkeypatch.setattr(skyeval, "grade", real_grade)
     again = run(_replay_options(tmp_path, path))
     keys = [(r.problem_id, r.sample_index) for r in results.read_samples(again.run_dir)]
-    assert len(keys) == len(set(keys)) == 24 and again.summary["complete"] is True
+    assert len(keys) == len(set(keys)) == 24 and again.summary.complete is True
 
 
 def test_score_of_a_partial_run_keeps_the_task_size(tmp_path: Path) -> None:
@@ -273,7 +309,8 @@ def test_score_of_a_partial_run_keeps_the_task_size(tmp_path: Path) -> None:
     rows = results.read_samples(res.run_dir)
     results.rewrite_samples(res.run_dir, [r for r in rows if r.problem_id in {"0", "1"}])
     summary = score(res.run_dir, progress=False)
-    assert summary["problems"] == 6 and summary["problems_scored"] == 2 and summary["complete"] is False
+    assert summary.problems == 6 and summary.problems_scored == 2 and summary.complete is False
+    assert summary.missing == 16
 
 
 def test_unwritable_output_dir_and_malformed_rows_are_one_line_errors(tmp_path: Path) -> None:
@@ -329,5 +366,5 @@ def test_replay_files_of_one_name_are_different_runs(tmp_path: Path) -> None:
         )
         runs.append(run(options))
     assert runs[0].run_dir != runs[1].run_dir
-    assert runs[0].summary["pass@1"] == pytest.approx(0.5) == runs[1].summary["pass@1"]
+    assert _scores(runs[0].summary).pass_at_1 == pytest.approx(0.5) == _scores(runs[1].summary).pass_at_1
     assert {r.completion for r in results.read_samples(runs[1].run_dir)} == {"\\boxed{7}"}

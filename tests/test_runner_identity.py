@@ -88,7 +88,7 @@ def test_openai_resumes_with_more_concurrency_and_splits_on_mode(tmp_path: Path)
         first = run(base)
         more = {"base_url": url, "concurrency": 8, "max_retries": 2, "request_timeout": 30, "use_n": False}
         again = run(replace(base, engine_options=more, samples=2))
-        assert again.run_dir == first.run_dir and again.summary["samples"] == 4
+        assert again.run_dir == first.run_dir and again.summary.samples == 4
         assert len(script.requests) == 4  # two for the first run, then only the two missing samples
         other = run(replace(base, engine_options={"base_url": url, "mode": "completion"}))
         assert other.run_dir != first.run_dir

@@ -61,5 +61,6 @@ def test_sigkill_then_resume_then_top_up(tmp_path: Path) -> None:
         assert len(script.requests) - sent_before == 20  # only the missing indices 4 and 5
         records = results.read_samples(samples.parent)
         assert sorted({r.sample_index for r in records}) == list(range(6)) and len(records) == 60
-        summary = json.loads((samples.parent / "summary.json").read_text())
-        assert summary["n"] == 6 and summary["pass@1"] == 1.0 and summary["complete"] is True
+        summary = results.read_summary(samples.parent)
+        assert summary.n == 6 and summary.scores is not None and summary.scores.pass_at_1 == 1.0
+        assert summary.complete is True

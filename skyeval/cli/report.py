@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from skyeval.errors import SkyevalError
+
 
 @click.command("report")
 @click.argument("run_dirs", nargs=-1, required=True, type=click.Path(path_type=Path))
@@ -66,7 +68,19 @@ import click
     show_default=True,
     help="Bootstrap resamples for the CIs.",
 )
-@click.option("--seed", default=0, show_default=True, help="Bootstrap seed.")
+@click.option(
+    "--seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Bootstrap seed (summary.json uses 0 with 1000 resamples; other settings are labelled).",
+)
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Exit 2 without writing anything when a run's samples fall short of problems x n.",
+)
+@click.option("--no-progress", is_flag=True, help="Hide the progress bars.")
 @click.option(
     "--compress/--no-compress",
     default=True,
@@ -93,21 +107,31 @@ def report_cmd(
     min_budget: int,
     resamples: int,
     seed: int,
+    strict: bool,
+    no_progress: bool,
     compress: bool,
     completion_chars: int,
 ) -> None:
     """Report on one or more run directories (models x tasks) written by ``skyeval run``.
 
-    Prints the benchmark table (mean pass@1 with 95% CI) and writes the tables, plots and a self-contained
-    report.html into --out.
+    Prints the benchmark table (mean pass@1 with 95% CI, marked where a run is incomplete or compared runs
+    cover different problems) and writes the tables, plots and a self-contained report.html into --out.
     """
     from skyeval.report import build_tables, load_runs, parse_formats, to_markdown, write_report
 
     wanted = parse_formats(formats)
     runs = load_runs(list(run_dirs), list(labels) or None)
+    short = [r for r in runs if r.missing]
+    if strict and short:
+        listed = "; ".join(f"{r.path} ({r.missing} of {r.expected_samples} samples missing)" for r in short)
+        raise SkyevalError(f"--strict: {len(short)} incomplete run(s), nothing written: {listed}")
     for run in runs:
         for note in run.notes:
             click.echo(f"note: {run.path}: {note}", err=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise SkyevalError(f"cannot write the report to {out}: {err.strerror or err}") from None
     tables = build_tables(
         runs,
         compare=list(compare),
@@ -116,12 +140,23 @@ def report_cmd(
         min_budget=min_budget,
         resamples=resamples,
         seed=seed,
-        progress=True,
+        progress=not no_progress,
     )
-    written = write_report(
-        tables, out, wanted, compress=compress, completion_chars=completion_chars, progress=True
-    )
+    try:
+        written = write_report(
+            tables,
+            out,
+            wanted,
+            compress=compress,
+            completion_chars=completion_chars,
+            progress=not no_progress,
+        )
+    except OSError as err:
+        raise SkyevalError(f"cannot write the report to {out}: {err.strerror or err}") from None
     click.echo(to_markdown(tables.benchmark_wide))
+    click.echo(f"CI: {tables.ci_note}", err=True)
+    for warning in tables.warnings():
+        click.echo(f"warning: {warning}", err=True)
     if tables.comparison is not None:
         for row in tables.comparison.summary.to_dict("records"):
             click.echo(

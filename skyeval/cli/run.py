@@ -2,28 +2,40 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 
 from skyeval.clickutil import parse_engine_option
 from skyeval.errors import SkyevalError
+from skyeval.tasks import FILE_PREFIX
+from skyeval.types import RunSummary
 
 
-def _print_summary(summary: dict[str, Any], run_dir: object) -> None:
-    if "pass@1" not in summary:
-        click.echo(f"{summary['task']}: no samples scored ({run_dir})")
-        return
-    n = summary["n"]
-    lo, hi = summary["ci95"]
-    parts = [f"{summary['task']}: pass@1={summary['pass@1']:.4f} (95% CI {lo:.3f}-{hi:.3f})"]
-    parts += [f"pass@{k}={v:.3f}" for k, v in summary["pass@k"].items() if k != "1"]
-    parts += [
-        f"maj@{n}={summary[f'maj@{n}']:.3f}",
-        f"truncated={summary['truncated']}/{summary['samples']}",
-        f"problems={summary['problems_scored']}/{summary['problems']}",
-    ]
-    click.echo(" ".join(parts))
+def summary_line(summary: RunSummary) -> str:
+    """One line of a run's numbers, marked INCOMPLETE (with the missing count) when samples are short."""
+    sc = summary.scores
+    if sc is None:
+        line = f"{summary.task}: no samples scored"
+    else:
+        ci = sc.ci95
+        parts = [
+            f"{summary.task}: pass@1={sc.pass_at_1:.4f} ({100 * ci.confidence:g}% CI {ci.lo:.3f}-{ci.hi:.3f})"
+        ]
+        parts += [f"pass@{k}={v:.3f}" for k, v in sc.pass_at_k.items() if k != 1]
+        parts += [
+            f"maj@{summary.n}={sc.maj_at_n:.3f}",
+            f"truncated={sc.truncated}/{summary.samples}",
+            f"problems={summary.problems_scored}/{summary.problems}",
+        ]
+        line = " ".join(parts)
+    if not summary.complete:
+        line += f" INCOMPLETE: {summary.missing} of {summary.expected_samples} samples missing"
+    if summary.duplicates:
+        line += f" ({summary.duplicates} repeated rows ignored: the first row of each sample counts)"
+    return line
+
+
+def _print_summary(summary: RunSummary, run_dir: object) -> None:
+    click.echo(summary_line(summary))
     click.echo(f"results: {run_dir}")
 
 
@@ -126,10 +138,10 @@ def run_cmd(
     if model is None:
         if name != "replay":
             raise SkyevalError("--model is required (except with --engine replay)")
-        model = "replay:" + str(options.get("path") or tasks[0].removeprefix("file:")).rsplit("/", 1)[-1]
+        model = "replay:" + str(options.get("path") or tasks[0].removeprefix(FILE_PREFIX)).rsplit("/", 1)[-1]
     fields = FieldMap(question=question_field, gold=gold_field, id=id_field, meta=meta_field)
     if fields != FieldMap(question="question", gold="answer") and not all(
-        t.startswith("file:") for t in tasks
+        t.startswith(FILE_PREFIX) for t in tasks
     ):
         raise SkyevalError(
             "--id-field/--question-field/--gold-field/--meta-field apply to file:PATH tasks only; "
@@ -165,8 +177,8 @@ def run_cmd(
                 )
             except Interrupted as err:
                 raise SkyevalError(str(err)) from err
-            _print_summary(dict(result.summary), result.run_dir)
-            if not result.summary.get("complete", False):
+            _print_summary(result.summary, result.run_dir)
+            if not result.summary.complete:
                 failed.append(task)
     finally:
         engines.close()

@@ -7,9 +7,7 @@ Golds may be strings, numbers or lists of strings (joined with ``", "``).
 
 from __future__ import annotations
 
-import json
 import os
-import tempfile
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -98,23 +96,11 @@ def _columns(grades: list[Grade]) -> dict[str, list[Any]]:
 
 
 def write_rows(path: str | os.PathLike[str], rows: list[dict[str, Any]]) -> None:
-    """Write JSONL atomically (a temporary file renamed over ``path``), so the input may be the output."""
-    target = Path(path)
-    try:
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    except OSError as err:
-        raise SkyevalError(f"cannot write {path}: {err.strerror}") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            for row in rows:
-                handle.write(json.dumps(row) + "\n")  # ASCII escapes: lone surrogates survive
-        os.replace(tmp, target)
-    except OSError as err:
-        Path(tmp).unlink(missing_ok=True)
-        raise SkyevalError(f"cannot write {path}: {err.strerror}") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write JSONL atomically into an existing folder, so the input may be the output; ASCII escapes keep lone
+    surrogates of model text intact."""
+    from skyeval.jsonl import write_jsonl
+
+    write_jsonl(Path(path), rows, ensure_ascii=True, parents=False)
 
 
 def grade_jsonl(

@@ -1,43 +1,29 @@
-"""Read run directories (``config.json`` + ``samples.jsonl``) into plain, typed values.
+"""Run directories for the report, read through ``skyeval.results`` (the one run-directory layer).
 
-Nothing here needs pandas: ``Run`` holds the config and the sample records, and ``problems`` groups them per
-problem. ``summary.json`` is never read: every number in a report is recomputed from the samples.
+Nothing here needs pandas: ``Run`` holds the config and the run's in-scope sample rows (``skyeval.summary``'s
+scope and duplicate policy), and ``problems`` groups them per problem in task order. ``summary.json`` is never
+read: every number in a report is recomputed from the samples, by the same code that wrote ``summary.json``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from skyeval import results
+from skyeval import results, summary
 from skyeval.errors import SkyevalError
+from skyeval.summary import ProblemSamples
+from skyeval.tasks import FILE_PREFIX
 from skyeval.types import RunConfig, SampleRecord
 
-
-@dataclass(frozen=True)
-class ProblemSamples:
-    """All samples of one problem in one run, ordered by ``sample_index``."""
-
-    problem_id: str
-    gold: str
-    prompt: str
-    meta: Mapping[str, Any]
-    samples: tuple[SampleRecord, ...]
-
-    @property
-    def n(self) -> int:
-        return len(self.samples)
-
-    @property
-    def c(self) -> int:
-        return sum(s.correct for s in self.samples)
+__all__ = ["ProblemSamples", "Run", "default_label", "load_run", "load_runs", "problems", "task_name"]
 
 
 @dataclass(frozen=True)
 class Run:
-    """One run directory: its config, its samples, and what loading had to drop (reported, never hidden)."""
+    """One run directory: its config, its in-scope samples, and what loading had to drop (reported, never
+    hidden)."""
 
     path: Path
     label: str
@@ -56,28 +42,39 @@ class Run:
         return self.config.sampling.max_tokens
 
     @property
+    def problem_ids(self) -> tuple[str, ...]:
+        """The problems the run covers, in task order."""
+        return summary.scope(self.config, self.records)
+
+    @property
+    def expected_samples(self) -> int:
+        """Problems the run covers x n."""
+        return summary.problem_total(self.config, self.records) * self.config.sampling.n
+
+    @property
+    def missing(self) -> int:
+        """Samples short of ``expected_samples`` (0: the run is complete)."""
+        return max(0, self.expected_samples - len(self.records))
+
+    @property
     def notes(self) -> tuple[str, ...]:
-        """What loading dropped, in words, for the report."""
+        """What loading found, in words, for the report: incompleteness, dropped lines and rows."""
         notes = []
+        if self.missing:
+            notes.append(f"incomplete: {self.missing} of {self.expected_samples} samples missing")
         if self.torn_last_line:
             notes.append("skipped a torn last line of samples.jsonl")
         if self.duplicates:
-            notes.append(f"{self.duplicates} repeated (problem_id, sample_index) rows: kept the last of each")
+            notes.append(
+                f"{self.duplicates} repeated (problem_id, sample_index) rows: kept the first of each"
+            )
         return tuple(notes)
-
-
-def in_scope(records: Sequence[SampleRecord], config: RunConfig) -> list[SampleRecord]:
-    """The samples the run's own summary covers: its first ``n`` sample indices and, after ``--limit``, only
-    the problems it was limited to (a run directory may hold more from an earlier, larger run)."""
-    wanted = set(config.problem_ids)
-    n = config.sampling.n
-    return [r for r in records if r.sample_index < n and (not wanted or r.problem_id in wanted)]
 
 
 def task_name(task: str) -> str:
     """``math500`` stays ``math500``; ``file:/data/my_set.jsonl`` becomes ``my_set``."""
-    if task.startswith("file:"):
-        return Path(task[len("file:") :]).stem or task
+    if task.startswith(FILE_PREFIX):
+        return Path(task[len(FILE_PREFIX) :]).stem or task
     return task
 
 
@@ -86,52 +83,19 @@ def default_label(config: RunConfig) -> str:
     return config.model.rstrip("/").rsplit("/", 1)[-1] or config.model
 
 
-def read_samples(path: Path) -> tuple[list[SampleRecord], bool, int]:
-    """Parse ``samples.jsonl``; returns (records, torn_last_line, duplicates).
-
-    A last line without its newline is a write cut short and is skipped; any other bad line is an error. A
-    repeated (problem_id, sample_index) keeps the last row (a re-graded sample).
-    """
-    from skyeval.jsonl import iter_jsonl
-
-    by_key: dict[tuple[str, int], SampleRecord] = {}
-    duplicates = 0
-    for lineno, row in iter_jsonl(path, tolerate_torn_tail=True):
-        try:
-            record = SampleRecord.from_json(row)
-        except (TypeError, AttributeError) as err:
-            raise SkyevalError(f"{path}:{lineno}: malformed sample row ({err})") from None
-        key = (str(record.problem_id), int(record.sample_index))
-        duplicates += key in by_key
-        by_key[key] = record
-    size = path.stat().st_size
-    with path.open("rb") as fh:
-        fh.seek(max(size - 1, 0))
-        torn = size > 0 and fh.read(1) != b"\n"
-    return list(by_key.values()), torn, duplicates
-
-
 def load_run(path: str | Path, label: str | None = None) -> Run:
-    """Load one run directory written by ``skyeval run``."""
-    path = Path(path)
-    if not path.is_dir():
-        raise SkyevalError(f"{path}: not a run directory")
-    config_path, samples_path = path / "config.json", path / "samples.jsonl"
-    for needed in (config_path, samples_path):
-        if not needed.is_file():
-            raise SkyevalError(f"{path}: missing {needed.name}; is this a skyeval run directory?")
-    config = results.read_config(path)
-    records, torn, duplicates = read_samples(samples_path)
-    records = in_scope(records, config)
+    """Load one run directory written by ``skyeval run`` (``results.read_run``, then the summary's scope)."""
+    data = results.read_run(path)
+    records = summary.in_scope(data.records, data.config)
     if not records:
-        raise SkyevalError(f"{samples_path}: no samples")
+        raise SkyevalError(f"{data.path / results.SAMPLES}: no samples")
     return Run(
-        path=path,
-        label=label or default_label(config),
-        config=config,
+        path=data.path,
+        label=label or default_label(data.config),
+        config=data.config,
         records=tuple(records),
-        torn_last_line=torn,
-        duplicates=duplicates,
+        torn_last_line=data.torn_tail,
+        duplicates=data.duplicates,
     )
 
 
@@ -153,13 +117,5 @@ def load_runs(paths: Sequence[str | Path], labels: Sequence[str] | None = None) 
 
 
 def problems(run: Run) -> list[ProblemSamples]:
-    """Group a run's samples per problem, in first-seen problem order, samples by index."""
-    groups: dict[str, list[SampleRecord]] = {}
-    for record in run.records:
-        groups.setdefault(str(record.problem_id), []).append(record)
-    out = []
-    for pid, recs in groups.items():
-        recs.sort(key=lambda r: r.sample_index)
-        first = recs[0]
-        out.append(ProblemSamples(pid, str(first.gold), first.prompt, dict(first.meta), tuple(recs)))
-    return out
+    """A run's samples per problem, problems in task order, samples by index (``summary.problems_in_order``)."""
+    return summary.problems_in_order(run.records, run.config)

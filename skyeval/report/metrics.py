@@ -1,14 +1,10 @@
-"""Report metrics over per-sample verdicts: answer diversity, accuracy under a token budget, paired bootstrap.
+"""Report-only metrics over per-sample verdicts: accuracy under a token budget, paired bootstrap, the
+stratified average over tasks.
 
-Pure functions over plain values (no pandas). Policies, documented in ``docs/reports.md``:
-
-- Diversity clusters the final answers of one problem's samples by equivalence. Correct samples all equal the
-  gold, so they form one cluster without comparisons; the rest are clustered greedily against each cluster's
-  first answer with ``same`` (``skyeval.is_equivalent`` by default). Samples with no answer are NOT an answer:
-  they do not count towards ``n_answers``, but they are one extra outcome ("no answer") in the entropy, so a
-  problem answered 42 four times has entropy 0 while 42, 42, none, none has 1 bit.
-- Budget accuracy cuts each completion to the first B tokens and grades the cut text: a sample that already
-  fits keeps its verdict; one that does not is re-graded, so its answer must appear within the budget.
+Pure functions over plain values (no pandas). A run's own numbers (pass@1, CI, pass@k, maj@n, diversity) are
+``skyeval.summary``'s and ``skyeval.metrics``'s, shared with ``skyeval run``. Policy, documented in
+``docs/reports.md``: budget accuracy cuts each completion to the first B tokens and grades the cut text; a sample
+that already fits keeps its verdict, one that does not is re-graded, so its answer must appear within the budget.
 """
 
 from __future__ import annotations
@@ -16,71 +12,10 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from math import log2
 from typing import Any, Protocol
 
-from skyeval.metrics import bootstrap_ci
+from skyeval.metrics import bootstrap_ci, percentile_interval
 from skyeval.types import SampleRecord
-
-Same = Callable[[str, str], bool]
-
-
-# --- diversity -----------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Diversity:
-    """Diversity of one problem's samples: distinct answers, entropy (bits) of the outcomes, no-answer count."""
-
-    n_samples: int
-    n_answers: int
-    entropy_bits: float
-    no_answer: int
-
-
-def entropy_bits(counts: Sequence[int]) -> float:
-    """Shannon entropy in bits of the distribution given by ``counts`` (zeros ignored)."""
-    total = sum(counts)
-    if total <= 0:
-        raise ValueError("entropy needs a positive total count")
-    return max(0.0, -sum(c / total * log2(c / total) for c in counts if c > 0))
-
-
-def cluster_answers(
-    answers: Sequence[str | None], correct: Sequence[bool] | None = None, same: Same | None = None
-) -> list[int]:
-    """Cluster sizes of the non-empty answers (see the module docstring for the policy)."""
-    if correct is not None and len(correct) != len(answers):
-        raise ValueError("answers and verdicts differ in length")
-    flags = list(correct) if correct is not None else [False] * len(answers)
-    n_correct = sum(1 for a, ok in zip(answers, flags, strict=True) if ok and a is not None)
-    wrong: dict[str, int] = {}  # identical strings first: ``same`` runs only between distinct ones
-    for ans, ok in zip(answers, flags, strict=True):
-        if ans is not None and not ok:
-            wrong[ans] = wrong.get(ans, 0) + 1
-    reps: list[str] = []
-    sizes: list[int] = []
-    for ans, count in wrong.items():
-        for i, rep in enumerate(reps):
-            if same is not None and same(ans, rep):
-                sizes[i] += count
-                break
-        else:
-            reps.append(ans)
-            sizes.append(count)
-    return ([n_correct] if n_correct else []) + sizes
-
-
-def answer_diversity(
-    answers: Sequence[str | None], correct: Sequence[bool] | None = None, same: Same | None = None
-) -> Diversity:
-    """Distinct answers and outcome entropy of one problem's samples."""
-    if not answers:
-        raise ValueError("answer_diversity needs at least one sample")
-    sizes = cluster_answers(answers, correct, same)
-    no_answer = sum(a is None for a in answers)
-    return Diversity(len(answers), len(sizes), entropy_bits([*sizes, no_answer]), no_answer)
-
 
 # --- budget ----------------------------------------------------------------------------------------------
 
@@ -370,6 +305,5 @@ def average_ci(
             total += sum(rng.choices(g, k=len(g))) / len(g)
         means.append(total / len(groups))
     means.sort()
-    alpha = (1.0 - confidence) / 2.0
     point = sum(sum(g) / len(g) for g in groups) / len(groups)
-    return point, means[int(alpha * (resamples - 1))], means[int((1.0 - alpha) * (resamples - 1) + 0.5)]
+    return (point, *percentile_interval(means, confidence))

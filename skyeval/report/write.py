@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from skyeval.errors import SkyevalError
+from skyeval.report.format import AVERAGE, benchmark_details, breakdown_wide, task_order, to_markdown
 from skyeval.report.html import COMPLETION_CHARS, render_html
-from skyeval.report.tables import AVERAGE, ReportTables, breakdown_wide, task_order, to_markdown
+from skyeval.report.tables import ReportTables
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -40,20 +41,26 @@ def _pivot_md(df: pd.DataFrame, column: str, value: str, floatfmt: str = ".3f") 
 
 def markdown_report(tables: ReportTables, images: Sequence[Path] = ()) -> str:
     """The report as Markdown: headline table, comparisons, pass@k, budget, diversity, breakdowns."""
-    lines = [
-        "# skyeval report",
-        "",
+    lines = ["# skyeval report", ""]
+    warnings = tables.warnings()
+    if warnings:
+        lines += ["## Warnings", "", *[f"- **{w}**" for w in warnings], ""]
+    lines += [
         "## Benchmark",
         "",
-        "Mean pass@1 (%) with 95% bootstrap CI and n problems.",
+        "Mean pass@1 (%), its CI and n problems scored.",
+        "",
+        f"CI: {tables.ci_note}.",
+        "",
+        to_markdown(tables.benchmark_wide),
         "",
     ]
-    lines += [to_markdown(tables.benchmark_wide), ""]
     if AVERAGE in tables.benchmark_wide.columns:
         lines += [
             "`average`: mean of the task means (stratified bootstrap); `—` when a row lacks a task.",
             "",
         ]
+    lines += ["Per run:", "", to_markdown(benchmark_details(tables.benchmark)), ""]
     if tables.comparison is not None:
         lines += ["## Paired comparison (A − B)", "", to_markdown(tables.comparison.summary), ""]
     for task in task_order(tables.runs):

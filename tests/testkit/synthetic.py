@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import random
-from dataclasses import asdict
 from pathlib import Path
 
+from skyeval import results
 from skyeval.types import RunConfig, SampleRecord, SamplingParams
 
 _FILLER = "Let us reason step by step about the quantities involved and check each case carefully. "
@@ -42,12 +41,10 @@ def _body(rng: random.Random, chars: int, pool: list[str] | None, paragraph: int
 
 
 def write_run_dir(path: Path, config: RunConfig, records: list[SampleRecord]) -> Path:
-    """Write ``config.json`` and ``samples.jsonl`` as the runner does."""
+    """Write ``config.json`` and ``samples.jsonl`` through ``skyeval.results``, the runner's own writer."""
     path.mkdir(parents=True, exist_ok=True)
-    (path / "config.json").write_text(json.dumps(asdict(config), indent=2), encoding="utf-8")
-    with (path / "samples.jsonl").open("w", encoding="utf-8") as f:
-        for record in records:
-            f.write(json.dumps(record.to_json(), ensure_ascii=False) + "\n")
+    results.write_config(path, config)
+    results.rewrite_samples(path, records)
     return path
 
 
@@ -113,5 +110,8 @@ def synthetic_run(
         sampling=SamplingParams(n=samples, temperature=0.6, max_tokens=max_tokens),
         system_prompt=None,
         prompt_template="{question}",
+        problems=problems,
+        problem_ids=tuple(f"p{i:04d}" for i in range(problems)),
+        meta_fields=("subject", "level"),
     )
     return write_run_dir(path, config, records)
