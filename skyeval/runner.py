@@ -182,6 +182,7 @@ def prepare(options: RunOptions) -> tuple[LoadedTask, RunConfig, Path, str]:
         versions=results.versions(),
         problems=len(selected),
         problem_ids=tuple(p.id for p in selected) if options.limit is not None else (),
+        system_prompt_name=prompt_name,
     )
     return loaded, config, results.run_dir_for(options.output_dir, config, prompt_name), prompt_name
 

@@ -128,3 +128,6 @@ class RunConfig:
     schema_version: int = SCHEMA_VERSION
     problems: int | None = None  # problems the run covers: the task's count, or its first ``limit``
     problem_ids: tuple[str, ...] = ()  # with ``limit``: the ids of those problems (``score`` keeps to them)
+    system_prompt_name: str = (
+        ""  # the registry name ``system_prompt`` was resolved from (recorded, not identity)
+    )
