@@ -106,10 +106,14 @@ def atomic_jsonl(path: str | Path) -> Iterator[IO[str]]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        yield fh
-        fh.flush()
-        os.fsync(fh.fileno())
+    try:
+        with tmp.open("w", encoding="utf-8") as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+    except BaseException:  # an error or Ctrl-C mid-write: no half-written file is left behind
+        tmp.unlink(missing_ok=True)
+        raise
     os.replace(tmp, path)
 
 
