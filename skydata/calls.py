@@ -55,6 +55,12 @@ class LazyEngine:
         if callable(close):
             close()
 
+    def __enter__(self) -> LazyEngine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
 
 @dataclass
 class Tally:

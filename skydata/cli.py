@@ -1,11 +1,15 @@
 """The ``skydata`` command: one thin subcommand per stage over that stage's ``run``, and ``curate`` chaining
 them in a run directory (options from flags or ``--config FILE.toml``). Everything a command needs is checked
 before it starts (``skydata.preflight``); a stage whose requests failed beyond ``--max-error-rate`` prints one
-line with the counts and the first error and exits non-zero."""
+line with the counts and the first error and exits non-zero.
+
+Over 400 lines because it declares the options of twelve commands (``curate`` alone has 45, each a typed
+parameter); every command body is a few lines over a library call."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
@@ -189,15 +193,16 @@ def label_cmd(
     rules = resolve_rules(preset, rule) if (preset or rule) else None
     config, judge = _engine(engine, ray, "label")
     cfg = difficulty.JudgeConfig(str(config.options["model"]), votes, temperature, max_tokens)
-    res = difficulty.run(
-        input_path,
-        out,
-        judge,
-        cfg,
-        cache or Path(out).with_suffix(".cache.jsonl"),
-        wanted=(lambda it: needs_label(rules, it.source)) if rules else (lambda it: True),
-        rejudge_unparsable=rejudge_unparsable,
-    )
+    with judge:
+        res = difficulty.run(
+            input_path,
+            out,
+            judge,
+            cfg,
+            cache or Path(out).with_suffix(".cache.jsonl"),
+            wanted=(lambda it: needs_label(rules, it.source)) if rules else (lambda it: True),
+            rejudge_unparsable=rejudge_unparsable,
+        )
     click.echo(difficulty.status_line(res), err=True)
     _report(res, max_error_rate)
 
@@ -267,9 +272,10 @@ def generate_cmd(
         max_tokens=max_tokens,
     )
     grader = build_grader(timeout=grade_timeout, ray_address=ray.address, replicas=ray.replicas)
-    res = teach.run(
-        input_path, log_path, gen, t, sampling, grader, acceptance=accept.acceptance, target=accept.target
-    )
+    with gen:
+        res = teach.run(
+            input_path, log_path, gen, t, sampling, grader, acceptance=accept.acceptance, target=accept.target
+        )
     click.echo("generate: " + ", ".join(f"{k}={v}" for k, v in res.extra.items()), err=True)
     _report(res, max_error_rate)
 
@@ -337,10 +343,9 @@ def rewrite_cmd(
     grader = build_grader(ray_address=ray.address, replicas=ray.replicas)
     log = log_path or str(Path(out).with_suffix(".log.jsonl"))
     sampling = SamplingParams(temperature=0.0, max_tokens=max_tokens)
-    _report(
-        rewrite.run(input_path, out, gen, sampling, grader, log, require_format=not no_format_check),
-        max_error_rate,
-    )
+    with gen:
+        res = rewrite.run(input_path, out, gen, sampling, grader, log, require_format=not no_format_check)
+    _report(res, max_error_rate)
 
 
 @main.command("export")
@@ -440,7 +445,9 @@ def filter_prompts_cmd(
     sampling = SamplingParams(n=k, temperature=temperature, max_tokens=max_tokens)
     grader = build_grader(ray_address=ray.address, replicas=ray.replicas)
     policy = Teacher(engine.model, engine.model)
-    _report(rollouts(input_path, log, gen, policy, sampling, grader), max_error_rate)
+    with gen:
+        done = rollouts(input_path, log, gen, policy, sampling, grader)
+    _report(replace(done, stage="rollouts"), max_error_rate)
     counts = rlfilter.counts_from_grades(grades_path(log))
     _report(rlfilter.run(input_path, out, counts, b, key=problem_key))
 
@@ -580,10 +587,11 @@ def curate_cmd(
     ray: RayArgs,
 ) -> None:
     """Run or resume the whole pipeline in a run directory (checkpoint per stage, manifest with the funnel)."""
+    from skydata.config import CurateConfig, JudgeStage, RewriteStage, TeacherStage
     from skydata.decontam import DecontamConfig
     from skydata.dedup import DedupConfig
     from skydata.difficulty import JudgeConfig
-    from skydata.pipeline import CurateConfig, JudgeStage, RewriteStage, TeacherStage, curate
+    from skydata.pipeline import curate
     from skydata.preflight import Problems, check_curate
     from skydata.reject import RejectConfig
     from skydata.select import resolve_rules
@@ -603,6 +611,8 @@ def curate_cmd(
         )
         if spec is not None:
             specs.append(spec)
+    if not sources:
+        problems.add("missing --source KIND[=LOCATION] (numina, eurus, still3, local=PATH; repeatable)")
     judge = None
     if no_judge:
         pass

@@ -15,9 +15,8 @@ ever written: engines read keys from the environment variables named for them.
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,176 +25,17 @@ from skydata import dedup as dedup_stage
 from skydata import difficulty, reject, rewrite, select, sources, teacher
 from skydata.backend import EngineConfig, Grader, build_engine, build_grader
 from skydata.calls import LazyEngine
-from skydata.decontam import DecontamConfig, NgramIndex, decontaminate, load_benchmarks
-from skydata.dedup import DedupConfig
-from skydata.difficulty import RUBRIC_VERSION, JudgeConfig
-from skydata.export import EmptyExport, prompts_for, refuse_empty, write
-from skydata.hashing import stable_hash
-from skydata.reject import RejectConfig
+from skydata.config import CurateConfig, JudgeStage, RewriteStage, TeacherStage
+from skydata.decontam import NgramIndex, decontaminate, load_benchmarks
+from skydata.export import prompts_for, refuse_empty, write
 from skydata.rewrite import REWRITE_VERSION
+from skydata.rundir import RunDir, settings_hash
 from skydata.samplelog import grades_path
-from skydata.select import Rule, needs_label
-from skydata.sources import SourceSpec
+from skydata.select import needs_label
 from skydata.stage import StageFailed, StageResult, count_lines, dropped_path, run_items
-from skydata.teacher import Teacher
 from skyeval import results
 from skyeval.errors import SkyevalError
-from skyeval.jsonl import read_jsonl, write_json
-from skyeval.types import SamplingParams
-
-
-@dataclass(frozen=True)
-class JudgeStage:
-    """The difficulty judge; ``cache`` None is ``<run dir>/judge_cache.jsonl`` (share one across runs)."""
-
-    engine: EngineConfig
-    config: JudgeConfig
-    cache: str | None = None
-    rejudge_unparsable: bool = False
-
-
-@dataclass(frozen=True)
-class TeacherStage:
-    teacher: Teacher
-    engine: EngineConfig
-    sampling: SamplingParams
-    chunk: int = 64
-
-
-@dataclass(frozen=True)
-class RewriteStage:
-    engine: EngineConfig
-    sampling: SamplingParams = SamplingParams(temperature=0.0, max_tokens=16384)
-
-
-@dataclass(frozen=True)
-class CurateConfig:
-    """Everything ``curate`` does. ``judge=None`` skips labelling (rules needing labels then drop everything
-    as unlabelled); ``teacher=None`` stops after selection (an RL prompt set); ``rewrite`` is optional.
-    ``system_prompt``/``rl_system_prompt`` are ``skyeval.prompts`` names for the SFT/RL exports (None: the
-    format's default)."""
-
-    sources: tuple[SourceSpec, ...]
-    rules: tuple[Rule, ...]
-    judge: JudgeStage | None = None
-    teacher: TeacherStage | None = None
-    reject: RejectConfig = RejectConfig()
-    rewrite: RewriteStage | None = None
-    dedup: DedupConfig | None = DedupConfig()
-    decontam: DecontamConfig | None = DecontamConfig()
-    decontam_tasks: tuple[str, ...] = ()
-    data_dir: str | None = None
-    skip_malformed: bool = False
-    sft_formats: tuple[str, ...] = ("trl", "sharegpt", "openrlhf")
-    rl_formats: tuple[str, ...] = ("openrlhf-rl", "trl-rl")
-    system_prompt: str | None = None
-    rl_system_prompt: str | None = None
-    allow_empty: bool = False
-    max_error_rate: float = 0.0  # share of failed judge/teacher/rewrite requests a stage may have and be done
-    grade_timeout: float = 5.0
-    ray_address: str | None = None
-    replicas: int = 1
-
-
-def _public(obj: Any) -> Any:
-    """JSON-safe settings with engine secrets removed."""
-    if isinstance(obj, EngineConfig):
-        return obj.public()
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: _public(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
-    if isinstance(obj, Mapping):
-        return {str(k): _public(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_public(v) for v in obj]
-    return obj
-
-
-def settings_hash(settings: Any) -> str:
-    return stable_hash(json.dumps(_public(settings), sort_keys=True, default=str))
-
-
-# ---------------------------------------------------------------- the run directory
-
-
-class RunDir:
-    """The run directory and its manifest (rewritten atomically after every stage)."""
-
-    def __init__(self, path: str | Path, config: CurateConfig) -> None:
-        self.path = Path(path)
-        self.path.mkdir(parents=True, exist_ok=True)
-        self.file = self.path / "manifest.json"
-        self.manifest: dict[str, Any] = json.loads(self.file.read_text()) if self.file.exists() else {}
-        self.manifest.setdefault("stages", {})
-        self.manifest["config"] = _public(config)
-        self.manifest["versions"] = results.versions()
-        self.manifest["rubric_version"] = RUBRIC_VERSION
-        self._chain = ""
-        self._invalid = False
-
-    def key(self, settings: Any) -> str:
-        self._chain = settings_hash(self._chain + json.dumps(_public(settings), sort_keys=True, default=str))
-        return self._chain
-
-    def done(self, stage: str, key: str) -> bool:
-        entry = self.manifest["stages"].get(stage)
-        ok = (
-            not self._invalid
-            and entry is not None
-            and entry.get("key") == key
-            and entry.get("status") == "done"
-        )
-        if not ok:
-            self._invalid = True  # this stage reruns, so every later stage must too
-        return ok
-
-    def forget_from(self, stage: str) -> None:
-        """Drop ``stage`` and every later stage from the manifest and delete their checkpoints and exports
-        (never their append-only logs), so nothing stale is left if the run stops here."""
-        later = [s.name for s in STAGES[[s.name for s in STAGES].index(stage) :]]
-        self._forget([name for name in later if name in self.manifest["stages"]])
-
-    def _forget(self, names: list[str]) -> None:
-        for name in names:
-            entry = self.manifest["stages"].pop(name)
-            for out in entry.get("outputs", []):
-                (self.path / out).unlink(missing_ok=True)
-        self._funnel()
-        self.save()
-
-    def record(
-        self, result: StageResult, key: str, status: str, seconds: float, outputs: list[str], logs: list[str]
-    ) -> None:
-        self.manifest["stages"][result.stage] = {
-            **result.to_json(),
-            "key": key,
-            "status": status,
-            "seconds": round(seconds, 3),
-            "outputs": outputs,
-            "logs": logs,
-        }
-        self._funnel()
-        self.save()
-
-    def prune(self, ran: list[str]) -> None:
-        """Forget stages the current settings no longer run (e.g. rewrite switched off)."""
-        self._forget([name for name in self.manifest["stages"] if name not in ran])
-
-    def _funnel(self) -> None:
-        stages = self.manifest["stages"]
-        self.manifest["funnel"] = [
-            {k: stages[s.name][k] for k in ("stage", "rows_in", "rows_out", "dropped", "status")}
-            for s in STAGES
-            if s.name in stages
-        ]
-
-    def save(self) -> None:
-        write_json(self.file, self.manifest)
-
-    def clean_tmp(self) -> None:
-        """Temporary files a killed run left behind (the run dir is locked: no writer is using them)."""
-        for tmp in self.path.glob("*.tmp"):
-            tmp.unlink()
-
+from skyeval.jsonl import read_jsonl
 
 # ---------------------------------------------------------------- the stages
 
@@ -477,7 +317,7 @@ def curate(
 def _curate(
     run_dir: str | Path, config: CurateConfig, *, progress: bool, log: Callable[[str], object]
 ) -> dict[str, Any]:
-    run = RunDir(run_dir, config)
+    run = RunDir(run_dir, config, [s.name for s in STAGES])
     run.clean_tmp()
     grader = build_grader(
         timeout=config.grade_timeout, ray_address=config.ray_address, replicas=config.replicas
@@ -510,13 +350,4 @@ def _curate(
     return run.manifest
 
 
-__all__ = [
-    "STAGES",
-    "CurateConfig",
-    "EmptyExport",
-    "JudgeStage",
-    "RewriteStage",
-    "StageFailed",
-    "TeacherStage",
-    "curate",
-]
+__all__ = ["STAGES", "CurateConfig", "JudgeStage", "RewriteStage", "TeacherStage", "curate"]

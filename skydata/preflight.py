@@ -18,7 +18,7 @@ from skydata.backend import EngineConfig
 from skyeval.errors import SkyevalError, require
 
 if TYPE_CHECKING:
-    from skydata.pipeline import CurateConfig
+    from skydata.config import CurateConfig
     from skydata.sources import SourceSpec
 
 T = TypeVar("T")
@@ -99,15 +99,30 @@ def _importable(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
+def hub_offline() -> str | None:
+    """The environment variable that turns the Hugging Face Hub off, if one does."""
+    for var in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"):
+        if os.environ.get(var, "").strip().lower() in ("1", "true", "yes", "on"):
+            return var
+    return None
+
+
 def check_source(spec: SourceSpec) -> None:
-    """A local source file exists (and its reader is installed); a Hub source has ``datasets``."""
+    """A local source file exists (and its reader is installed); a Hub source has ``datasets`` and the Hub is
+    not switched off."""
     from skydata.sources import is_local
 
     if is_local(spec):
         if spec.location.endswith(".parquet"):
             require("pyarrow", extra="hf", what="reading Parquet sources")
-    else:
-        require("datasets", extra="hf", what=f"streaming {spec.location} from the Hugging Face Hub")
+        return
+    require("datasets", extra="hf", what=f"streaming {spec.location} from the Hugging Face Hub")
+    offline = hub_offline()
+    if offline:
+        raise SkyevalError(
+            f"source {spec.kind} streams {spec.location} from the Hub, but {offline} is set: give a local file "
+            f"(--source {spec.kind}=PATH)"
+        )
 
 
 def check_tasks(tasks: Sequence[str], data_dir: str | None, problems: Problems) -> None:
@@ -119,6 +134,12 @@ def check_tasks(tasks: Sequence[str], data_dir: str | None, problems: Problems) 
     if data_dir is None:
         for name in tasks:
             problems.passes(partial(get_task, name), "--task: ")
+        offline = hub_offline()
+        if offline:
+            problems.add(
+                f"decontamination loads the benchmarks from the Hub, but {offline} is set: give --data-dir DIR "
+                "(<task>.jsonl files) or --no-decontam"
+            )
         return
     if not Path(data_dir).is_dir():
         problems.add(f"--data-dir {data_dir}: no such folder")

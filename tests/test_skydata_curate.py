@@ -70,12 +70,16 @@ def flags(run: Path, source: Path, url: str, *extra: str) -> list[str]:
         url,
         "--judge-option",
         "max_retries=0",
+        "--judge-option",
+        "concurrency=4",  # the loopback server's listen backlog is 5: never refuse a connection
         "--teacher",
         "qwq",
         "--teacher-base-url",
         url,
         "--teacher-option",
         "max_retries=0",
+        "--teacher-option",
+        "concurrency=4",
         "--n",
         "2",
         "--max-tokens",
@@ -220,6 +224,15 @@ def test_the_documented_command_lists_everything_missing_at_once(tmp_path: Path)
         "https://api.openai.com/v1",
     ):
         assert missing in line, missing
+    offline = CliRunner().invoke(
+        main, ["curate", "--teacher", "qwq", "--source", "numina"], env={"HF_HUB_OFFLINE": "1"}
+    )
+    line = error_line(offline)
+    assert "source numina streams AI-MO/NuminaMath-CoT from the Hub, but HF_HUB_OFFLINE is set" in line
+    assert (
+        "decontamination loads the benchmarks from the Hub, but HF_HUB_OFFLINE is set: give --data-dir"
+        in line
+    )
 
 
 @pytest.mark.parametrize(
@@ -281,10 +294,10 @@ source = ["local={source}"]
 no-decontam = true
 judge-model = "judge-m"
 judge-base-url = "{url}"
-judge_option = ["max_retries=0"]
+judge_option = ["max_retries=0", "concurrency=4"]
 teacher = "qwq"
 teacher-base-url = "{url}"
-teacher-option = ["max_retries=0"]
+teacher-option = ["max_retries=0", "concurrency=4"]
 n = 5
 max-tokens = 64
 votes = 1
