@@ -21,10 +21,12 @@ from skydata.cli_options import (
     MAX_ERROR_RATE,
     AcceptanceArgs,
     EngineArgs,
+    JudgeArgs,
     RayArgs,
     acceptance_options,
     config_file_option,
     engine_options,
+    judge_options,
     ray_options,
 )
 from skydata.stage import StageFailed, StageResult
@@ -153,21 +155,7 @@ def decontam_cmd(input_path: str, out: str, tasks: tuple[str, ...], data_dir: st
 @OUTPUT
 @engine_options()
 @ray_options
-@click.option(
-    "--votes",
-    type=click.IntRange(min=1),
-    default=1,
-    show_default=True,
-    help="judge votes per problem (median)",
-)
-@click.option(
-    "--temperature", type=click.FloatRange(min=0), default=None, help="default 0 for 1 vote, 0.7 for several"
-)
-@click.option("--max-tokens", type=click.IntRange(min=1), default=1024, show_default=True)
-@click.option(
-    "--cache", default=None, type=click.Path(dir_okay=False), help="vote cache (default: OUT.cache.jsonl)"
-)
-@click.option("--rejudge-unparsable", is_flag=True, help="ask unparsable votes again (3 more attempts each)")
+@judge_options()
 @click.option("--preset", default=None, help="only label sources whose selection rule needs a level")
 @click.option("--rule", multiple=True, help="selection rule, with --preset (e.g. math>3)")
 @MAX_ERROR_RATE
@@ -176,11 +164,7 @@ def label_cmd(
     out: str,
     engine: EngineArgs,
     ray: RayArgs,
-    votes: int,
-    temperature: float | None,
-    max_tokens: int,
-    cache: str | None,
-    rejudge_unparsable: bool,
+    judge: JudgeArgs,
     preset: str | None,
     rule: tuple[str, ...],
     max_error_rate: float,
@@ -191,17 +175,16 @@ def label_cmd(
     from skydata.select import needs_label, resolve_rules
 
     rules = resolve_rules(preset, rule) if (preset or rule) else None
-    config, judge = _engine(engine, ray, "label")
-    cfg = difficulty.JudgeConfig(str(config.options["model"]), votes, temperature, max_tokens)
-    with judge:
+    config, gen = _engine(engine, ray, "label")
+    with gen:
         res = difficulty.run(
             input_path,
             out,
-            judge,
-            cfg,
-            cache or Path(out).with_suffix(".cache.jsonl"),
+            gen,
+            judge.config(str(config.options["model"])),
+            judge.cache or Path(out).with_suffix(".cache.jsonl"),
             wanted=(lambda it: needs_label(rules, it.source)) if rules else (lambda it: True),
-            rejudge_unparsable=rejudge_unparsable,
+            rejudge_unparsable=judge.rejudge_unparsable,
         )
     click.echo(difficulty.status_line(res), err=True)
     _report(res, max_error_rate)
@@ -488,24 +471,7 @@ def filter_prompts_cmd(
 @click.option("--ngram", type=click.IntRange(min=1), default=8, show_default=True)
 @click.option("--no-judge", is_flag=True, help="skip difficulty labelling")
 @engine_options(prefix="judge")
-@click.option(
-    "--votes",
-    type=click.IntRange(min=1),
-    default=1,
-    show_default=True,
-    help="judge votes per problem (median)",
-)
-@click.option(
-    "--judge-temperature",
-    type=click.FloatRange(min=0),
-    default=None,
-    help="default 0 for 1 vote, 0.7 for several",
-)
-@click.option("--judge-max-tokens", type=click.IntRange(min=1), default=1024, show_default=True)
-@click.option(
-    "--judge-cache", default=None, type=click.Path(dir_okay=False), help="vote cache shared across runs"
-)
-@click.option("--rejudge-unparsable", is_flag=True, help="ask unparsable votes again (3 more attempts each)")
+@judge_options(prefix="judge")
 @click.option(
     "--teacher",
     default=None,
@@ -562,11 +528,7 @@ def curate_cmd(
     ngram: int,
     no_judge: bool,
     judge_engine: EngineArgs,
-    votes: int,
-    judge_temperature: float | None,
-    judge_max_tokens: int,
-    judge_cache: str | None,
-    rejudge_unparsable: bool,
+    judge: JudgeArgs,
     teacher: str | None,
     teacher_system_prompt: str | None,
     teacher_engine: EngineArgs,
@@ -590,7 +552,6 @@ def curate_cmd(
     from skydata.config import CurateConfig, JudgeStage, RewriteStage, TeacherStage
     from skydata.decontam import DecontamConfig
     from skydata.dedup import DedupConfig
-    from skydata.difficulty import JudgeConfig
     from skydata.pipeline import curate
     from skydata.preflight import Problems, check_curate
     from skydata.reject import RejectConfig
@@ -613,7 +574,7 @@ def curate_cmd(
             specs.append(spec)
     if not sources:
         problems.add("missing --source KIND[=LOCATION] (numina, eurus, still3, local=PATH; repeatable)")
-    judge = None
+    judge_stage = None
     if no_judge:
         pass
     elif judge_engine.model is None:
@@ -624,8 +585,9 @@ def curate_cmd(
     else:
         jec = problems.attempt(partial(judge_engine.config, ray))
         if jec is not None:
-            jc = JudgeConfig(judge_engine.model, votes, judge_temperature, judge_max_tokens)
-            judge = JudgeStage(jec, jc, judge_cache, rejudge_unparsable)
+            judge_stage = JudgeStage(
+                jec, judge.config(judge_engine.model), judge.cache, judge.rejudge_unparsable
+            )
     teacher_stage = None
     if teacher is not None or teacher_engine.model is not None:
         t = problems.attempt(
@@ -647,7 +609,7 @@ def curate_cmd(
     config = CurateConfig(
         sources=tuple(specs),
         rules=problems.attempt(partial(resolve_rules, preset, rules)) or (),
-        judge=judge,
+        judge=judge_stage,
         teacher=teacher_stage,
         reject=RejectConfig(accept.acceptance, policy, per_problem, accept.target),
         rewrite=rewrite,

@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from skydata.backend import EngineConfig
+from skydata.difficulty import JudgeConfig
 from skydata.reject import Acceptance
 from skyeval.clickutil import parse_engine_option
 from skyeval.errors import SkyevalError
@@ -150,7 +151,62 @@ def engine_options(prefix: str = "", *, default_engine: str = "openai") -> Decor
     return _group(options, names, f"{u}engine" if prefix else "engine", build)
 
 
-# ---------------------------------------------------------------- acceptance and errors
+# ---------------------------------------------------------------- judge, acceptance and errors
+
+
+@dataclass(frozen=True)
+class JudgeArgs:
+    """The difficulty judge's settings besides its engine; ``cache`` None is the command's default file."""
+
+    votes: int = 1
+    temperature: float | None = None
+    max_tokens: int = 1024
+    cache: str | None = None
+    rejudge_unparsable: bool = False
+
+    def config(self, model: str) -> JudgeConfig:
+        return JudgeConfig(model, self.votes, self.temperature, self.max_tokens)
+
+
+def judge_options(prefix: str = "") -> Decorator:
+    """``--votes --{prefix}-temperature --{prefix}-max-tokens --{prefix}-cache --rejudge-unparsable`` as one
+    ``judge: JudgeArgs``."""
+    p = f"{prefix}-" if prefix else ""
+    names = ("votes", "judge_temperature", "judge_max_tokens", "judge_cache", "rejudge_unparsable")
+    options: list[Decorator] = [
+        click.option(
+            "--votes",
+            type=click.IntRange(min=1),
+            default=1,
+            show_default=True,
+            help="judge votes per problem (median)",
+        ),
+        click.option(
+            f"--{p}temperature",
+            names[1],
+            type=click.FloatRange(min=0),
+            default=None,
+            help="judge temperature (default 0 for 1 vote, 0.7 for several)",
+        ),
+        click.option(
+            f"--{p}max-tokens", names[2], type=click.IntRange(min=1), default=1024, show_default=True
+        ),
+        click.option(
+            f"--{p}cache",
+            names[3],
+            default=None,
+            type=click.Path(dir_okay=False),
+            help="vote cache, shareable across runs (default: in the run dir, or OUT.cache.jsonl)",
+        ),
+        click.option(
+            "--rejudge-unparsable", is_flag=True, help="ask unparsable votes again (3 more attempts each)"
+        ),
+    ]
+
+    def build(**raw: Any) -> JudgeArgs:
+        return JudgeArgs(*(raw[n] for n in names))
+
+    return _group(options, names, "judge", build)
 
 
 @dataclass(frozen=True)

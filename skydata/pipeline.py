@@ -128,8 +128,7 @@ def _difficulty(ctx: Context, stage: Stage) -> Body:
     judge = config.judge
     assert judge is not None
     cache = Path(judge.cache) if judge.cache else ctx.path("judge_cache.jsonl")
-    engine = _engine(judge.engine)
-    try:
+    with _engine(judge.engine) as engine:
         res = difficulty.run(
             ctx.source(),
             out,
@@ -140,8 +139,6 @@ def _difficulty(ctx: Context, stage: Stage) -> Body:
             rejudge_unparsable=judge.rejudge_unparsable,
             progress=ctx.progress,
         )
-    finally:
-        engine.close()
     ctx.log(difficulty.status_line(res))
     return Body(res, _written(out), [cache.name] if cache.parent == ctx.run.path else [])
 
@@ -165,8 +162,7 @@ def _teacher(ctx: Context, stage: Stage) -> Body:
     ts = config.teacher
     assert ts is not None
     log = teacher_log(ctx.run.path, ts)
-    engine = _engine(ts.engine)
-    try:
+    with _engine(ts.engine) as engine:
         res = teacher.run(
             ctx.source(),
             log,
@@ -179,8 +175,6 @@ def _teacher(ctx: Context, stage: Stage) -> Body:
             chunk=ts.chunk,
             progress=ctx.progress,
         )
-    finally:
-        engine.close()
     return Body(res, logs=[log.name, grades_path(log).name])
 
 
@@ -203,11 +197,8 @@ def _rewrite(ctx: Context, stage: Stage) -> Body:
     rw, out = ctx.config.rewrite, _rows_out(ctx, stage)
     assert rw is not None
     log = ctx.path(f"rewrite-{settings_hash(rw)}.jsonl")
-    engine = _engine(rw.engine)
-    try:
+    with _engine(rw.engine) as engine:
         res = rewrite.run(ctx.source(), out, engine, rw.sampling, ctx.grader, log, progress=ctx.progress)
-    finally:
-        engine.close()
     return Body(res, _written(out), [log.name])
 
 
