@@ -73,7 +73,6 @@ def rewrite(
                 for k, r in by_key.items()
             ]
             outs = list(ask(engine, requests, one, tally))
-            # grade_many gains finished=[c.finish_reason == "stop" for c in outs] with the grader's `finished`
             grades = grader([c.text for c in outs], [by_key[c.problem_id]["gold"] for c in outs])
             for c, g in zip(outs, grades, strict=True):
                 rec: dict[str, Any] = {

@@ -93,7 +93,7 @@ def resolve_teacher(
     elif model is not None:
         teacher = Teacher(model, model)
     else:
-        raise SkyevalError("no teacher: give a teacher alias or a model id")
+        raise SkyevalError("no teacher: give --teacher ALIAS (or a model id: org/name or a local path)")
     if model is not None:
         teacher = replace(teacher, model=model)
     if system_prompt is not None:
