@@ -1,17 +1,36 @@
-"""The ``skydata`` command: one thin subcommand per stage, and ``curate`` chaining them in a run directory."""
+"""The ``skydata`` command: one thin subcommand per stage over that stage's ``run``, and ``curate`` chaining
+them in a run directory (options from flags or ``--config FILE.toml``). Everything a command needs is checked
+before it starts (``skydata.preflight``); a stage whose requests failed beyond ``--max-error-rate`` prints one
+line with the counts and the first error and exits non-zero.
+
+Over 400 lines because it declares the options of twelve commands (``curate`` alone has 45, each a typed
+parameter); every command body is a few lines over a library call."""
 
 from __future__ import annotations
 
 import json
-from collections import Counter
-from collections.abc import Callable, Iterable
+from dataclasses import replace
+from functools import partial
 from pathlib import Path
-from typing import Any
 
 import click
 
-from skydata.backend import EngineConfig, build_engine, build_grader
-from skyeval.clickutil import ErrorGroup, parse_engine_option
+from skydata.backend import EngineConfig
+from skydata.calls import LazyEngine
+from skydata.cli_options import (
+    MAX_ERROR_RATE,
+    AcceptanceArgs,
+    EngineArgs,
+    JudgeArgs,
+    RayArgs,
+    acceptance_options,
+    config_file_option,
+    engine_options,
+    judge_options,
+    ray_options,
+)
+from skydata.stage import StageFailed, StageResult
+from skyeval.clickutil import ErrorGroup
 from skyeval.errors import SkyevalError
 from skyeval.types import SamplingParams
 
@@ -23,92 +42,29 @@ def main() -> None:
     generation, rejection sampling, rewrite, export, mixtures and RL prompt filtering."""
 
 
-# ---------------------------------------------------------------- shared options
-
-
-def engine_options(prefix: str = "", default_engine: str = "openai") -> Callable[[Callable[..., Any]], Any]:
-    """``--{prefix}engine/model/base-url/api-key-env/option`` for one engine."""
-    p = f"{prefix}-" if prefix else ""
-    what = prefix or "the"
-
-    def decorate(f: Callable[..., Any]) -> Any:
-        for opt in reversed(
-            [
-                click.option(
-                    f"--{p}engine", default=default_engine, show_default=True, help=f"{what} engine name"
-                ),
-                click.option(
-                    f"--{p}model",
-                    default=None,
-                    help=f"{what} model id or path"
-                    + (" (enables the rewrite stage)" if prefix == "rewrite" else ""),
-                ),
-                click.option(f"--{p}base-url", default=None, help="OpenAI-compatible endpoint URL"),
-                click.option(
-                    f"--{p}api-key-env", default=None, help="env var holding the API key (never stored)"
-                ),
-                click.option(
-                    f"--{p}option", multiple=True, help="extra engine option KEY=VALUE (repeatable)"
-                ),
-            ]
-        ):
-            f = opt(f)
-        return f
-
-    return decorate
-
-
-def ray_options(f: Callable[..., Any]) -> Any:
-    f = click.option(
-        "--replicas", type=int, default=1, show_default=True, help="engine replicas / grading workers on Ray"
-    )(f)
-    return click.option(
-        "--ray", "ray_address", default=None, help="Ray address: generate and grade on a Ray cluster"
-    )(f)
-
-
-def make_engine_config(
-    engine: str,
-    model: str | None,
-    base_url: str | None,
-    api_key_env: str | None,
-    options: Iterable[str],
-    ray_address: str | None = None,
-    replicas: int = 1,
-) -> EngineConfig:
-    opts: dict[str, Any] = {}
-    if model:
-        opts["model"] = model
-    if base_url:
-        opts["base_url"] = base_url
-    if api_key_env:
-        opts["api_key_env"] = api_key_env
-    for pair in options:
-        key, val = parse_engine_option(pair)
-        if key == "api_key":
-            raise SkyevalError(
-                "pass API keys through an environment variable (--api-key-env), never on the command line"
-            )
-        opts[key] = val
-    if "model" not in opts:
-        raise SkyevalError(f"engine {engine!r} needs --model")
-    return EngineConfig(engine, opts, ray_address, replicas)
-
-
-def _report(result: Any) -> None:
+def _report(result: StageResult, max_error_rate: float = 0.0) -> None:
+    """The funnel line and any failed requests on stderr; too many failures are an error (exit 2)."""
     click.echo(result.summary(), err=True)
+    if result.errors:
+        click.echo(result.error_line(), err=True)
+    if result.over(max_error_rate):
+        raise StageFailed(result, max_error_rate)
 
 
-def _items(path: str) -> Any:
-    from skydata.stage import read_items
+def _engine(
+    args: EngineArgs, ray: RayArgs, what: str, *, model: str | None = None, serving: str = ""
+) -> tuple[EngineConfig, LazyEngine]:
+    """The checked engine config of a command (every problem in one line) and a lazily built engine."""
+    from skydata.backend import build_engine
+    from skydata.preflight import Problems, check_engine
 
-    return read_items(path)
-
-
-def _total(path: str) -> int:
-    from skydata.stage import count_lines
-
-    return count_lines(path)
+    problems = Problems()
+    config = problems.attempt(partial(args.config, ray, model=model))
+    if config is not None:
+        check_engine(config, args.flag, problems, role=what, serving=serving)
+    problems.raise_if_any(f"skydata {what}")
+    assert config is not None
+    return config, LazyEngine(partial(build_engine, config))
 
 
 INPUT = click.argument("input_path", metavar="INPUT", type=click.Path(dir_okay=False))
@@ -127,7 +83,10 @@ OUTPUT = click.option("--out", "-o", required=True, type=click.Path(dir_okay=Fal
     "--subset", "subsets", multiple=True, help="keep only these source values (e.g. numina_olympiads)"
 )
 @click.option("--split", default="train", show_default=True)
-@click.option("--limit", type=int, default=None, help="read at most this many records")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="read at most this many records")
+@click.option(
+    "--skip-malformed", is_flag=True, help="record malformed lines as drops (file:line) instead of stopping"
+)
 def source_cmd(
     kind: str,
     location: str | None,
@@ -136,13 +95,17 @@ def source_cmd(
     subsets: tuple[str, ...],
     split: str,
     limit: int | None,
+    skip_malformed: bool,
 ) -> None:
     """Stream a source (numina, eurus, still3, local) into skydata items; LOCATION is a file or Hub id."""
-    from skydata.sources import make_spec, parse_fields, read_source
-    from skydata.stage import run_stage
+    from skydata import sources
+    from skydata.preflight import check_source
 
-    spec = make_spec(kind, location, split=split, fields=parse_fields(fields), subsets=subsets, limit=limit)
-    _report(run_stage("source", read_source(spec), lambda rows: rows, out))
+    spec = sources.make_spec(
+        kind, location, split=split, fields=sources.parse_fields(fields), subsets=subsets, limit=limit
+    )
+    check_source(spec)
+    _report(sources.run([spec], out, skip_malformed=skip_malformed))
 
 
 @main.command("dedup")
@@ -150,17 +113,17 @@ def source_cmd(
 @OUTPUT
 @click.option("--near/--exact-only", default=True, show_default=True, help="also remove near-duplicates")
 @click.option(
-    "--threshold", type=float, default=0.75, show_default=True, help="near-duplicate Jaccard threshold"
+    "--threshold",
+    type=click.FloatRange(0, 1),
+    default=0.75,
+    show_default=True,
+    help="near-duplicate Jaccard threshold",
 )
 def dedup_cmd(input_path: str, out: str, near: bool, threshold: float) -> None:
     """Remove exact and near-duplicate problems (first one kept; drops name the kept id)."""
-    from skydata.dedup import DedupConfig, dedup
-    from skydata.stage import run_stage
+    from skydata import dedup
 
-    cfg = DedupConfig(near=near, threshold=threshold)
-    _report(
-        run_stage("dedup", _items(input_path), lambda rows: dedup(rows, cfg), out, total=_total(input_path))
-    )
+    _report(dedup.run(input_path, out, dedup.DedupConfig(near=near, threshold=threshold)))
 
 
 @main.command("decontam")
@@ -174,7 +137,7 @@ def dedup_cmd(input_path: str, out: str, near: bool, threshold: float) -> None:
 def decontam_cmd(input_path: str, out: str, tasks: tuple[str, ...], data_dir: str | None, ngram: int) -> None:
     """Remove problems sharing a word n-gram with a benchmark problem; drops name the benchmark and overlap."""
     from skydata.decontam import DecontamConfig, NgramIndex, decontaminate, load_benchmarks
-    from skydata.stage import run_stage
+    from skydata.stage import run_items
 
     cfg = DecontamConfig(n=ngram)
     bench = load_benchmarks(tasks, data_dir=data_dir)
@@ -184,21 +147,7 @@ def decontam_cmd(input_path: str, out: str, tasks: tuple[str, ...], data_dir: st
     if bench.skipped:
         click.echo(f"decontam: no file in --data-dir for {', '.join(bench.skipped)}: not checked", err=True)
     index = NgramIndex(bench.problems, cfg.n)
-    _report(
-        run_stage(
-            "decontam",
-            _items(input_path),
-            lambda rows: decontaminate(rows, index, cfg),
-            out,
-            total=_total(input_path),
-        )
-    )
-
-
-def _rules(preset: str | None, rule: tuple[str, ...]) -> Any:
-    from skydata.select import resolve_rules
-
-    return resolve_rules(preset, rule)
+    _report(run_items("decontam", input_path, out, lambda rows: decontaminate(rows, index, cfg)))
 
 
 @main.command("label")
@@ -206,60 +155,39 @@ def _rules(preset: str | None, rule: tuple[str, ...]) -> Any:
 @OUTPUT
 @engine_options()
 @ray_options
-@click.option("--votes", type=int, default=1, show_default=True, help="judge votes per problem (median)")
-@click.option("--temperature", type=float, default=None, help="default 0 for 1 vote, 0.7 for several")
-@click.option("--max-tokens", type=int, default=1024, show_default=True)
-@click.option(
-    "--cache", default=None, type=click.Path(dir_okay=False), help="vote cache (default: OUT.cache.jsonl)"
-)
+@judge_options()
 @click.option("--preset", default=None, help="only label sources whose selection rule needs a level")
 @click.option("--rule", multiple=True, help="selection rule, with --preset (e.g. math>3)")
+@MAX_ERROR_RATE
 def label_cmd(
     input_path: str,
     out: str,
-    engine: str,
-    model: str | None,
-    base_url: str | None,
-    api_key_env: str | None,
-    option: tuple[str, ...],
-    ray_address: str | None,
-    replicas: int,
-    votes: int,
-    temperature: float | None,
-    max_tokens: int,
-    cache: str | None,
+    engine: EngineArgs,
+    ray: RayArgs,
+    judge: JudgeArgs,
     preset: str | None,
     rule: tuple[str, ...],
+    max_error_rate: float,
 ) -> None:
-    """Label difficulty (AoPS 1-10) with an LLM judge; unparsable answers are kept as unlabelled."""
-    from skydata.difficulty import JudgeCache, JudgeConfig, label
-    from skydata.select import needs_label
-    from skydata.stage import run_stage
+    """Label difficulty (AoPS 1-10) with an LLM judge; unparsable answers are asked again, then kept as
+    unparsable; failed requests are counted and asked again on the next run."""
+    from skydata import difficulty
+    from skydata.select import needs_label, resolve_rules
 
-    ec = make_engine_config(engine, model, base_url, api_key_env, option, ray_address, replicas)
-    temp = temperature if temperature is not None else (0.0 if votes == 1 else 0.7)
-    cfg = JudgeConfig(
-        judge=f"{engine}:{ec.options['model']}", votes=votes, temperature=temp, max_tokens=max_tokens
-    )
-    rules = _rules(preset, rule) if (preset or rule) else None
-    jc = JudgeCache(cache or str(Path(out).with_suffix(".cache.jsonl")))
-    try:
-        res = run_stage(
-            "difficulty",
-            _items(input_path),
-            lambda rows: label(
-                rows,
-                lambda: build_engine(ec),
-                cfg,
-                jc,
-                wanted=(lambda it: needs_label(rules, it.source)) if rules else (lambda it: True),
-            ),
+    rules = resolve_rules(preset, rule) if (preset or rule) else None
+    config, gen = _engine(engine, ray, "label")
+    with gen:
+        res = difficulty.run(
+            input_path,
             out,
-            total=_total(input_path),
+            gen,
+            judge.config(str(config.options["model"])),
+            judge.cache or Path(out).with_suffix(".cache.jsonl"),
+            wanted=(lambda it: needs_label(rules, it.source)) if rules else (lambda it: True),
+            rejudge_unparsable=judge.rejudge_unparsable,
         )
-    finally:
-        jc.close()
-    _report(res)
+    click.echo(difficulty.status_line(res), err=True)
+    _report(res, max_error_rate)
 
 
 @main.command("select")
@@ -269,45 +197,9 @@ def label_cmd(
 @click.option("--rule", multiple=True, help="SOURCE>LEVEL or SOURCE:all; overrides the preset per source")
 def select_cmd(input_path: str, out: str, preset: str | None, rule: tuple[str, ...]) -> None:
     """Keep problems by source and judged difficulty."""
-    from skydata.select import select
-    from skydata.stage import run_stage
+    from skydata import select
 
-    rules = _rules(preset, rule)
-    _report(
-        run_stage(
-            "select", _items(input_path), lambda rows: select(rows, rules), out, total=_total(input_path)
-        )
-    )
-
-
-def _acceptance(min_chars: int, max_chars: int | None, max_tokens: int | None, allow_unfinished: bool) -> Any:
-    from skydata.reject import Acceptance
-
-    return Acceptance(
-        require_stop=not allow_unfinished, min_chars=min_chars, max_chars=max_chars, max_tokens=max_tokens
-    )
-
-
-def acceptance_options(f: Callable[..., Any]) -> Any:
-    for opt in reversed(
-        [
-            click.option(
-                "--min-chars", type=int, default=0, show_default=True, help="shortest response kept"
-            ),
-            click.option("--max-chars", type=int, default=None, help="longest response kept (characters)"),
-            click.option(
-                "--max-response-tokens", type=int, default=None, help="longest response kept (tokens)"
-            ),
-            click.option(
-                "--allow-unfinished", is_flag=True, help="keep responses not ending with finish_reason=stop"
-            ),
-            click.option(
-                "--target", type=int, default=None, help="stop once this many problems have a kept response"
-            ),
-        ]
-    ):
-        f = opt(f)
-    return f
+    _report(select.run(input_path, out, select.resolve_rules(preset, rule)))
 
 
 @main.command("generate")
@@ -315,66 +207,60 @@ def acceptance_options(f: Callable[..., Any]) -> Any:
 @click.option(
     "--log", "log_path", required=True, type=click.Path(dir_okay=False), help="sample log (resumable)"
 )
-@click.option("--teacher", required=True, help="alias (qwq, r1-distill-qwen-32b, ...) or any model id")
-@click.option("--served-model", default=None, help="model name the endpoint knows the teacher by")
-@click.option("--system-prompt", default=None, help="override the teacher's system prompt ('' for none)")
+@click.option(
+    "--teacher", default=None, help="alias (qwq, r1-distill-qwen-32b, ...) or a model id (org/name, path)"
+)
+@click.option(
+    "--system-prompt",
+    default=None,
+    help="system prompt name (sky-t1, qwq, qwen-cot, none); default: the teacher's",
+)
 @engine_options(default_engine="openai")
 @ray_options
-@click.option("--n", "n", type=int, default=1, show_default=True, help="samples per problem")
-@click.option("--temperature", type=float, default=None, help="default: the teacher's recommendation")
-@click.option("--max-tokens", type=int, default=16384, show_default=True)
-@click.option("--grade-timeout", type=float, default=5.0, show_default=True)
+@click.option(
+    "--n", "n", type=click.IntRange(min=1), default=1, show_default=True, help="samples per problem"
+)
+@click.option(
+    "--temperature", type=click.FloatRange(min=0), default=None, help="default: the teacher's recommendation"
+)
+@click.option("--max-tokens", type=click.IntRange(min=1), default=16384, show_default=True)
+@click.option("--grade-timeout", type=click.FloatRange(min=0, min_open=True), default=5.0, show_default=True)
 @acceptance_options
+@MAX_ERROR_RATE
 def generate_cmd(
     input_path: str,
     log_path: str,
-    teacher: str,
-    served_model: str | None,
+    teacher: str | None,
     system_prompt: str | None,
-    engine: str,
-    model: str | None,
-    base_url: str | None,
-    api_key_env: str | None,
-    option: tuple[str, ...],
-    ray_address: str | None,
-    replicas: int,
+    engine: EngineArgs,
+    ray: RayArgs,
     n: int,
     temperature: float | None,
     max_tokens: int,
     grade_timeout: float,
-    min_chars: int,
-    max_chars: int | None,
-    max_response_tokens: int | None,
-    allow_unfinished: bool,
-    target: int | None,
+    accept: AcceptanceArgs,
+    max_error_rate: float,
 ) -> None:
-    """Sample teacher responses (n per problem), grade them against the gold, log them (resumable)."""
-    from tqdm import tqdm
+    """Sample teacher responses (n per problem), grade them against the gold, log them (resumable).
+    ``--model`` is the model id the engine is asked for (default: the alias's)."""
+    from skydata import teacher as teach
+    from skydata.backend import build_grader
 
-    from skydata.teacher import generate, resolve_teacher
-
-    t = resolve_teacher(teacher, system_prompt=system_prompt, model=served_model)
-    ec = make_engine_config(engine, model or t.model, base_url, api_key_env, option, ray_address, replicas)
+    t = teach.resolve_teacher(teacher, model=engine.model, system_prompt=system_prompt)
+    _, gen = _engine(engine, ray, f"generate (teacher {t.name})", model=t.model, serving=t.model)
     sampling = SamplingParams(
         n=n,
         temperature=t.temperature if temperature is None else temperature,
         top_p=t.top_p,
         max_tokens=max_tokens,
     )
-    grader = build_grader(timeout=grade_timeout, ray_address=ray_address, replicas=replicas)
-    with tqdm(desc="teacher", total=_total(input_path), unit="problem") as bar:
-        counts = generate(
-            _items(input_path),
-            lambda: build_engine(ec),
-            t,
-            sampling,
-            grader,
-            log_path,
-            acceptance=_acceptance(min_chars, max_chars, max_response_tokens, allow_unfinished),
-            target=target,
-            on_done=bar.update,
+    grader = build_grader(timeout=grade_timeout, ray_address=ray.address, replicas=ray.replicas)
+    with gen:
+        res = teach.run(
+            input_path, log_path, gen, t, sampling, grader, acceptance=accept.acceptance, target=accept.target
         )
-    click.echo("generate: " + ", ".join(f"{k}={v}" for k, v in counts.items()), err=True)
+    click.echo("generate: " + ", ".join(f"{k}={v}" for k, v in res.extra.items()), err=True)
+    _report(res, max_error_rate)
 
 
 @main.command("reject")
@@ -384,7 +270,9 @@ def generate_cmd(
 )
 @OUTPUT
 @click.option("--policy", type=click.Choice(["first", "shortest", "all"]), default="first", show_default=True)
-@click.option("--per-problem", type=int, default=1, show_default=True, help="samples kept per problem")
+@click.option(
+    "--per-problem", type=click.IntRange(min=1), default=1, show_default=True, help="samples kept per problem"
+)
 @click.option("--teacher-name", default="teacher", help="recorded in each row's provenance")
 @acceptance_options
 def reject_cmd(
@@ -394,38 +282,19 @@ def reject_cmd(
     policy: str,
     per_problem: int,
     teacher_name: str,
-    min_chars: int,
-    max_chars: int | None,
-    max_response_tokens: int | None,
-    allow_unfinished: bool,
-    target: int | None,
+    accept: AcceptanceArgs,
 ) -> None:
     """Keep correct, finished, length-bounded samples: 1 or k per problem, up to a target size."""
-    from skydata.records import Generation
-    from skydata.reject import RejectConfig, reject
-    from skydata.stage import run_stage
-    from skydata.teacher import load_generations, read_text
+    from skydata import reject
 
-    cfg = RejectConfig(
-        _acceptance(min_chars, max_chars, max_response_tokens, allow_unfinished), policy, per_problem, target
-    )
-    gens: dict[str, list[Generation]] = {}
-    for g in load_generations(log_path, with_text=False):
-        gens.setdefault(g.id, []).append(g)
-    reasons: Counter[str] = Counter()
-    _report(
-        run_stage(
-            "reject",
-            _items(input_path),
-            lambda rows: reject(
-                rows, gens, cfg, teacher=teacher_name, sample_reasons=reasons, text_of=read_text(log_path)
-            ),
-            out,
-            total=_total(input_path),
+    cfg = reject.RejectConfig(accept.acceptance, policy, per_problem, accept.target)
+    res = reject.run(input_path, log_path, out, cfg, teacher=teacher_name)
+    _report(res)
+    rejected = res.extra.get("samples_rejected") or {}
+    if rejected:
+        click.echo(
+            "rejected samples: " + ", ".join(f"{k}={v}" for k, v in sorted(rejected.items())), err=True
         )
-    )
-    if reasons:
-        click.echo("rejected samples: " + ", ".join(f"{k}={v}" for k, v in sorted(reasons.items())), err=True)
 
 
 @main.command("rewrite")
@@ -436,42 +305,30 @@ def reject_cmd(
 @click.option(
     "--log", "log_path", default=None, type=click.Path(dir_okay=False), help="default: OUT.log.jsonl"
 )
-@click.option("--max-tokens", type=int, default=16384, show_default=True)
+@click.option("--max-tokens", type=click.IntRange(min=1), default=16384, show_default=True)
 @click.option("--no-format-check", is_flag=True, help="keep rewrites without the thought/solution markers")
+@MAX_ERROR_RATE
 def rewrite_cmd(
     input_path: str,
     out: str,
-    engine: str,
-    model: str | None,
-    base_url: str | None,
-    api_key_env: str | None,
-    option: tuple[str, ...],
-    ray_address: str | None,
-    replicas: int,
+    engine: EngineArgs,
+    ray: RayArgs,
     log_path: str | None,
     max_tokens: int,
     no_format_check: bool,
+    max_error_rate: float,
 ) -> None:
     """Reformat kept responses into the Sky-T1 thought/solution format; drop those failing re-grading."""
-    from skydata.rewrite import rewrite
-    from skydata.stage import run_stage
-    from skyeval.jsonl import read_jsonl
+    from skydata import rewrite
+    from skydata.backend import build_grader
 
-    ec = make_engine_config(engine, model, base_url, api_key_env, option, ray_address, replicas)
-    grader = build_grader(ray_address=ray_address, replicas=replicas)
+    _, gen = _engine(engine, ray, "rewrite")
+    grader = build_grader(ray_address=ray.address, replicas=ray.replicas)
     log = log_path or str(Path(out).with_suffix(".log.jsonl"))
     sampling = SamplingParams(temperature=0.0, max_tokens=max_tokens)
-    _report(
-        run_stage(
-            "rewrite",
-            read_jsonl(input_path),
-            lambda rows: rewrite(
-                rows, lambda: build_engine(ec), sampling, grader, log, require_format=not no_format_check
-            ),
-            out,
-            total=_total(input_path),
-        )
-    )
+    with gen:
+        res = rewrite.run(input_path, out, gen, sampling, grader, log, require_format=not no_format_check)
+    _report(res, max_error_rate)
 
 
 @main.command("export")
@@ -485,21 +342,30 @@ def rewrite_cmd(
     help="SFT: trl, sharegpt, openrlhf; RL prompts: openrlhf-rl, trl-rl",
 )
 @click.option(
-    "--system-prompt", default=None, help="default: Sky-T1 format prompt for SFT, none for RL; '' = none"
+    "--system-prompt",
+    default=None,
+    help="system prompt name (default: sky-t1 for SFT, none for RL; 'none' for none)",
 )
-def export_cmd(input_path: str, out: str, fmt: str, system_prompt: str | None) -> None:
+@click.option("--allow-empty", is_flag=True, help="write the file even when it has no rows (else an error)")
+def export_cmd(input_path: str, out: str, fmt: str, system_prompt: str | None, allow_empty: bool) -> None:
     """Convert curated SFT rows or problem rows to a trainer's format."""
-    from skydata.export import export_rows
-    from skyeval.jsonl import read_jsonl, write_jsonl
+    from skydata.export import prompts_for, write
+    from skyeval.jsonl import read_jsonl
 
-    n = write_jsonl(out, export_rows(read_jsonl(input_path), fmt, system_prompt=system_prompt))
-    click.echo(f"export: {n} rows -> {out} ({fmt})", err=True)
+    prompts = prompts_for(fmt, system_prompt)
+    n = write(read_jsonl(input_path), out, fmt, system_prompt=system_prompt, allow_empty=allow_empty)
+    click.echo(
+        f"export: {n} rows -> {out} ({fmt}; system prompt {prompts.system_prompt}, user suffix {prompts.user_suffix})",
+        err=True,
+    )
 
 
 @main.command("mix")
 @click.argument("parts", nargs=-1, required=True)
 @OUTPUT
-@click.option("--total", type=int, default=None, help="total rows, for parts given as fractions")
+@click.option(
+    "--total", type=click.IntRange(min=1), default=None, help="total rows, for parts given as fractions"
+)
 @click.option("--seed", type=int, default=0, show_default=True)
 def mix_cmd(parts: tuple[str, ...], out: str, total: int | None, seed: int) -> None:
     """Mix curated sets: PART is [NAME=]PATH[:COUNT|:FRACTION]; rows keep their set name in 'mixture'."""
@@ -518,117 +384,117 @@ def mix_cmd(parts: tuple[str, ...], out: str, total: int | None, seed: int) -> N
 )
 @engine_options(prefix="", default_engine="openai")
 @ray_options
-@click.option("--k", type=int, default=8, show_default=True, help="rollouts per prompt")
-@click.option("--temperature", type=float, default=1.0, show_default=True)
-@click.option("--max-tokens", type=int, default=8192, show_default=True)
+@click.option("--k", type=click.IntRange(min=1), default=8, show_default=True, help="rollouts per prompt")
+@click.option("--temperature", type=click.FloatRange(min=0), default=1.0, show_default=True)
+@click.option("--max-tokens", type=click.IntRange(min=1), default=8192, show_default=True)
 @click.option(
     "--log", "log_path", default=None, type=click.Path(dir_okay=False), help="rollout log (resumable)"
 )
 @click.option("--band", default="0:1", show_default=True, help="keep pass rates strictly inside LOW:HIGH")
 @click.option("--inclusive", is_flag=True, help="make the band inclusive")
+@MAX_ERROR_RATE
 def filter_prompts_cmd(
     input_path: str,
     out: str,
     samples: str | None,
-    engine: str,
-    model: str | None,
-    base_url: str | None,
-    api_key_env: str | None,
-    option: tuple[str, ...],
-    ray_address: str | None,
-    replicas: int,
+    engine: EngineArgs,
+    ray: RayArgs,
     k: int,
     temperature: float,
     max_tokens: int,
     log_path: str | None,
     band: str,
     inclusive: bool,
+    max_error_rate: float,
 ) -> None:
     """Keep RL prompts whose policy pass rate (k rollouts) lies in a band (default: strictly between 0 and 1)."""
-    from skydata.rlfilter import counts_from_grades, counts_from_samples, filter_prompts, parse_band
-    from skydata.stage import run_stage
-    from skydata.teacher import Teacher, generate, grades_path, problem_key
+    from skydata import rlfilter
+    from skydata.samplelog import grades_path, problem_key
+    from skydata.teacher import Teacher
+    from skydata.teacher import run as rollouts
 
-    b = parse_band(band, inclusive=inclusive)
+    b = rlfilter.parse_band(band, inclusive=inclusive)
     if samples is not None:
-        counts = counts_from_samples(samples)
-        key: Callable[[Any], str] = lambda it: it.id  # noqa: E731
-    else:
-        name = model
-        if name is None:
-            raise SkyevalError(
-                "give --samples (a skyeval run's samples.jsonl) or --model (the policy to roll out)"
-            )
-        ec = make_engine_config(engine, name, base_url, api_key_env, option, ray_address, replicas)
-        log = log_path or str(Path(out).with_suffix(".rollouts.jsonl"))
-        sampling = SamplingParams(n=k, temperature=temperature, max_tokens=max_tokens)
-        grader = build_grader(ray_address=ray_address, replicas=replicas)
-        from tqdm import tqdm
-
-        with tqdm(desc="rollouts", total=_total(input_path), unit="prompt") as bar:
-            generate(
-                _items(input_path),
-                lambda: build_engine(ec),
-                Teacher(name),
-                sampling,
-                grader,
-                log,
-                on_done=bar.update,
-            )
-        counts = counts_from_grades(grades_path(log))
-        key = problem_key
-    _report(
-        run_stage(
-            "filter-prompts",
-            _items(input_path),
-            lambda rows: filter_prompts(rows, counts, b, key=key),
-            out,
-            total=_total(input_path),
+        _report(rlfilter.run(input_path, out, rlfilter.counts_from_samples(samples), b))
+        return
+    if engine.model is None:
+        raise SkyevalError(
+            "give --samples (a skyeval run's samples.jsonl) or --model (the policy to roll out)"
         )
-    )
+    from skydata.backend import build_grader
+
+    _, gen = _engine(engine, ray, "filter-prompts", serving=engine.model)
+    log = log_path or str(Path(out).with_suffix(".rollouts.jsonl"))
+    sampling = SamplingParams(n=k, temperature=temperature, max_tokens=max_tokens)
+    grader = build_grader(ray_address=ray.address, replicas=ray.replicas)
+    policy = Teacher(engine.model, engine.model)
+    with gen:
+        done = rollouts(input_path, log, gen, policy, sampling, grader)
+    _report(replace(done, stage="rollouts"), max_error_rate)
+    counts = rlfilter.counts_from_grades(grades_path(log))
+    _report(rlfilter.run(input_path, out, counts, b, key=problem_key))
+
+
+# ---------------------------------------------------------------- curate
 
 
 @main.command("curate")
-@click.option("--out", "-o", "run_dir", required=True, type=click.Path(file_okay=False), help="run directory")
+@config_file_option
+@click.option(
+    "--out", "-o", "run_dir", default=None, type=click.Path(file_okay=False), help="run directory (required)"
+)
 @click.option(
     "--source",
     "sources",
     multiple=True,
-    required=True,
-    help="KIND or KIND=LOCATION (numina, eurus, still3, local=PATH); repeatable",
+    help="KIND or KIND=LOCATION (numina, eurus, still3, local=PATH); repeatable; required",
 )
 @click.option("--field", "fields", multiple=True, help="NAME=COLUMN field mapping for local sources")
 @click.option("--subset", "subsets", multiple=True, help="keep only these source values")
-@click.option("--limit", type=int, default=None, help="records read per source")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="records read per source")
+@click.option("--skip-malformed", is_flag=True, help="record malformed source lines as drops (file:line)")
 @click.option("--preset", default="sky-t1", show_default=True, help="selection preset (sky-t1, all)")
 @click.option(
-    "--rule", multiple=True, help="selection rule SOURCE>LEVEL or SOURCE:all, overriding the preset"
+    "--rule", "rules", multiple=True, help="selection rule SOURCE>LEVEL or SOURCE:all, overriding the preset"
 )
 @click.option("--no-dedup", is_flag=True)
+@click.option(
+    "--dedup-threshold",
+    type=click.FloatRange(0, 1),
+    default=0.75,
+    show_default=True,
+    help="near-duplicate Jaccard",
+)
 @click.option("--no-decontam", is_flag=True)
 @click.option("--task", "tasks", multiple=True, help="decontaminate against these tasks (default: all)")
 @click.option("--data-dir", default=None, type=click.Path(file_okay=False), help="folder with <task>.jsonl")
-@click.option("--ngram", type=int, default=8, show_default=True)
+@click.option("--ngram", type=click.IntRange(min=1), default=8, show_default=True)
 @click.option("--no-judge", is_flag=True, help="skip difficulty labelling")
 @engine_options(prefix="judge")
-@click.option("--votes", type=int, default=1, show_default=True, help="judge votes per problem (median)")
-@click.option("--judge-max-tokens", type=int, default=1024, show_default=True)
+@judge_options(prefix="judge")
 @click.option(
-    "--judge-cache", default=None, type=click.Path(dir_okay=False), help="vote cache shared across runs"
+    "--teacher",
+    default=None,
+    help="teacher alias (qwq, ...) or model id (org/name, path); without it curate stops after selection",
 )
 @click.option(
-    "--teacher", default=None, help="teacher alias or model id; without it curate stops after selection"
+    "--teacher-system-prompt",
+    default=None,
+    help="system prompt name overriding the teacher's ('none' for none)",
 )
-@click.option("--served-model", default=None, help="model name the teacher endpoint knows")
-@click.option("--teacher-system-prompt", default=None, help="override the teacher's system prompt")
 @engine_options(prefix="teacher")
-@click.option("--n", "n", type=int, default=1, show_default=True, help="teacher samples per problem")
 @click.option(
-    "--temperature", type=float, default=None, help="teacher temperature (default: its recommendation)"
+    "--n", "n", type=click.IntRange(min=1), default=1, show_default=True, help="teacher samples per problem"
 )
-@click.option("--max-tokens", type=int, default=16384, show_default=True)
+@click.option(
+    "--temperature",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="teacher temperature (default: its recommendation)",
+)
+@click.option("--max-tokens", type=click.IntRange(min=1), default=16384, show_default=True)
 @click.option("--policy", type=click.Choice(["first", "shortest", "all"]), default="first", show_default=True)
-@click.option("--per-problem", type=int, default=1, show_default=True)
+@click.option("--per-problem", type=click.IntRange(min=1), default=1, show_default=True)
 @acceptance_options
 @engine_options(prefix="rewrite")
 @click.option(
@@ -637,100 +503,133 @@ def filter_prompts_cmd(
 @click.option(
     "--rl-format", "rl_formats", multiple=True, help="RL export formats (default: openrlhf-rl, trl-rl)"
 )
-@click.option("--system-prompt", default=None, help="export system prompt ('' for none)")
-@click.option("--grade-timeout", type=float, default=5.0, show_default=True)
+@click.option(
+    "--system-prompt", default=None, help="SFT export system prompt name (default sky-t1; 'none' for none)"
+)
+@click.option("--rl-system-prompt", default=None, help="RL export system prompt name (default none)")
+@click.option("--allow-empty", is_flag=True, help="write exports with zero rows (else an error)")
+@MAX_ERROR_RATE
+@click.option("--grade-timeout", type=click.FloatRange(min=0, min_open=True), default=5.0, show_default=True)
 @ray_options
-def curate_cmd(**kw: Any) -> None:
+def curate_cmd(
+    run_dir: str | None,
+    sources: tuple[str, ...],
+    fields: tuple[str, ...],
+    subsets: tuple[str, ...],
+    limit: int | None,
+    skip_malformed: bool,
+    preset: str,
+    rules: tuple[str, ...],
+    no_dedup: bool,
+    dedup_threshold: float,
+    no_decontam: bool,
+    tasks: tuple[str, ...],
+    data_dir: str | None,
+    ngram: int,
+    no_judge: bool,
+    judge_engine: EngineArgs,
+    judge: JudgeArgs,
+    teacher: str | None,
+    teacher_system_prompt: str | None,
+    teacher_engine: EngineArgs,
+    n: int,
+    temperature: float | None,
+    max_tokens: int,
+    policy: str,
+    per_problem: int,
+    accept: AcceptanceArgs,
+    rewrite_engine: EngineArgs,
+    formats: tuple[str, ...],
+    rl_formats: tuple[str, ...],
+    system_prompt: str | None,
+    rl_system_prompt: str | None,
+    allow_empty: bool,
+    max_error_rate: float,
+    grade_timeout: float,
+    ray: RayArgs,
+) -> None:
     """Run or resume the whole pipeline in a run directory (checkpoint per stage, manifest with the funnel)."""
-    from skydata.difficulty import JudgeConfig
-    from skydata.pipeline import CurateConfig, JudgeStage, RewriteStage, TeacherStage, curate
+    from skydata.config import CurateConfig, JudgeStage, RewriteStage, TeacherStage
+    from skydata.decontam import DecontamConfig
+    from skydata.dedup import DedupConfig
+    from skydata.pipeline import curate
+    from skydata.preflight import Problems, check_curate
     from skydata.reject import RejectConfig
+    from skydata.select import resolve_rules
     from skydata.sources import make_spec, parse_fields
     from skydata.teacher import resolve_teacher
 
-    ray_address, replicas = kw["ray_address"], kw["replicas"]
+    problems = Problems()
+    if run_dir is None:
+        problems.add("missing --out DIR (the run directory)")
+    mapping = problems.attempt(partial(parse_fields, fields), "--field: ") or {}
     specs = []
-    for text in kw["sources"]:
+    for text in sources:
         kind, _, location = text.partition("=")
-        specs.append(
-            make_spec(
-                kind,
-                location or None,
-                fields=parse_fields(kw["fields"]),
-                subsets=tuple(kw["subsets"]),
-                limit=kw["limit"],
+        spec = problems.attempt(
+            partial(make_spec, kind, location or None, fields=mapping, subsets=subsets, limit=limit),
+            "--source: ",
+        )
+        if spec is not None:
+            specs.append(spec)
+    if not sources:
+        problems.add("missing --source KIND[=LOCATION] (numina, eurus, still3, local=PATH; repeatable)")
+    judge_stage = None
+    if no_judge:
+        pass
+    elif judge_engine.model is None:
+        problems.add(
+            "missing --judge-model MODEL (the difficulty judge; with --judge-base-url URL for an OpenAI-compatible "
+            "server) or --no-judge"
+        )
+    else:
+        jec = problems.attempt(partial(judge_engine.config, ray))
+        if jec is not None:
+            judge_stage = JudgeStage(
+                jec, judge.config(judge_engine.model), judge.cache, judge.rejudge_unparsable
             )
+    teacher_stage = None
+    if teacher is not None or teacher_engine.model is not None:
+        t = problems.attempt(
+            partial(
+                resolve_teacher, teacher, model=teacher_engine.model, system_prompt=teacher_system_prompt
+            ),
+            "--teacher: ",
         )
-    judge = None
-    if not kw["no_judge"]:
-        jec = make_engine_config(
-            kw["judge_engine"],
-            kw["judge_model"],
-            kw["judge_base_url"],
-            kw["judge_api_key_env"],
-            kw["judge_option"],
-            ray_address,
-            replicas,
-        )
-        temp = 0.0 if kw["votes"] == 1 else 0.7
-        judge = JudgeStage(
-            jec,
-            JudgeConfig(f"{jec.engine}:{jec.options['model']}", kw["votes"], temp, kw["judge_max_tokens"]),
-        )
-    teacher = None
-    if kw["teacher"]:
-        t = resolve_teacher(
-            kw["teacher"], system_prompt=kw["teacher_system_prompt"], model=kw["served_model"]
-        )
-        tec = make_engine_config(
-            kw["teacher_engine"],
-            kw["teacher_model"] or t.model,
-            kw["teacher_base_url"],
-            kw["teacher_api_key_env"],
-            kw["teacher_option"],
-            ray_address,
-            replicas,
-        )
-        temp = t.temperature if kw["temperature"] is None else kw["temperature"]
-        teacher = TeacherStage(
-            t, tec, SamplingParams(n=kw["n"], temperature=temp, top_p=t.top_p, max_tokens=kw["max_tokens"])
-        )
+        tec = problems.attempt(partial(teacher_engine.config, ray, model=t.model)) if t is not None else None
+        if t is not None and tec is not None:
+            temp = t.temperature if temperature is None else temperature
+            teacher_stage = TeacherStage(
+                t, tec, SamplingParams(n=n, temperature=temp, top_p=t.top_p, max_tokens=max_tokens)
+            )
     rewrite = None
-    if kw["rewrite_model"]:
-        rec = make_engine_config(
-            kw["rewrite_engine"],
-            kw["rewrite_model"],
-            kw["rewrite_base_url"],
-            kw["rewrite_api_key_env"],
-            kw["rewrite_option"],
-            ray_address,
-            replicas,
-        )
-        rewrite = RewriteStage(rec)
-    acceptance = _acceptance(
-        kw["min_chars"], kw["max_chars"], kw["max_response_tokens"], kw["allow_unfinished"]
-    )
-    from skydata.decontam import DecontamConfig
-    from skydata.dedup import DedupConfig
-
+    if rewrite_engine.model is not None:
+        rec = problems.attempt(partial(rewrite_engine.config, ray))
+        rewrite = RewriteStage(rec) if rec is not None else None
     config = CurateConfig(
         sources=tuple(specs),
-        rules=_rules(kw["preset"], kw["rule"]),
-        judge=judge,
-        teacher=teacher,
-        reject=RejectConfig(acceptance, kw["policy"], kw["per_problem"], kw["target"]),
+        rules=problems.attempt(partial(resolve_rules, preset, rules)) or (),
+        judge=judge_stage,
+        teacher=teacher_stage,
+        reject=RejectConfig(accept.acceptance, policy, per_problem, accept.target),
         rewrite=rewrite,
-        dedup=None if kw["no_dedup"] else DedupConfig(),
-        decontam=None if kw["no_decontam"] else DecontamConfig(n=kw["ngram"]),
-        decontam_tasks=tuple(kw["tasks"]),
-        data_dir=kw["data_dir"],
-        sft_formats=tuple(kw["formats"]) or ("trl", "sharegpt", "openrlhf"),
-        rl_formats=tuple(kw["rl_formats"]) or ("openrlhf-rl", "trl-rl"),
-        system_prompt=kw["system_prompt"],
-        grade_timeout=kw["grade_timeout"],
-        judge_cache=kw["judge_cache"],
-        ray_address=ray_address,
-        replicas=replicas,
+        dedup=None if no_dedup else DedupConfig(threshold=dedup_threshold),
+        decontam=None if no_decontam else DecontamConfig(n=ngram),
+        decontam_tasks=tasks,
+        data_dir=data_dir,
+        skip_malformed=skip_malformed,
+        sft_formats=formats or CurateConfig.sft_formats,
+        rl_formats=rl_formats or CurateConfig.rl_formats,
+        system_prompt=system_prompt,
+        rl_system_prompt=rl_system_prompt,
+        allow_empty=allow_empty,
+        max_error_rate=max_error_rate,
+        grade_timeout=grade_timeout,
+        ray_address=ray.address,
+        replicas=ray.replicas,
     )
-    manifest = curate(kw["run_dir"], config, log=lambda line: click.echo(line, err=True))
+    for note in check_curate(config, problems):
+        click.echo(note, err=True)
+    assert run_dir is not None
+    manifest = curate(run_dir, config, log=lambda line: click.echo(line, err=True), check=False)
     click.echo(json.dumps(manifest["funnel"], indent=1))

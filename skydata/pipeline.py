@@ -1,159 +1,285 @@
-"""``skydata curate``: sources -> dedup -> decontam -> difficulty -> select -> teacher -> reject -> [rewrite] -> export.
+"""``skydata curate``: the declared list ``STAGES`` (source -> dedup -> decontam -> difficulty -> select ->
+teacher -> reject -> [rewrite] -> export), each calling its stage module's ``run``, in one run directory.
 
-The run directory holds one checkpoint per stage (``NN_stage.jsonl`` plus ``NN_stage.dropped.jsonl``), the
-judge cache and teacher logs (append-only, resumable), the exports and ``manifest.json`` (funnel, settings,
-versions). A stage is done when the manifest says so with the same *stage key* (a hash of its settings and of
-the stages before it); re-running skips done stages, resumes the append-only ones and redoes a stage, and
-everything after it, whose settings changed. No API key is ever written: engines read keys from env vars.
+The run directory holds one checkpoint per stage (``NN_stage.jsonl`` plus ``NN_stage.dropped.jsonl``, named in
+``STAGES`` only), the judge cache and teacher/rewrite logs (append-only, resumable), the exports and
+``manifest.json`` (funnel, settings, prompts, versions). Each stage has a *key* (a hash of its settings and of
+the stages before it) and a status: ``done``, or ``partial`` when more of its requests failed than
+``max_error_rate`` allows. Re-running skips ``done`` stages with the same key; a ``partial`` stage or one whose
+settings changed runs again (its logs resume: only missing or failed requests are asked), and so does
+everything after it; the checkpoints and exports of later stages are removed first, so none is left stale. A
+``partial`` stage stops the run with one line naming its failed requests and the first error. No API key is
+ever written: engines read keys from the environment variables named for them.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
-from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from skydata.backend import EngineConfig, build_engine, build_grader
-from skydata.decontam import DecontamConfig, NgramIndex, decontaminate, load_benchmarks
-from skydata.dedup import DedupConfig, dedup
-from skydata.difficulty import RUBRIC_VERSION, JudgeCache, JudgeConfig, label
-from skydata.export import FORMATS, export_rows
-from skydata.io import stable_hash
-from skydata.records import Generation, Item
-from skydata.reject import RejectConfig, reject
-from skydata.rewrite import REWRITE_VERSION, rewrite
-from skydata.select import Rule, needs_label, select
-from skydata.sources import SourceSpec, read_source
-from skydata.stage import StageResult, count_lines, read_items, run_stage
-from skydata.teacher import Teacher, generate, grades_path, load_generations, read_text
+from skydata import dedup as dedup_stage
+from skydata import difficulty, reject, rewrite, select, sources, teacher
+from skydata.backend import EngineConfig, Grader, build_engine, build_grader
+from skydata.calls import LazyEngine
+from skydata.config import CurateConfig, JudgeStage, RewriteStage, TeacherStage
+from skydata.decontam import NgramIndex, decontaminate, load_benchmarks
+from skydata.export import prompts_for, refuse_empty, write
+from skydata.rewrite import REWRITE_VERSION
+from skydata.rundir import RunDir, settings_hash
+from skydata.samplelog import grades_path
+from skydata.select import needs_label
+from skydata.stage import StageFailed, StageResult, count_lines, dropped_path, run_items
 from skyeval import results
 from skyeval.errors import SkyevalError
-from skyeval.jsonl import read_jsonl, write_json, write_jsonl
-from skyeval.types import SamplingParams
+from skyeval.jsonl import read_jsonl
+
+# ---------------------------------------------------------------- the stages
+
+
+@dataclass
+class Context:
+    """What a stage body sees: the run, its config and grader, and the checkpoints written so far."""
+
+    run: RunDir
+    config: CurateConfig
+    grader: Grader
+    progress: bool
+    log: Callable[[str], object]
+    outputs: dict[str, Path] = field(default_factory=dict)  # stage -> its rows checkpoint
+    prev: Path | None = None  # the latest rows checkpoint
+
+    def path(self, name: str) -> Path:
+        return self.run.path / name
+
+    def source(self) -> Path:
+        if self.prev is None:  # pragma: no cover - the source stage always runs first
+            raise SkyevalError("no earlier stage wrote a checkpoint")
+        return self.prev
 
 
 @dataclass(frozen=True)
-class JudgeStage:
-    engine: EngineConfig
-    config: JudgeConfig
+class Body:
+    """A stage body's result: its funnel line, the checkpoint/export files it wrote and its logs."""
+
+    result: StageResult
+    outputs: list[str] = field(default_factory=list)
+    logs: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
-class TeacherStage:
-    teacher: Teacher
-    engine: EngineConfig
-    sampling: SamplingParams
-    chunk: int = 64
+class Stage:
+    """One step of ``curate``: its name, its rows checkpoint (None: none), when it runs, the settings in its
+    key, and its body."""
+
+    name: str
+    output: str | None
+    enabled: Callable[[CurateConfig], bool]
+    settings: Callable[[CurateConfig], Any]
+    body: Callable[[Context, Stage], Body]
 
 
-@dataclass(frozen=True)
-class RewriteStage:
-    engine: EngineConfig
-    sampling: SamplingParams = SamplingParams(temperature=0.0, max_tokens=16384)
+def _engine(config: EngineConfig) -> LazyEngine:
+    return LazyEngine(lambda: build_engine(config))
 
 
-@dataclass(frozen=True)
-class CurateConfig:
-    """Everything ``curate`` does. ``judge=None`` skips labelling (rules needing labels then drop everything
-    as unlabelled); ``teacher=None`` stops after selection (an RL prompt set); ``rewrite`` is optional."""
+def _rows_out(ctx: Context, stage: Stage) -> Path:
+    assert stage.output is not None
+    return ctx.path(stage.output)
 
-    sources: tuple[SourceSpec, ...]
-    rules: tuple[Rule, ...]
-    judge: JudgeStage | None = None
-    teacher: TeacherStage | None = None
-    reject: RejectConfig = RejectConfig()
-    rewrite: RewriteStage | None = None
-    dedup: DedupConfig | None = DedupConfig()
-    decontam: DecontamConfig | None = DecontamConfig()
-    decontam_tasks: tuple[str, ...] = ()
-    data_dir: str | None = None
-    sft_formats: tuple[str, ...] = ("trl", "sharegpt", "openrlhf")
-    rl_formats: tuple[str, ...] = ("openrlhf-rl", "trl-rl")
-    system_prompt: str | None = None  # export system prompt: None = the format's default, "" = none
-    grade_timeout: float = 5.0
-    judge_cache: str | None = (
-        None  # default: <run dir>/judge_cache.jsonl; share one across runs to save calls
+
+def _written(out: Path) -> list[str]:
+    return [out.name, dropped_path(out).name]
+
+
+def _source(ctx: Context, stage: Stage) -> Body:
+    out = _rows_out(ctx, stage)
+    res = sources.run(
+        ctx.config.sources, out, skip_malformed=ctx.config.skip_malformed, progress=ctx.progress
     )
-    ray_address: str | None = None
-    replicas: int = 1
+    return Body(res, _written(out))
 
 
-def _public(obj: Any) -> Any:
-    """JSON-safe settings with engine secrets removed."""
-    if isinstance(obj, EngineConfig):
-        return obj.public()
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: _public(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
-    if isinstance(obj, Mapping):
-        return {str(k): _public(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_public(v) for v in obj]
-    return obj
+def _dedup(ctx: Context, stage: Stage) -> Body:
+    out = _rows_out(ctx, stage)
+    assert ctx.config.dedup is not None
+    return Body(dedup_stage.run(ctx.source(), out, ctx.config.dedup, progress=ctx.progress), _written(out))
 
 
-class RunDir:
-    """The run directory and its manifest (rewritten atomically after every stage)."""
+def _decontam(ctx: Context, stage: Stage) -> Body:
+    config, out = ctx.config, _rows_out(ctx, stage)
+    dc = config.decontam
+    assert dc is not None
+    bench = load_benchmarks(config.decontam_tasks, data_dir=config.data_dir)
+    index = NgramIndex(bench.problems, dc.n)
+    res = run_items(
+        "decontam", ctx.source(), out, lambda rows: decontaminate(rows, index, dc), progress=ctx.progress
+    )
+    tasks = {"checked": list(bench.tasks), "skipped_no_file": list(bench.skipped)}
+    ctx.run.manifest["decontam_tasks"] = tasks
+    return Body(dataclasses.replace(res, extra=tasks), _written(out))
 
-    def __init__(self, path: str | Path, config: CurateConfig) -> None:
-        self.path = Path(path)
-        self.path.mkdir(parents=True, exist_ok=True)
-        self.file = self.path / "manifest.json"
-        self.manifest: dict[str, Any] = json.loads(self.file.read_text()) if self.file.exists() else {}
-        self.manifest.setdefault("stages", {})
-        self.manifest["config"] = _public(config)
-        self.manifest["versions"] = results.versions()
-        self.manifest["rubric_version"] = RUBRIC_VERSION
-        self._chain = ""
-        self._invalid = False
 
-    def key(self, settings: Any) -> str:
-        self._chain = stable_hash(self._chain + json.dumps(_public(settings), sort_keys=True, default=str))
-        return self._chain
-
-    def done(self, stage: str, key: str) -> bool:
-        entry = self.manifest["stages"].get(stage)
-        ok = (
-            not self._invalid
-            and entry is not None
-            and entry.get("key") == key
-            and entry.get("status") == "done"
+def _difficulty(ctx: Context, stage: Stage) -> Body:
+    config, out = ctx.config, _rows_out(ctx, stage)
+    judge = config.judge
+    assert judge is not None
+    cache = Path(judge.cache) if judge.cache else ctx.path("judge_cache.jsonl")
+    with _engine(judge.engine) as engine:
+        res = difficulty.run(
+            ctx.source(),
+            out,
+            engine,
+            judge.config,
+            cache,
+            wanted=lambda it: needs_label(config.rules, it.source),
+            rejudge_unparsable=judge.rejudge_unparsable,
+            progress=ctx.progress,
         )
-        if not ok:
-            self._invalid = True  # this stage reruns, so every later stage must too
-        return ok
-
-    def record(self, result: StageResult, key: str, seconds: float, files: list[str]) -> None:
-        self.manifest["stages"][result.stage] = {
-            **result.to_json(),
-            "key": key,
-            "status": "done",
-            "seconds": round(seconds, 3),
-            "files": files,
-        }
-        order = [s for s in STAGES if s in self.manifest["stages"]]
-        self.manifest["funnel"] = [
-            {k: self.manifest["stages"][s][k] for k in ("stage", "rows_in", "rows_out", "dropped")}
-            for s in order
-        ]
-        self.save()
-
-    def prune(self, ran: list[str]) -> None:
-        """Forget stages the current settings no longer run (e.g. rewrite switched off)."""
-        for name in [s for s in self.manifest["stages"] if s not in ran]:
-            del self.manifest["stages"][name]
-        self.manifest["funnel"] = [f for f in self.manifest.get("funnel", []) if f["stage"] in ran]
-        self.save()
-
-    def save(self) -> None:
-        write_json(self.file, self.manifest)
+    ctx.log(difficulty.status_line(res))
+    return Body(res, _written(out), [cache.name] if cache.parent == ctx.run.path else [])
 
 
-STAGES = ("source", "dedup", "decontam", "difficulty", "select", "teacher", "reject", "rewrite", "export")
+def _select(ctx: Context, stage: Stage) -> Body:
+    out = _rows_out(ctx, stage)
+    return Body(select.run(ctx.source(), out, ctx.config.rules, progress=ctx.progress), _written(out))
+
+
+def teacher_log(run: Path, ts: TeacherStage) -> Path:
+    """The teacher log of ``ts``, named by what changes a sample: the teacher, the engine and the options that
+    change what it generates (not its URL, key variable or concurrency), and the sampling."""
+    from skyeval.engines import generation_options
+
+    options = generation_options(ts.engine.engine, ts.engine.options)
+    return run / f"teacher-{settings_hash((ts.teacher, ts.engine.engine, options, ts.sampling))}.jsonl"
+
+
+def _teacher(ctx: Context, stage: Stage) -> Body:
+    config = ctx.config
+    ts = config.teacher
+    assert ts is not None
+    log = teacher_log(ctx.run.path, ts)
+    with _engine(ts.engine) as engine:
+        res = teacher.run(
+            ctx.source(),
+            log,
+            engine,
+            ts.teacher,
+            ts.sampling,
+            ctx.grader,
+            acceptance=config.reject.acceptance,
+            target=config.reject.target,
+            chunk=ts.chunk,
+            progress=ctx.progress,
+        )
+    return Body(res, logs=[log.name, grades_path(log).name])
+
+
+def _reject(ctx: Context, stage: Stage) -> Body:
+    ts, out = ctx.config.teacher, _rows_out(ctx, stage)
+    assert ts is not None
+    res = reject.run(
+        ctx.source(),
+        teacher_log(ctx.run.path, ts),
+        out,
+        ctx.config.reject,
+        teacher=ts.teacher.name,
+        teacher_model=ts.teacher.model,
+        progress=ctx.progress,
+    )
+    return Body(res, _written(out))
+
+
+def _rewrite(ctx: Context, stage: Stage) -> Body:
+    rw, out = ctx.config.rewrite, _rows_out(ctx, stage)
+    assert rw is not None
+    log = ctx.path(f"rewrite-{settings_hash(rw)}.jsonl")
+    with _engine(rw.engine) as engine:
+        res = rewrite.run(ctx.source(), out, engine, rw.sampling, ctx.grader, log, progress=ctx.progress)
+    return Body(res, _written(out), [log.name])
+
+
+def _why_empty(ctx: Context) -> str:
+    """Where the rows went: every stage with drops (and the teacher's rejected samples)."""
+    parts = []
+    for s in ctx.run.manifest["funnel"]:
+        if s["dropped"]:
+            drops = ", ".join(f"{k}={v}" for k, v in sorted(s["dropped"].items()))
+            parts.append(f"{s['stage']} {s['rows_in']}->{s['rows_out']} ({drops})")
+    rejected = ctx.run.manifest["stages"].get("reject", {}).get("extra", {}).get("samples_rejected")
+    if rejected:
+        parts.append("samples rejected: " + ", ".join(f"{k}={v}" for k, v in sorted(rejected.items())))
+    return "; ".join(parts) or "no rows came in"
+
+
+def _export(ctx: Context, stage: Stage) -> Body:
+    config = ctx.config
+    plans: list[tuple[str, Path, str, str | None]] = []  # file, rows, format, system prompt
+    if config.teacher is not None:
+        plans += [(f"sft_{f}.jsonl", ctx.source(), f, config.system_prompt) for f in config.sft_formats]
+    plans += [(f"rl_{f}.jsonl", ctx.outputs["select"], f, config.rl_system_prompt) for f in config.rl_formats]
+    empty = [name for name, src, _, _ in plans if count_lines(src) == 0]
+    if empty and not config.allow_empty:  # refuse before writing anything
+        raise refuse_empty(", ".join(empty), _why_empty(ctx))
+    files: dict[str, Any] = {}
+    for name, src, fmt, prompt in plans:
+        rows = write(read_jsonl(src), ctx.path(name), fmt, system_prompt=prompt, allow_empty=True)
+        files[name] = {"format": fmt, "rows": rows, **prompts_for(fmt, prompt).to_json()}
+    n_in = count_lines(ctx.source())
+    return Body(StageResult("export", n_in, n_in, {}, {"files": files}), [name for name, *_ in plans])
+
+
+def _always(config: CurateConfig) -> bool:
+    return True
+
+
+STAGES: tuple[Stage, ...] = (
+    Stage("source", "00_source.jsonl", _always, lambda c: (c.sources, c.skip_malformed), _source),
+    Stage("dedup", "01_dedup.jsonl", lambda c: c.dedup is not None, lambda c: c.dedup, _dedup),
+    Stage(
+        "decontam",
+        "02_decontam.jsonl",
+        lambda c: c.decontam is not None,
+        lambda c: (c.decontam, c.decontam_tasks, c.data_dir),
+        _decontam,
+    ),
+    Stage(
+        "difficulty",
+        "03_difficulty.jsonl",
+        lambda c: c.judge is not None,
+        lambda c: (c.judge and (c.judge.engine, c.judge.config, c.judge.rejudge_unparsable), c.rules),
+        _difficulty,
+    ),
+    Stage("select", "04_select.jsonl", _always, lambda c: c.rules, _select),
+    Stage(
+        "teacher",
+        None,
+        lambda c: c.teacher is not None,
+        lambda c: (c.teacher, c.reject.acceptance, c.reject.target),
+        _teacher,
+    ),
+    Stage("reject", "06_reject.jsonl", lambda c: c.teacher is not None, lambda c: c.reject, _reject),
+    Stage(
+        "rewrite",
+        "07_rewrite.jsonl",
+        lambda c: c.teacher is not None and c.rewrite is not None,
+        lambda c: (c.rewrite, REWRITE_VERSION),
+        _rewrite,
+    ),
+    Stage(
+        "export",
+        None,
+        _always,
+        lambda c: (c.sft_formats, c.rl_formats, c.system_prompt, c.rl_system_prompt, c.allow_empty),
+        _export,
+    ),
+)
+
+#: Stages whose requests can fail; ``max_error_rate`` is part of their key.
+_ASKING = ("difficulty", "teacher", "rewrite")
 
 
 def curate(
@@ -162,9 +288,18 @@ def curate(
     *,
     progress: bool = True,
     log: Callable[[str], object] = lambda s: None,
+    check: bool = True,
 ) -> dict[str, Any]:
-    """Run (or resume) the pipeline in ``run_dir``; returns the manifest."""
-    _check_formats(config)
+    """Run (or resume) the pipeline in ``run_dir``; returns the manifest.
+
+    ``check`` runs ``preflight.check_curate`` first (pass False when the caller just did). A ``partial`` stage
+    raises ``StageFailed``, an empty export ``EmptyExport`` (both one-line ``SkyevalError``s), after the
+    manifest records what was done."""
+    if check:
+        from skydata.preflight import check_curate
+
+        for note in check_curate(config):
+            log(note)
     Path(run_dir).mkdir(parents=True, exist_ok=True)
     with results.lock(run_dir, holder="skydata curate"):
         return _curate(run_dir, config, progress=progress, log=log)
@@ -173,211 +308,37 @@ def curate(
 def _curate(
     run_dir: str | Path, config: CurateConfig, *, progress: bool, log: Callable[[str], object]
 ) -> dict[str, Any]:
-    run = RunDir(run_dir, config)
-    d = run.path
-    ran: list[str] = []
+    run = RunDir(run_dir, config, [s.name for s in STAGES])
+    run.clean_tmp()
     grader = build_grader(
         timeout=config.grade_timeout, ray_address=config.ray_address, replicas=config.replicas
     )
-
-    def stage(name: str, settings: Any, body: Callable[[], tuple[StageResult, list[str]]]) -> None:
-        key = run.key(settings)
-        ran.append(name)
-        if run.done(name, key):
-            log(f"{name}: done (checkpoint kept)")
-            return
-        start = time.monotonic()
-        result, files = body()
-        run.record(result, key, time.monotonic() - start, files)
-        log(result.summary())
-
-    def numbered(i: int, name: str) -> Path:
-        return d / f"{i:02d}_{name}.jsonl"
-
-    # 0. sources
-    def do_source() -> tuple[StageResult, list[str]]:
-        def rows() -> Iterator[Any]:
-            for spec in config.sources:
-                yield from read_source(spec)
-
-        res = run_stage("source", rows(), lambda rs: rs, numbered(0, "source"), progress=progress)
-        return res, [numbered(0, "source").name]
-
-    stage("source", config.sources, do_source)
-    prev = numbered(0, "source")
-
-    def streaming(i: int, name: str, settings: Any, fn: Callable[[Iterable[Item]], Iterable[Any]]) -> None:
-        nonlocal prev
-        src, out = prev, numbered(i, name)
-
-        def body() -> tuple[StageResult, list[str]]:
-            res = run_stage(name, read_items(src), fn, out, total=count_lines(src), progress=progress)
-            return res, [out.name]
-
-        stage(name, settings, body)
-        prev = out
-
-    if config.dedup is not None:
-        dd = config.dedup
-        streaming(1, "dedup", dd, lambda rows: dedup(rows, dd))
-    if config.decontam is not None:
-        dc = config.decontam
-
-        def decontam_fn(rows: Iterable[Item]) -> Iterable[Any]:
-            bench = load_benchmarks(config.decontam_tasks, data_dir=config.data_dir)
-            run.manifest["decontam_tasks"] = {
-                "checked": list(bench.tasks),
-                "skipped_no_file": list(bench.skipped),
-            }
-            return decontaminate(rows, NgramIndex(bench.problems, dc.n), dc)
-
-        streaming(2, "decontam", (dc, config.decontam_tasks, config.data_dir), decontam_fn)
-    if config.judge is not None:
-        judge = config.judge
-
-        def label_fn(rows: Iterable[Item]) -> Iterable[Any]:
-            cache = JudgeCache(config.judge_cache or d / "judge_cache.jsonl")
-            try:
-                yield from label(
-                    rows,
-                    lambda: build_engine(judge.engine),
-                    judge.config,
-                    cache,
-                    wanted=lambda it: needs_label(config.rules, it.source),
-                )
-            finally:
-                cache.close()
-
-        streaming(3, "difficulty", (judge, config.rules), label_fn)
-    streaming(4, "select", config.rules, lambda rows: select(rows, config.rules))
-    selected = prev
-
-    if config.teacher is not None:
-        _teach(run, stage, config, config.teacher, selected, grader, progress)
-        if config.rewrite is not None:
-            rw = config.rewrite
-            src, out = d / "06_reject.jsonl", d / "07_rewrite.jsonl"
-
-            def do_rewrite() -> tuple[StageResult, list[str]]:
-                log_path = d / f"rewrite-{stable_hash(json.dumps(_public(rw), sort_keys=True))}.jsonl"
-                res = run_stage(
-                    "rewrite",
-                    read_jsonl(src),
-                    lambda rows: rewrite(
-                        rows, lambda: build_engine(rw.engine), rw.sampling, grader, log_path
-                    ),
-                    out,
-                    total=count_lines(src),
-                    progress=progress,
-                )
-                return res, [out.name, log_path.name]
-
-            stage("rewrite", (rw, REWRITE_VERSION), do_rewrite)
-
-    def do_export() -> tuple[StageResult, list[str]]:
-        files = []
-        written: dict[str, int] = {}
-        sft_src = d / ("07_rewrite.jsonl" if config.rewrite else "06_reject.jsonl")
-        if config.teacher is not None:
-            for fmt in config.sft_formats:
-                name = f"sft_{fmt}.jsonl"
-                written[name] = write_jsonl(
-                    d / name, export_rows(read_jsonl(sft_src), fmt, system_prompt=config.system_prompt)
-                )
-                files.append(name)
-        for fmt in config.rl_formats:
-            name = f"rl_{fmt}.jsonl"
-            rows = (i.to_json() for i in read_items(selected))
-            written[name] = write_jsonl(d / name, export_rows(rows, fmt, system_prompt=config.system_prompt))
-            files.append(name)
-        n_in = count_lines(sft_src) if config.teacher is not None else count_lines(selected)
-        return StageResult("export", n_in, n_in, {}, {"files": written}), files
-
-    stage("export", (config.sft_formats, config.rl_formats, config.system_prompt), do_export)
+    ctx = Context(run, config, grader, progress, log)
+    ran: list[str] = []
+    for stage in STAGES:
+        if not stage.enabled(config):
+            continue
+        settings = stage.settings(config)
+        key = run.key((settings, config.max_error_rate) if stage.name in _ASKING else settings)
+        ran.append(stage.name)
+        if run.done(stage.name, key):
+            log(f"{stage.name}: done (checkpoint kept)")
+        else:
+            run.forget_from(stage.name)
+            start = time.monotonic()
+            body = stage.body(ctx, stage)
+            result = body.result
+            status = "partial" if result.over(config.max_error_rate) else "done"
+            run.record(result, key, status, time.monotonic() - start, body.outputs, body.logs)
+            log(result.summary())
+            if result.errors:
+                log(result.error_line())
+            if status == "partial":
+                raise StageFailed(result, config.max_error_rate)
+        if stage.output is not None:
+            ctx.prev = ctx.outputs[stage.name] = run.path / stage.output
     run.prune(ran)
     return run.manifest
 
 
-def _check_formats(config: CurateConfig) -> None:
-    for fmts, kind in ((config.sft_formats, "sft"), (config.rl_formats, "rl")):
-        for fmt in fmts:
-            spec = FORMATS.get(fmt)
-            if spec is None or spec.kind != kind:
-                names = sorted(n for n, f in FORMATS.items() if f.kind == kind)
-                raise SkyevalError(
-                    f"{fmt!r} is not a {kind.upper()} export format; choose from {', '.join(names)}"
-                )
-
-
-def _teach(
-    run: RunDir,
-    stage: Callable[..., None],
-    config: CurateConfig,
-    ts: TeacherStage,
-    selected: Path,
-    grader: Any,
-    progress: bool,
-) -> None:
-    from tqdm import tqdm
-
-    d = run.path
-    tkey = stable_hash(
-        json.dumps(_public((ts.teacher, ts.engine.engine, ts.engine.options, ts.sampling)), sort_keys=True)
-    )
-    log_path = d / f"teacher-{tkey}.jsonl"
-
-    def do_teacher() -> tuple[StageResult, list[str]]:
-        total = count_lines(selected)
-        with tqdm(desc="teacher", total=total, unit="problem", disable=not progress) as bar:
-            counts = generate(
-                read_items(selected),
-                lambda: build_engine(ts.engine),
-                ts.teacher,
-                ts.sampling,
-                grader,
-                log_path,
-                acceptance=config.reject.acceptance,
-                target=config.reject.target,
-                chunk=ts.chunk,
-                on_done=bar.update,
-            )
-        not_asked = total - counts["problems"]
-        dropped = {"not_needed_target_reached": not_asked} if not_asked else {}
-        return (
-            StageResult("teacher", total, counts["problems"], dropped, counts),
-            [log_path.name, grades_path(log_path).name],
-        )
-
-    stage("teacher", (ts, config.reject.acceptance, config.reject.target), do_teacher)
-
-    out = d / "06_reject.jsonl"
-
-    def do_reject() -> tuple[StageResult, list[str]]:
-        gens: dict[str, list[Generation]] = {}
-        for g in load_generations(log_path, with_text=False):  # verdicts only: kept texts are read back
-            gens.setdefault(g.id, []).append(g)
-        reasons: Counter[str] = Counter()
-        res = run_stage(
-            "reject",
-            read_items(selected),
-            lambda rows: reject(
-                rows,
-                gens,
-                config.reject,
-                teacher=ts.teacher.model,
-                sample_reasons=reasons,
-                text_of=read_text(log_path),
-            ),
-            out,
-            total=count_lines(selected),
-            progress=progress,
-        )
-        extra = {
-            "problems_kept": res.rows_in
-            - sum(res.dropped.values()),  # rows_out counts SFT rows (k per problem)
-            "samples_rejected": dict(sorted(reasons.items())),
-            "samples_total": sum(len(v) for v in gens.values()),
-        }
-        return dataclasses.replace(res, extra=extra), [out.name]
-
-    stage("reject", config.reject, do_reject)
+__all__ = ["STAGES", "CurateConfig", "JudgeStage", "RewriteStage", "TeacherStage", "curate"]

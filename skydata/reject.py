@@ -7,13 +7,14 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from pathlib import Path
+from typing import Any
 
-from skydata.io import stable_hash
 from skydata.records import Drop, Generation, Item
+from skydata.samplelog import generations_by_problem, problem_key, read_text
+from skydata.stage import StageResult, run_items
 from skyeval.errors import SkyevalError
 
-Policy = Literal["first", "shortest", "all"]
 POLICIES: tuple[str, ...] = ("first", "shortest", "all")
 
 
@@ -31,6 +32,8 @@ class Acceptance:
         """None when accepted, else the reason for rejection."""
         if self.require_stop and g.finish_reason != "stop":
             return f"not_finished:{g.finish_reason}"
+        if g.chars == 0:
+            return "empty"
         if g.chars < self.min_chars:
             return "too_short"
         if self.max_chars is not None and g.chars > self.max_chars:
@@ -60,8 +63,8 @@ class RejectConfig:
             raise SkyevalError("--per-problem must be at least 1")
 
 
-def sft_row(item: Item, g: Generation, teacher: str, text: str) -> dict[str, Any]:
-    """One curated SFT example with its provenance."""
+def sft_row(item: Item, g: Generation, teacher: str, text: str, teacher_model: str = "") -> dict[str, Any]:
+    """One curated SFT example with its provenance (``teacher``: the alias or model id it was asked as)."""
     return {
         "id": f"{item.id}#{g.sample_index}",
         "problem_id": item.id,
@@ -71,6 +74,7 @@ def sft_row(item: Item, g: Generation, teacher: str, text: str) -> dict[str, Any
         "response": text,
         "sample_index": g.sample_index,
         "teacher": teacher,
+        "teacher_model": teacher_model or teacher,
         "completion_tokens": g.completion_tokens,
         "meta": dict(item.meta),
     }
@@ -91,12 +95,14 @@ def reject(
     config: RejectConfig,
     *,
     teacher: str,
+    teacher_model: str = "",
     sample_reasons: Counter[str] | None = None,
     text_of: Callable[[Generation], str] = lambda g: g.text,
 ) -> Iterator[dict[str, Any] | Drop]:
     """SFT rows for items (in input order) with accepted samples; ``Drop``s for the others.
 
-    ``generations`` maps ``teacher.problem_key`` (a hash of the problem text) to that problem's samples.
+    ``generations`` maps ``samplelog.problem_key`` (a hash of the problem text, the key the teacher logs
+    under) to that problem's samples.
 
     ``sample_reasons`` (if given) counts why individual samples were rejected; ``text_of`` reads a kept
     sample's text (``teacher.read_text`` for light records).
@@ -106,7 +112,7 @@ def reject(
         if config.target is not None and kept_problems >= config.target:
             yield Drop(item.id, "over_target", f"target of {config.target} problems reached")
             continue
-        samples = generations.get(stable_hash(item.problem), [])
+        samples = generations.get(problem_key(item), [])
         if not samples:
             yield Drop(item.id, "no_samples")
             continue
@@ -126,4 +132,44 @@ def reject(
             continue
         kept_problems += 1
         for g in choose(ok, config):
-            yield sft_row(item, g, teacher, text_of(g))
+            yield sft_row(item, g, teacher, text_of(g), teacher_model)
+
+
+def run(
+    src: str | Path,
+    log_path: str | Path,
+    out: str | Path,
+    config: RejectConfig,
+    *,
+    teacher: str,
+    teacher_model: str = "",
+    progress: bool = True,
+) -> StageResult:
+    """The reject stage: the items of ``src`` against the teacher log ``log_path``; SFT rows to ``out``.
+
+    Only verdicts and lengths are held in memory; kept texts are read back from the log by byte offset.
+    ``rows_out`` counts SFT rows (k per problem under ``all``); ``extra`` has problems kept and per-sample
+    rejection reasons."""
+    gens = generations_by_problem(log_path)
+    reasons: Counter[str] = Counter()
+    res = run_items(
+        "reject",
+        src,
+        out,
+        lambda rows: reject(
+            rows,
+            gens,
+            config,
+            teacher=teacher,
+            teacher_model=teacher_model,
+            sample_reasons=reasons,
+            text_of=read_text(log_path),
+        ),
+        progress=progress,
+    )
+    extra = {
+        "problems_kept": res.rows_in - sum(res.dropped.values()),
+        "samples_rejected": dict(sorted(reasons.items())),
+        "samples_total": sum(len(v) for v in gens.values()),
+    }
+    return StageResult(res.stage, res.rows_in, res.rows_out, res.dropped, extra)

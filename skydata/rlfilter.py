@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from skydata.records import Drop, Item
+from skydata.stage import StageResult, run_items
 from skyeval import results
 from skyeval.errors import SkyevalError
 from skyeval.jsonl import read_jsonl
@@ -90,3 +91,22 @@ def filter_prompts(
             yield Drop(item.id, "too_easy_for_policy", f"pass rate {rate:.3f} ({c}/{n}) outside {band}")
         else:
             yield Drop(item.id, "too_hard_for_policy", f"pass rate {rate:.3f} ({c}/{n}) outside {band}")
+
+
+def run(
+    src: str | Path,
+    out: str | Path,
+    counts: Mapping[str, tuple[int, int]],
+    band: Band,
+    *,
+    key: Callable[[Item], str] = lambda item: item.id,
+    progress: bool = True,
+) -> StageResult:
+    """The filter-prompts stage: the items of ``src`` whose pass rate (from ``counts``) is in ``band``."""
+    return run_items(
+        "filter-prompts",
+        src,
+        out,
+        lambda rows: filter_prompts(rows, counts, band, key=key),
+        progress=progress,
+    )

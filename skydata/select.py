@@ -1,14 +1,17 @@
 """Selection by source and difficulty. A rule keeps a source's items whose judged difficulty is strictly above
-a threshold (or all of them); items of sources without a rule are dropped, and so are unlabelled items whose
-rule needs a label. Every drop says which rule and why."""
+a threshold (or all of them); items of sources without a rule are dropped, and so are items without a level
+whose rule needs one: ``unparsable`` (the judge never gave a parsable level), ``judge_error`` (its request
+failed) or ``unlabelled`` (no judge ran). Every drop says which rule and why."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from skydata.records import Drop, Item
+from skydata.stage import StageResult, run_items
 from skyeval.errors import SkyevalError
 
 
@@ -82,8 +85,26 @@ def select(items: Iterable[Item], rules: Sequence[Rule]) -> Iterator[Item | Drop
         else:
             level = item.meta.get("difficulty")
             if level is None:
-                yield Drop(item.id, "unlabelled", f"rule {rule} needs a difficulty label")
+                yield _no_level(item, rule)
             elif float(level) > rule.above:
                 yield item
             else:
                 yield Drop(item.id, "too_easy", f"difficulty {float(level):g} under rule {rule}")
+
+
+_WHY_NO_LEVEL = {
+    "unparsable": "the judge gave no parsable level",
+    "judge_error": "the judge request failed (asked again on the next run)",
+}
+
+
+def _no_level(item: Item, rule: Rule) -> Drop:
+    status = str(item.meta.get("difficulty_status", ""))
+    reason = status if status in _WHY_NO_LEVEL else "unlabelled"
+    why = _WHY_NO_LEVEL.get(status, "no judge labelled it")
+    return Drop(item.id, reason, f"rule {rule} needs a difficulty label; {why}")
+
+
+def run(src: str | Path, out: str | Path, rules: Sequence[Rule], *, progress: bool = True) -> StageResult:
+    """The select stage: the items of ``src`` that ``rules`` keep go to ``out``."""
+    return run_items("select", src, out, lambda rows: select(rows, rules), progress=progress)

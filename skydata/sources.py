@@ -2,17 +2,21 @@
 
 Each source reads raw records (a local ``.jsonl``/``.parquet`` file, or the Hub through ``datasets`` streaming)
 and maps them to ``Item``s; a record without a usable problem or gold becomes a ``Drop`` (never skipped silently).
+A line of a local JSONL file that is not a JSON object stops the source with its file:line, or with
+``skip_malformed`` becomes a ``malformed`` drop naming its file:line.
 """
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from skydata.records import Drop, Item
+from skydata.stage import StageResult, run_stage
 from skyeval.errors import SkyevalError, require
 
 RawRecord = Mapping[str, Any]
@@ -137,9 +141,34 @@ SOURCE_KINDS: dict[str, SourceKind] = {
 }
 
 
-def _read_local(path: Path) -> Iterator[RawRecord]:
-    from skyeval.jsonl import read_jsonl
+@dataclass(frozen=True)
+class Malformed:
+    """A source line that is not a JSON object: its ``file:line`` and what is wrong with it."""
 
+    message: str
+
+
+def _read_jsonl(path: Path) -> Iterator[RawRecord | Malformed]:
+    """The objects of a JSONL file, and a ``Malformed`` for every line that is not one (never raises on a line)."""
+    with path.open("rb") as fh:
+        for number, raw in enumerate(fh, start=1):
+            if not raw.strip():
+                continue
+            try:
+                row = json.loads(raw.decode("utf-8"))
+            except UnicodeDecodeError as err:
+                yield Malformed(f"{path}:{number}: not UTF-8 ({err.reason})")
+                continue
+            except json.JSONDecodeError as err:
+                yield Malformed(f"{path}:{number}: malformed JSON ({err.msg})")
+                continue
+            if isinstance(row, dict):
+                yield row
+            else:
+                yield Malformed(f"{path}:{number}: expected a JSON object, got {type(row).__name__}")
+
+
+def _read_local(path: Path) -> Iterator[RawRecord | Malformed]:
     if path.suffix == ".parquet":
         require("pyarrow", extra="hf", what="reading Parquet sources")
         import pyarrow.parquet as pq
@@ -147,7 +176,7 @@ def _read_local(path: Path) -> Iterator[RawRecord]:
         for batch in pq.ParquetFile(path).iter_batches(batch_size=1024):
             yield from batch.to_pylist()
     elif path.suffix in (".jsonl", ".json"):
-        yield from read_jsonl(path)
+        yield from _read_jsonl(path)
     else:
         raise SkyevalError(f"{path}: unsupported source file type (use .jsonl or .parquet)")
 
@@ -163,18 +192,25 @@ def _read_hub(name: str, split: str) -> Iterator[RawRecord]:
     yield from stream
 
 
-def raw_records(spec: SourceSpec) -> Iterator[RawRecord]:
-    """The source's raw records: from the local file when ``location`` is one, else from the Hub."""
-    path = Path(spec.location)
-    if path.exists():
-        return _read_local(path)
+def is_local(spec: SourceSpec) -> bool:
+    """Whether ``spec`` reads a local file (else the Hub); a file-like location that does not exist fails."""
+    if Path(spec.location).exists():
+        return True
     if spec.kind == "local" or spec.location.endswith((".jsonl", ".parquet", ".json")):
         raise SkyevalError(f"no such source file: {spec.location}")
+    return False
+
+
+def raw_records(spec: SourceSpec) -> Iterator[RawRecord | Malformed]:
+    """The source's raw records: from the local file when ``location`` is one, else from the Hub."""
+    if is_local(spec):
+        return _read_local(Path(spec.location))
     return _read_hub(spec.location, spec.split)
 
 
-def read_source(spec: SourceSpec) -> Iterator[Item | Drop]:
-    """Stream ``Item``s (and ``Drop``s for unusable or out-of-subset records) from one source."""
+def read_source(spec: SourceSpec, *, skip_malformed: bool = False) -> Iterator[Item | Drop]:
+    """Stream ``Item``s (and ``Drop``s for unusable or out-of-subset records) from one source; a malformed
+    line fails with its file:line, or with ``skip_malformed`` is a ``malformed`` drop."""
     kind = SOURCE_KINDS.get(spec.kind)
     if kind is None:
         raise SkyevalError(f"unknown source {spec.kind!r}; choose one of: {', '.join(sorted(SOURCE_KINDS))}")
@@ -182,6 +218,11 @@ def read_source(spec: SourceSpec) -> Iterator[Item | Drop]:
     for index, record in enumerate(raw_records(spec)):
         if spec.limit is not None and index >= spec.limit:
             return
+        if isinstance(record, Malformed):
+            if not skip_malformed:
+                raise SkyevalError(f"{record.message} (--skip-malformed records such rows as drops)")
+            yield Drop(f"{spec.kind}-{index:07d}", "malformed", record.message)
+            continue
         rid = _text(_field(record, spec.fields["id"])) if "id" in spec.fields else f"{spec.kind}-{index:07d}"
         out = kind.mapper(rid, record, spec)
         if isinstance(out, Item) and subsets and out.source not in subsets:
@@ -220,3 +261,15 @@ def parse_fields(pairs: tuple[str, ...]) -> dict[str, str]:
             )
         out[ours] = theirs
     return out
+
+
+def run(
+    specs: Iterable[SourceSpec], out: str | Path, *, skip_malformed: bool = False, progress: bool = True
+) -> StageResult:
+    """The source stage: every source's items, in order, to ``out`` (drops beside it)."""
+
+    def rows() -> Iterator[Item | Drop]:
+        for spec in specs:
+            yield from read_source(spec, skip_malformed=skip_malformed)
+
+    return run_stage("source", rows(), lambda rs: rs, out, progress=progress)

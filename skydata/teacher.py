@@ -1,209 +1,135 @@
 """Teacher generation: n samples per problem from a named teacher (or any model id) through a skyeval engine.
 
 Each sample is graded against the gold as soon as its batch finishes and appended to a generation log
-(``Generation`` rows); on resume, samples already in the log are not requested again. Generation can stop early
-once ``target`` problems have an accepted sample.
+(``skydata.samplelog``); on resume, samples already in the log are not requested again, and failed requests
+(never logged) are. Generation can stop early once ``target`` problems have an accepted sample.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from skydata.backend import Grader
-from skydata.io import stable_hash
-from skydata.records import Generation, Item
+from skydata.calls import Tally, ask, chunked
+from skydata.records import Item
 from skydata.reject import Acceptance
-from skyeval.jsonl import AppendLog, read_jsonl
-from skyeval.types import Completion, Engine, GenerationRequest, Message, SamplingParams
+from skydata.samplelog import GradedLog, load_generations, problem_key, raw_row
+from skydata.stage import StageResult, count_lines, read_items
+from skyeval.errors import SkyevalError
+from skyeval.jsonl import read_jsonl
+from skyeval.prompts import NONE, get_prompt, with_suffix
+from skyeval.types import Engine, GenerationRequest, Message, SamplingParams
 
-STEP_BY_STEP = "{problem}\n\nPlease reason step by step, and put your final answer within \\boxed{{}}."
-
-SKY_T1_SYSTEM = (
-    "Work through the question in two parts. First, inside <|begin_of_thought|> ... <|end_of_thought|>, think "
-    "it over at length: restate the problem, explore approaches, check each step, catch and fix mistakes, and "
-    "reflect before concluding. Then, inside <|begin_of_solution|> ... <|end_of_solution|>, give a clean, "
-    "concise and correct final solution that follows from that thinking, with the final answer in \\boxed{}."
-)
+__all__ = ["TEACHERS", "Teacher", "generate", "problem_key", "resolve_teacher", "run"]
 
 
 @dataclass(frozen=True)
 class Teacher:
-    """A teacher model with its own system prompt, user template and recommended sampling."""
+    """A teacher: its name (an alias, or the model id), the model id the engine asks for, its system prompt
+    and user-turn suffix (``skyeval.prompts`` names; ``none`` for none) and its recommended sampling."""
 
+    name: str
     model: str
-    system_prompt: str | None = None
-    user_template: str = STEP_BY_STEP
+    system_prompt: str = NONE
+    user_suffix: str = "step-by-step"
     temperature: float = 0.7
     top_p: float = 1.0
 
+    def __post_init__(self) -> None:  # unknown prompt names fail here, before any request
+        get_prompt(self.system_prompt, "system")
+        get_prompt(self.user_suffix, "user_suffix")
+
     def messages(self, problem: str) -> tuple[Message, ...]:
-        user = Message("user", self.user_template.format(problem=problem))
-        return (Message("system", self.system_prompt), user) if self.system_prompt else (user,)
+        user = Message("user", with_suffix(problem, self.user_suffix))
+        system = get_prompt(self.system_prompt, "system")
+        return (Message("system", system.text), user) if system is not None else (user,)
 
 
 def _r1(size: str) -> Teacher:
     """DeepSeek-R1 distills: no system prompt (instructions in the user turn), T 0.6, top-p 0.95."""
-    return Teacher(f"deepseek-ai/DeepSeek-R1-Distill-{size}", None, temperature=0.6, top_p=0.95)
+    return Teacher("", f"deepseek-ai/DeepSeek-R1-Distill-{size}", NONE, temperature=0.6, top_p=0.95)
 
 
-TEACHERS: dict[str, Teacher] = {
-    "qwq": Teacher(
-        "Qwen/QwQ-32B-Preview",
-        "You are a helpful and harmless assistant. You are Qwen developed by Alibaba. You should think step-by-step.",
-    ),
-    "qwq-32b": Teacher(
-        "Qwen/QwQ-32B",
-        None,
-        temperature=0.6,
-        top_p=0.95,
-    ),
+_ALIASES: dict[str, Teacher] = {
+    "qwq": Teacher("", "Qwen/QwQ-32B-Preview", "qwq"),
+    "qwq-32b": Teacher("", "Qwen/QwQ-32B", NONE, temperature=0.6, top_p=0.95),
     "r1-distill-qwen-1.5b": _r1("Qwen-1.5B"),
     "r1-distill-qwen-7b": _r1("Qwen-7B"),
     "r1-distill-qwen-14b": _r1("Qwen-14B"),
     "r1-distill-qwen-32b": _r1("Qwen-32B"),
     "r1-distill-llama-8b": _r1("Llama-8B"),
     "r1-distill-llama-70b": _r1("Llama-70B"),
-    "sky-t1-32b": Teacher("NovaSky-AI/Sky-T1-32B-Preview", SKY_T1_SYSTEM),
+    "sky-t1-32b": Teacher("", "NovaSky-AI/Sky-T1-32B-Preview", "sky-t1"),
 }
+#: Teacher aliases (each named after its alias).
+TEACHERS: dict[str, Teacher] = {alias: replace(t, name=alias) for alias, t in _ALIASES.items()}
 
 
-def resolve_teacher(name: str, *, system_prompt: str | None = None, model: str | None = None) -> Teacher:
-    """An alias from ``TEACHERS`` or any model id / local path (no system prompt, step-by-step template).
+def _is_model_id(name: str) -> bool:
+    """``org/name`` Hub ids and local paths are model ids; a bare word must be an alias."""
+    return "/" in name or Path(name).expanduser().exists()
 
-    ``system_prompt`` overrides the teacher's ("" removes it); ``model`` overrides the model id sent to the
-    engine (e.g. the name a local server registered it under).
-    """
-    teacher = TEACHERS.get(name.lower(), Teacher(name))
-    if system_prompt is not None:
-        teacher = replace(teacher, system_prompt=system_prompt or None)
+
+def resolve_teacher(
+    name: str | None, *, model: str | None = None, system_prompt: str | None = None
+) -> Teacher:
+    """The teacher ``name`` (an alias from ``TEACHERS``, or a model id: ``org/name`` or a local path) or,
+    without a name, the model id ``model`` (no system prompt, step-by-step user turn).
+
+    ``model`` overrides the model id sent to the engine (the name a server registered the teacher under);
+    ``system_prompt`` (a prompt name, ``none`` for none) overrides the teacher's. A bare word that is not an
+    alias fails: a typo must not silently become a model id."""
+    if name is not None and name.lower() in TEACHERS:
+        teacher = TEACHERS[name.lower()]
+    elif name is not None and _is_model_id(name):
+        teacher = Teacher(name, name)
+    elif name is not None:
+        raise SkyevalError(
+            f"unknown teacher alias {name!r}; choose one of: {', '.join(TEACHERS)}, or give a model id "
+            "(org/name or a local path)"
+        )
+    elif model is not None:
+        teacher = Teacher(model, model)
+    else:
+        raise SkyevalError("no teacher: give --teacher ALIAS (or a model id: org/name or a local path)")
     if model is not None:
         teacher = replace(teacher, model=model)
+    if system_prompt is not None:
+        teacher = replace(teacher, system_prompt=system_prompt)
     return teacher
 
 
-def problem_key(item: Item) -> str:
-    """Samples are logged under a hash of the problem text, so they stay valid if upstream ids change."""
-    return stable_hash(item.problem)
+@dataclass
+class TeacherCounts:
+    """What one teacher run did: problems with samples, those never asked (target reached), samples."""
 
+    problems: int = 0  # input problems
+    with_samples: int = 0
+    not_needed: int = 0  # never asked: the target was reached first
+    no_samples: int = 0  # asked, but every request for them failed
+    generated: int = 0
+    resumed: int = 0
+    accepted_problems: int = 0
+    tally: Tally = field(default_factory=Tally)
 
-def grades_path(log_path: str | Path) -> Path:
-    log_path = Path(log_path)
-    return log_path.with_name(log_path.stem + ".grades.jsonl")
-
-
-def load_generations(log_path: str | Path, *, with_text: bool = True) -> Iterator[Generation]:
-    """Graded samples: the raw log joined with its verdict log (ungraded raw rows are not yielded).
-
-    ``with_text=False`` yields light records (no text, with the line's byte offset; see ``read_text``)."""
-    verdicts = {}
-    if grades_path(log_path).exists():
-        for row in read_jsonl(grades_path(log_path), tolerate_torn_tail=True):
-            verdicts[(row["id"], row["sample_index"])] = row
-    if not Path(log_path).exists():
-        return
-    with Path(log_path).open("rb") as fh:
-        offset = 0
-        for raw in fh:
-            start, offset = offset, offset + len(raw)
-            if not raw.endswith(b"\n"):
-                return  # a torn last line from a crash
-            if not raw.strip():
-                continue
-            row = json.loads(raw)
-            v = verdicts.get((row["id"], row["sample_index"]))
-            if v is not None:
-                text = row["text"]
-                yield Generation(
-                    id=row["id"],
-                    sample_index=row["sample_index"],
-                    text=text if with_text else "",
-                    chars=len(text),
-                    finish_reason=row["finish_reason"],
-                    completion_tokens=row.get("completion_tokens"),
-                    correct=v["correct"],
-                    grade_reason=v["reason"],
-                    extracted=v.get("extracted"),
-                    offset=start,
-                )
-
-
-def read_text(log_path: str | Path) -> Callable[[Generation], str]:
-    """A reader of light records' texts (by byte offset into the raw log)."""
-
-    def text_of(g: Generation) -> str:
-        if g.text or g.offset < 0:
-            return g.text
-        with Path(log_path).open("rb") as fh:
-            fh.seek(g.offset)
-            return str(json.loads(fh.readline())["text"])
-
-    return text_of
-
-
-class _GradedLog:
-    """Raw samples are appended the moment they arrive; verdicts follow in batches in a second log, so a
-    kill loses no completed sample (ungraded ones are graded on resume)."""
-
-    def __init__(
-        self, log_path: str | Path, grader: Grader, golds: Callable[[str], str], batch: int = 32
-    ) -> None:
-        self.raw = AppendLog(log_path)
-        self.verdicts = AppendLog(grades_path(log_path))
-        self.grader = grader
-        self.golds = golds
-        self.batch = batch
-        self.pending: list[dict[str, object]] = []
-        self.graded: list[Generation] = []
-
-    def add(self, row: dict[str, object], *, write: bool = True) -> None:
-        if write:
-            self.raw.write(row)
-        self.pending.append(row)
-        if len(self.pending) >= self.batch:
-            self.flush()
-
-    def flush(self) -> None:
-        if not self.pending:
-            return
-        rows, self.pending = self.pending, []
-        grades = self.grader([str(r["text"]) for r in rows], [self.golds(str(r["id"])) for r in rows])
-        for r, g in zip(rows, grades, strict=True):
-            self.verdicts.write(
-                {
-                    "id": r["id"],
-                    "sample_index": r["sample_index"],
-                    "correct": g.correct,
-                    "reason": g.reason,
-                    "extracted": g.extracted,
-                }
-            )
-            tokens = r.get("completion_tokens")
-            self.graded.append(
-                Generation(
-                    str(r["id"]),
-                    int(str(r["sample_index"])),
-                    "",  # only the verdict is needed here; the text is in the log
-                    len(str(r["text"])),
-                    str(r["finish_reason"]),
-                    int(str(tokens)) if tokens is not None else None,
-                    g.correct,
-                    g.reason,
-                    g.extracted,
-                )
-            )
-
-    def close(self) -> None:
-        self.flush()
-        self.raw.close()
-        self.verdicts.close()
+    def result(self) -> StageResult:
+        dropped = {"not_needed_target_reached": self.not_needed, "request_failed": self.no_samples}
+        extra = {
+            "generated": self.generated,
+            "resumed": self.resumed,
+            "errors": self.tally.errors,
+            "accepted_problems": self.accepted_problems,
+        }
+        return StageResult(
+            "teacher", self.problems, self.with_samples, {k: v for k, v in dropped.items() if v}, extra
+        ).with_tally(self.tally)
 
 
 def generate(
     items: Iterable[Item],
-    make_engine: Callable[[], Engine],
+    engine: Engine,
     teacher: Teacher,
     sampling: SamplingParams,
     grader: Grader,
@@ -213,13 +139,13 @@ def generate(
     target: int | None = None,
     chunk: int = 64,
     on_done: Callable[[int], object] = lambda n: None,
-) -> dict[str, int]:
+) -> TeacherCounts:
     """Sample ``sampling.n`` responses per item, grade them and log them under ``log_path`` (keyed by
     ``problem_key``).
 
-    Resumes from the logs. With ``target``, stops after the chunk in which ``target`` problems first have a
-    sample passing ``acceptance``. Returns counts: problems, generated, resumed, errors, accepted_problems.
-    """
+    Resumes from the logs: problems whose samples are all logged are counted without a request. With
+    ``target``, no new problem is asked once ``target`` problems have a sample passing ``acceptance``.
+    Failed requests are counted (``TeacherCounts.tally``), never logged, so the next run asks them again."""
     accept = acceptance or Acceptance()
     done: dict[str, set[int]] = {}
     accepted: set[str] = set()
@@ -235,11 +161,9 @@ def generate(
             if (row["id"], row["sample_index"]) not in graded_keys:
                 leftovers.setdefault(row["id"], []).append(row)
                 done.setdefault(row["id"], set()).add(int(row["sample_index"]))
-    resumed = len(graded_keys) + sum(len(v) for v in leftovers.values())
-    counts = {"problems": 0, "generated": 0, "resumed": resumed, "errors": 0}
-    built: list[Engine] = []
+    counts = TeacherCounts(resumed=len(graded_keys) + sum(len(v) for v in leftovers.values()))
     golds: dict[str, str] = {}
-    log = _GradedLog(log_path, grader, golds.__getitem__)
+    log = GradedLog(log_path, grader, golds.__getitem__)
 
     def harvest() -> None:
         log.flush()
@@ -248,55 +172,77 @@ def generate(
                 accepted.add(g.id)
         log.graded.clear()
 
-    def run(batch: list[Item]) -> None:
-        requests = []
+    def missing(key: str) -> tuple[int, ...]:
+        return tuple(i for i in range(sampling.n) if i not in done.get(key, set()))
+
+    def run_chunk(batch: list[Item]) -> None:
+        requests: dict[str, GenerationRequest] = {}
         for it in batch:
             key = problem_key(it)
-            missing = tuple(i for i in range(sampling.n) if i not in done.get(key, set()))
-            if missing:
-                requests.append(GenerationRequest(key, teacher.messages(it.problem), missing))
-        if requests:
-            if not built:
-                built.append(make_engine())
-            for c in built[0].generate(requests, sampling):
-                if c.finish_reason == "error":
-                    counts["errors"] += 1  # not logged: requested again on the next run
-                    continue
-                done.setdefault(c.problem_id, set()).add(c.sample_index)
-                counts["generated"] += 1
-                log.add(_raw(c))
+            todo = missing(key)
+            if not todo or key in requests:
+                continue
+            if target is not None and len(accepted) >= target:
+                counts.not_needed += key not in done  # never asked: the target was reached first
+                continue
+            requests[key] = GenerationRequest(key, teacher.messages(it.problem), todo)
+        counts.tally.work += sum(len(r.sample_indices) for r in requests.values())
+        for c in ask(engine, list(requests.values()), sampling, counts.tally):
+            done.setdefault(c.problem_id, set()).add(c.sample_index)
+            counts.generated += 1
+            log.add(raw_row(c))
         harvest()
+        for it in batch:
+            key = problem_key(it)
+            if key in done:
+                counts.with_samples += 1
+            elif key in requests:
+                counts.no_samples += 1
 
     try:
-        batch: list[Item] = []
-        for item in items:
-            key = problem_key(item)
-            golds[key] = item.gold
-            for r in leftovers.pop(key, []):
-                log.add(r, write=False)
-            if target is not None and len(accepted) >= target:
-                break
-            counts["problems"] += 1
-            batch.append(item)
-            if len(batch) >= chunk:
-                run(batch)
-                on_done(len(batch))
-                batch = []
-        if batch:
-            run(batch)
+        for batch in chunked(items, chunk):
+            for item in batch:
+                key = problem_key(item)
+                golds[key] = item.gold
+                for r in leftovers.pop(key, []):
+                    log.add(r, write=False)
+            counts.problems += len(batch)
+            run_chunk(batch)
             on_done(len(batch))
         harvest()
     finally:
         log.close()
-    counts["accepted_problems"] = len(accepted)
+    counts.accepted_problems = len(accepted)
     return counts
 
 
-def _raw(c: Completion) -> dict[str, object]:
-    return {
-        "id": c.problem_id,
-        "sample_index": c.sample_index,
-        "text": c.text,
-        "finish_reason": c.finish_reason,
-        "completion_tokens": c.completion_tokens,
-    }
+def run(
+    src: str | Path,
+    log_path: str | Path,
+    engine: Engine,
+    teacher: Teacher,
+    sampling: SamplingParams,
+    grader: Grader,
+    *,
+    acceptance: Acceptance | None = None,
+    target: int | None = None,
+    chunk: int = 64,
+    progress: bool = True,
+) -> StageResult:
+    """The teacher stage: ``generate`` over the items of ``src`` with a progress bar; one funnel line."""
+    from tqdm import tqdm
+
+    with tqdm(desc="teacher", total=count_lines(src), unit="problem", disable=not progress) as bar:
+        counts = generate(
+            read_items(src),
+            engine,
+            teacher,
+            sampling,
+            grader,
+            log_path,
+            acceptance=acceptance,
+            target=target,
+            chunk=chunk,
+            on_done=bar.update,
+        )
+    return counts.result()

@@ -183,6 +183,7 @@ def prepare(options: RunOptions) -> tuple[LoadedTask, RunConfig, Path, str]:
         problems=len(selected),
         problem_ids=tuple(p.id for p in selected),
         meta_fields=spec.breakdown,
+        system_prompt_name=prompt_name,
     )
     return loaded, config, results.run_dir_for(options.output_dir, config, prompt_name), prompt_name
 

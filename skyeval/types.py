@@ -139,6 +139,9 @@ class RunConfig:
         str, ...
     ] = ()  # the ids of those problems in task order (``score``/``report`` keep to them)
     meta_fields: tuple[str, ...] = ()  # breakdown fields: the task's declared ones, or ``--meta-field``s
+    system_prompt_name: str = (
+        ""  # the registry name ``system_prompt`` was resolved from (recorded, not identity)
+    )
 
 
 # --- the summary of a run (summary.json) ----------------------------------------------------------------------

@@ -3,8 +3,9 @@ an interrupted teacher stage, rewrite and exports; plus the CLI's one-line error
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from skydata.reject import RejectConfig
 from skydata.select import resolve_rules
 from skydata.sources import make_spec
 from skydata.teacher import resolve_teacher
+from skyeval import engines
 from skyeval.jsonl import read_jsonl
 from skyeval.types import Completion, GenerationRequest, SamplingParams
 
@@ -100,7 +102,9 @@ def src(tmp_path: Path) -> tuple[Path, Path]:
 
 
 def config(data: Path, bench: Path, *, rewrite: bool = False, target: int | None = None) -> CurateConfig:
-    ec = EngineConfig("scripted", {"model": "m", "api_key_env": "SECRET_ENV"})
+    ec = EngineConfig(
+        "scripted", {"model": "m", "api_key_env": "SECRET_ENV", "base_url": "http://127.0.0.1:9/v1"}
+    )
     return CurateConfig(
         sources=(make_spec("numina", str(data)),),
         rules=resolve_rules("sky-t1", ["math>4", "olympiads>4"]),
@@ -113,9 +117,25 @@ def config(data: Path, bench: Path, *, rewrite: bool = False, target: int | None
     )
 
 
-def use(monkeypatch: pytest.MonkeyPatch, engine: Scripted) -> None:
-    fake: Callable[[EngineConfig], Scripted] = lambda cfg: engine  # noqa: E731
+def scripted_factory(model: str, api_key_env: str | None = None, base_url: str | None = None) -> Scripted:
+    """The option signature preflight checks the ``scripted`` engine against (tests build it themselves)."""
+    raise AssertionError("tests patch pipeline.build_engine")
+
+
+def use(monkeypatch: pytest.MonkeyPatch, engine: Scripted) -> list[EngineConfig]:
+    """Register the ``scripted`` engine for preflight and have the pipeline build ``engine``; returns the
+    configs the pipeline built engines from (a stage whose work is all cached builds none)."""
+    spec = engines.EngineSpec(f"{__name__}:scripted_factory", (), "openai", neutral=("base_url",))
+    monkeypatch.setitem(engines.ENGINES, "scripted", spec)
+    monkeypatch.setenv("SECRET_ENV", "sk-never-written")
+    built: list[EngineConfig] = []
+
+    def fake(cfg: EngineConfig) -> Scripted:
+        built.append(cfg)
+        return engine
+
     monkeypatch.setattr(pipeline, "build_engine", fake)
+    return built
 
 
 def test_curate_funnel_resume_and_exports(
@@ -123,14 +143,14 @@ def test_curate_funnel_resume_and_exports(
 ) -> None:
     data, bench = src
     engine = Scripted()
-    use(monkeypatch, engine)
+    built = use(monkeypatch, engine)
     run = tmp_path / "run"
     manifest = curate(run, config(data, bench, rewrite=True), progress=False)
     funnel = {s["stage"]: s for s in manifest["funnel"]}
     assert funnel["source"]["dropped"] == {"no_gold": 1} and funnel["source"]["rows_out"] == 7
     assert funnel["dedup"]["dropped"] == {"duplicate": 1}
     assert funnel["decontam"]["dropped"] == {"contaminated": 1}
-    assert funnel["select"]["dropped"] == {"source_not_selected": 1, "unlabelled": 1}
+    assert funnel["select"]["dropped"] == {"source_not_selected": 1, "unparsable": 1}
     assert funnel["select"]["rows_out"] == 3  # math and olympiads judged 5 (> 4), one amc_aime
     # rows in == rows out + dropped at every filtering stage: nothing vanishes
     for s in ("source", "dedup", "decontam", "select"):
@@ -141,8 +161,14 @@ def test_curate_funnel_resume_and_exports(
         "labelled",
         "not_needed",
         "not_needed",
-        "unlabelled",
+        "unparsable",
     ]
+    assert manifest["stages"]["difficulty"]["extra"] == {
+        "labelled": 2,
+        "unparsable": 1,
+        "judge_error": 0,
+        "not_needed": 2,
+    }
     reject = manifest["stages"]["reject"]
     assert reject["extra"]["samples_rejected"] == {"not_finished:length": 2, "wrong:not_equal": 2}
     assert reject["dropped"] == {"no_accepted_sample": 1}
@@ -154,16 +180,32 @@ def test_curate_funnel_resume_and_exports(
         assert (run / name).is_file()
     text = (run / "manifest.json").read_text()
     assert "SECRET_ENV" in text and 'api_key"' not in text  # the env var's name, never a key
+    assert not any("sk-never-written" in p.read_text() for p in run.iterdir() if p.is_file())
     assert manifest["config"]["teacher"]["teacher"]["model"] == "Qwen/QwQ-32B-Preview"
+    assert manifest["config"]["teacher"]["teacher"]["name"] == "qwq"
+    assert {r["teacher"] for r in read_jsonl(run / "06_reject.jsonl")} == {"qwq"}  # provenance: the alias
+    files = manifest["stages"]["export"]["extra"]["files"]
+    assert files["sft_trl.jsonl"] == {
+        "format": "trl",
+        "rows": 2,
+        "system_prompt": "sky-t1",
+        "user_suffix": "none",
+    }
+    assert files["rl_trl-rl.jsonl"]["system_prompt"] == "none"
+    assert files["rl_trl-rl.jsonl"]["user_suffix"] == "step-by-step"
 
     calls = engine.calls
     again = curate(run, config(data, bench, rewrite=True), progress=False)
     assert engine.calls == calls and again["funnel"] == manifest["funnel"]  # a re-run is free
 
     # raising the target reruns only the teacher stage onwards, and the teacher resumes from its log
-    curate(run, config(data, bench, rewrite=True, target=1), progress=False)
-    assert engine.calls == calls
+    del built[:]
+    resumed = curate(run, config(data, bench, rewrite=True, target=1), progress=False)
+    assert engine.calls == calls and not built  # everything was cached: no engine was even built
     assert len(list(read_jsonl(run / "sft_trl.jsonl"))) == 1
+    teacher = resumed["stages"]["teacher"]  # D11: problems asked in the earlier run count as out
+    assert (teacher["rows_in"], teacher["rows_out"], teacher["dropped"]) == (3, 3, {})
+    assert resumed["stages"]["reject"]["dropped"] == {"over_target": 2}
     # switching the rewrite off drops it from the manifest and exports the raw responses
     manifest = curate(run, config(data, bench, target=1), progress=False)
     assert "rewrite" not in manifest["stages"] and engine.calls == calls
@@ -176,7 +218,7 @@ def test_interrupted_teacher_resumes_without_losing_samples(
 ) -> None:
     data, bench = src
     run = tmp_path / "run"
-    use(monkeypatch, Scripted(crash_after=4))  # 3 judge calls, then 1 teacher sample, then crash
+    use(monkeypatch, Scripted(crash_after=6))  # 5 judge calls (garbage asked 3 times), 1 teacher sample
     with pytest.raises(KeyboardInterrupt):
         curate(run, config(data, bench), progress=False)
     (log,) = run.glob("teacher-*[0-9a-f].jsonl")
@@ -227,15 +269,64 @@ def test_cli_stage_chain(tmp_path: Path, src: tuple[Path, Path]) -> None:
     assert dropped[0]["reason"] == "contaminated" and dropped[0]["detail"].startswith("amc23:0")
 
 
-def test_one_curate_per_run_dir(tmp_path: Path, src: tuple[Path, Path]) -> None:
+def test_one_curate_per_run_dir(
+    tmp_path: Path, src: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     import fcntl
 
     from skyeval.errors import SkyevalError
 
     data, bench = src
+    use(monkeypatch, Scripted())
     run = tmp_path / "run"
     run.mkdir()
     with (run / ".lock").open("a") as held:
         fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
         with pytest.raises(SkyevalError, match="another skydata curate"):
             curate(run, config(data, bench), progress=False)
+
+
+def test_judge_settings_change_invalidates_the_cache_but_the_endpoint_does_not(
+    tmp_path: Path, src: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data, bench = src
+    engine = Scripted()
+    use(monkeypatch, engine)
+    run = tmp_path / "run"
+    base = config(data, bench)
+    curate(run, base, progress=False)
+    judged = lambda: sum(1 for line in (run / "judge_cache.jsonl").read_text().splitlines())  # noqa: E731
+    first = judged()
+    assert first == 5  # two labelled problems, one garbage reply asked three times
+
+    def judge_with(base_url: str | None = None, **changes: object) -> CurateConfig:
+        assert base.judge is not None
+        options = {**base.judge.engine.options, **({"base_url": base_url} if base_url else {})}
+        judge = JudgeStage(
+            EngineConfig("scripted", options), dataclasses.replace(base.judge.config, **changes)
+        )
+        return dataclasses.replace(base, judge=judge)
+
+    curate(run, judge_with(base_url="http://elsewhere:9/v1"), progress=False)
+    assert judged() == first  # the same model behind another URL: every vote is a cache hit
+    curate(run, judge_with(max_tokens=2048), progress=False)
+    assert judged() == first + 5  # a larger budget changes a vote (D3): asked again
+    manifest = curate(run, judge_with(max_tokens=2048), progress=False)
+    assert judged() == first + 5 and manifest["stages"]["difficulty"]["status"] == "done"
+
+
+def test_no_tmp_file_survives_a_stage_that_fails_midway(
+    tmp_path: Path, src: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data, bench = src
+    run = tmp_path / "run"
+    use(monkeypatch, Scripted(crash_after=1))  # dies inside the difficulty stage, while 03_*.tmp is open
+    with pytest.raises(KeyboardInterrupt):
+        curate(run, config(data, bench), progress=False)
+    assert not list(run.glob("*.tmp")) and not (run / "03_difficulty.jsonl").exists()
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert [s["stage"] for s in manifest["funnel"]] == ["source", "dedup", "decontam"]
+    (run / "stale.jsonl.tmp").write_text("left by kill -9")
+    use(monkeypatch, Scripted())
+    curate(run, config(data, bench), progress=False)
+    assert not list(run.glob("*.tmp"))

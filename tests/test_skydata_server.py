@@ -38,7 +38,9 @@ def data(tmp_path: Path) -> Path:
     return path
 
 
-def curate_args(run: Path, data: Path, url: str, model: str, *, n: int, teacher_rows: str = "") -> list[str]:
+def curate_args(
+    run: Path, data: Path, url: str, model: str, *, n: int, teacher_rows: str = "", allow_empty: bool = True
+) -> list[str]:
     common = ["--base-url", url, "--api-key-env", "SKYDATA_TEST_KEY", "--option", "concurrency=4"]
     judge = [a.replace("--", "--judge-", 1) for a in common]
     teacher = [a.replace("--", "--teacher-", 1) for a in common]
@@ -66,6 +68,7 @@ def curate_args(run: Path, data: Path, url: str, model: str, *, n: int, teacher_
         "--max-tokens",
         "8",
         *(["--rule", teacher_rows] if teacher_rows else []),
+        *(["--allow-empty"] if allow_empty else []),
     ]
 
 
@@ -75,14 +78,24 @@ def test_curate_through_transformers_serve(
     url, model = served_tiny
     monkeypatch.setenv("SKYDATA_TEST_KEY", "sk-test-secret-value")
     run = tmp_path / "run"
+    # the random model's samples are never accepted: an empty SFT export is an error naming why ...
+    res = CliRunner().invoke(main, curate_args(run, data, url, model, n=2, allow_empty=False))
+    assert res.exit_code == 2
+    (line,) = [x for x in res.output.splitlines() if x.startswith("error: ")]
+    assert line.startswith("error: export: 0 rows for sft_trl.jsonl, sft_sharegpt.jsonl, sft_openrlhf.jsonl")
+    assert "reject 2->0 (no_accepted_sample=2); samples rejected: " in line and "--allow-empty" in line
+    assert not list(run.glob("sft_*.jsonl")) and not list(run.glob("*.tmp"))
+    # ... and --allow-empty writes them (only the export stage runs again)
     res = CliRunner().invoke(main, curate_args(run, data, url, model, n=2))
     assert res.exit_code == 0, res.output
+    assert res.output.count("done (checkpoint kept)") == 6
     manifest = json.loads((run / "manifest.json").read_text())
     funnel = {s["stage"]: s for s in manifest["funnel"]}
     statuses = [r["meta"]["difficulty_status"] for r in read_jsonl(run / "03_difficulty.jsonl")]
     assert len(statuses) == 5 and statuses.count("not_needed") == 3  # amc_aime x2 and cn_k12 need no label
-    unlabelled = statuses.count("unlabelled")  # the random model never writes "Difficulty: <n>"
-    assert funnel["select"]["dropped"].get("unlabelled", 0) == unlabelled
+    unparsable = statuses.count("unparsable")  # the random model never writes "Difficulty: <n>"
+    assert funnel["select"]["dropped"].get("unparsable", 0) == unparsable
+    assert manifest["stages"]["difficulty"]["extra"]["unparsable"] == unparsable
     assert funnel["select"]["rows_in"] == funnel["select"]["rows_out"] + sum(
         funnel["select"]["dropped"].values()
     )
@@ -97,8 +110,10 @@ def test_curate_through_transformers_serve(
         assert (run / name).is_file()
     everything = "".join(p.read_text() for p in run.iterdir() if p.is_file())
     assert "sk-test-secret-value" not in everything
-    cache_lines = len((run / "judge_cache.jsonl").read_text().splitlines())
-    assert cache_lines == 2  # one vote for each of the two problems needing a label
+    cache = list(read_jsonl(run / "judge_cache.jsonl"))
+    cache_lines = len(cache)
+    # one vote for each of the two problems needing a label; an unparsable one is asked 3 times in all
+    assert len({r["key"] for r in cache}) == 2 and cache_lines == 3 * unparsable + (2 - unparsable)
 
     again = CliRunner().invoke(main, curate_args(run, data, url, model, n=2))
     assert (
@@ -149,9 +164,13 @@ def test_label_and_generate_with_hf_engine(tiny_model_dir: Path, data: Path, tmp
     assert res.exit_code == 0, res.output
     labelled = list(read_jsonl(tmp_path / "l.jsonl"))
     assert len(labelled) == 5 and all(
-        r["meta"]["difficulty_status"] in ("labelled", "unlabelled") for r in labelled
+        r["meta"]["difficulty_status"] in ("labelled", "unparsable") for r in labelled
     )
-    assert len((tmp_path / "l.cache.jsonl").read_text().splitlines()) == 10
+    votes: dict[tuple[str, int], list[object]] = {}
+    for row in read_jsonl(tmp_path / "l.cache.jsonl"):
+        votes.setdefault((row["key"], row["vote"]), []).append(row["level"])
+    assert len(votes) == 10  # 5 problems x 2 votes, each settled: a parsed level or 3 unparsable attempts
+    assert all(levels[-1] is not None or len(levels) == 3 for levels in votes.values())
     log = tmp_path / "gen.jsonl"
     res = runner.invoke(
         main,

@@ -12,7 +12,7 @@ import pytest
 
 from skydata.decontam import BenchmarkProblem, DecontamConfig, NgramIndex, decontaminate, load_benchmarks
 from skydata.dedup import dedup
-from skydata.difficulty import JudgeCache, JudgeConfig, label, parse_level
+from skydata.difficulty import MAX_ATTEMPTS, JudgeCache, JudgeConfig, LabelCounts, label, parse_level
 from skydata.export import export_rows
 from skydata.mix import mix, parse_part
 from skydata.records import Drop, Generation, Item
@@ -23,6 +23,7 @@ from skydata.sources import last_boxed, make_spec, parse_fields, read_source
 from skydata.teacher import problem_key, resolve_teacher
 from skyeval.errors import SkyevalError
 from skyeval.jsonl import AppendLog, read_jsonl
+from skyeval.prompts import QWEN_COT, QWQ, SKY_T1
 from skyeval.types import Completion, GenerationRequest, SamplingParams
 
 
@@ -144,12 +145,12 @@ class ScriptedEngine:
                 yield Completion(r.problem_id, i, text, finish, 3, len(text))  # type: ignore[arg-type]
 
 
-def test_label_votes_median_unlabelled_and_cache(tmp_path: Path) -> None:
+def test_label_votes_median_unparsable_retries_and_cache(tmp_path: Path) -> None:
     def answer(prompt: str, vote: int) -> tuple[str, str]:
         if "garbage" in prompt:
             return "I cannot say", "stop"
         if "flaky" in prompt:
-            return "", "error"
+            return "HTTP 400: model not found", "error"
         return f"Difficulty: {[3, 6, 5][vote]}", "stop"
 
     items = [
@@ -162,25 +163,55 @@ def test_label_votes_median_unlabelled_and_cache(tmp_path: Path) -> None:
     cfg = JudgeConfig("scripted:x", votes=3, batch=2)
     engine = ScriptedEngine(answer)
     cache = JudgeCache(tmp_path / "cache.jsonl")
-    out = {
-        i.id: i
-        for i in label(items, lambda: engine, cfg, cache, wanted=lambda it: needs_label(rules, it.source))
-    }
+    counts = LabelCounts()
+    wanted = lambda it: needs_label(rules, it.source)  # noqa: E731
+    out = {i.id: i for i in label(items, engine, cfg, cache, wanted=wanted, counts=counts)}
     cache.close()
     assert out["a"].meta["difficulty"] == 5.0 and out["a"].meta["difficulty_votes"] == [3, 6, 5]
-    assert out["b"].meta["difficulty"] is None and out["b"].meta["difficulty_status"] == "unlabelled"
+    assert out["b"].meta["difficulty"] is None and out["b"].meta["difficulty_status"] == "unparsable"
     assert out["c"].meta["difficulty_status"] == "judge_error"  # engine errors are not cached
     assert out["d"].meta["difficulty_status"] == "not_needed"
-    assert engine.calls == 9
-    # a re-run asks only for what is missing (the errored votes)
+    # a: 3 votes; b: 3 votes x MAX_ATTEMPTS (unparsable, asked again); c: 3 failed votes, not retried
+    assert engine.calls == 3 + 3 * MAX_ATTEMPTS + 3
+    assert dict(counts.status) == {"labelled": 1, "unparsable": 1, "judge_error": 1, "not_needed": 1}
+    assert (counts.tally.work, counts.tally.errors) == (9, 3)
+    assert counts.tally.first_error == "HTTP 400: model not found"
+    rows = list(read_jsonl(tmp_path / "cache.jsonl"))
+    assert sorted(r["attempt"] for r in rows if r["level"] is None) == [0, 0, 0, 1, 1, 1, 2, 2, 2]
+    # a re-run asks only for what is missing (the errored votes); the unparsable ones are settled
     engine2 = ScriptedEngine(answer)
     cache2 = JudgeCache(tmp_path / "cache.jsonl")
-    again = {
-        i.id: i
-        for i in label(items, lambda: engine2, cfg, cache2, wanted=lambda it: needs_label(rules, it.source))
-    }
+    again = {i.id: i for i in label(items, engine2, cfg, cache2, wanted=wanted)}
     cache2.close()
     assert engine2.calls == 3 and again["a"].meta == out["a"].meta
+    # --rejudge-unparsable forgets the unparsable attempts: b gets MAX_ATTEMPTS new ones per vote
+    engine3 = ScriptedEngine(answer)
+    cache3 = JudgeCache(tmp_path / "cache.jsonl", rejudge_unparsable=True)
+    assert cache3.forgotten == 3 * MAX_ATTEMPTS
+    list(label(items, engine3, cfg, cache3, wanted=wanted))
+    cache3.close()
+    assert engine3.calls == 3 * MAX_ATTEMPTS + 3
+
+
+def test_judge_cache_is_keyed_by_what_changes_a_vote(tmp_path: Path) -> None:
+    """Model id, rubric version, temperature and max tokens are in the key; the endpoint URL is not."""
+    engine = ScriptedEngine(lambda prompt, vote: ("Difficulty: 4", "stop"))
+    items = [item("a", "one problem"), item("b", "another problem")]
+
+    def calls(cfg: JudgeConfig) -> int:
+        before = engine.calls
+        with_cache = JudgeCache(tmp_path / "cache.jsonl")
+        list(label(items, engine, cfg, with_cache))
+        with_cache.close()
+        return engine.calls - before
+
+    base = JudgeConfig("gpt-4o-mini", max_tokens=1024)
+    assert calls(base) == 2 and calls(base) == 0  # cached
+    assert calls(JudgeConfig("gpt-4o-mini", max_tokens=2048)) == 2  # D3: a larger budget is asked again
+    assert calls(JudgeConfig("gpt-4o-mini", temperature=0.3)) == 2
+    assert calls(JudgeConfig("gpt-4o", max_tokens=1024)) == 2
+    assert calls(JudgeConfig("gpt-4o-mini", votes=2)) == 4  # 0.7 by default with two votes: a new key
+    assert base.cache_key("x") != JudgeConfig("gpt-4o-mini", max_tokens=1024, temperature=0.5).cache_key("x")
 
 
 # ---------------------------------------------------------------- selection, dedup, decontamination
@@ -203,6 +234,14 @@ def test_select_rules_and_presets() -> None:
         "source_not_selected": 1,
         "unlabelled": 1,
     }
+    statuses = [
+        item("p", "x", "math", difficulty=None, difficulty_status="unparsable"),
+        item("e", "x", "math", difficulty=None, difficulty_status="judge_error"),
+    ]
+    assert [o.reason for o in select(statuses, resolve_rules("sky-t1")) if isinstance(o, Drop)] == [
+        "unparsable",
+        "judge_error",
+    ]
     custom = resolve_rules("sky-t1", ["math>2", "cn_k12:all"])
     assert {o.id for o in select(rows, custom) if isinstance(o, Item)} == {"m3", "m4", "o9", "a", "k"}
     with pytest.raises(SkyevalError, match="bad selection rule"):
@@ -303,13 +342,25 @@ def test_reject_policies_target_and_reasons() -> None:
         RejectConfig(policy="best")
 
 
-def test_teacher_aliases() -> None:
+def test_teacher_aliases_prompts_and_unknown_names() -> None:
     qwq = resolve_teacher("qwq")
-    assert qwq.model == "Qwen/QwQ-32B-Preview" and qwq.system_prompt and "Qwen" in qwq.system_prompt
+    assert (qwq.name, qwq.model, qwq.system_prompt) == ("qwq", "Qwen/QwQ-32B-Preview", "qwq")
+    system, user = qwq.messages("P")
+    assert system.content == QWQ and user.content == "P\n\n" + QWEN_COT
     r1 = resolve_teacher("r1-distill-qwen-7b")
-    assert r1.system_prompt is None and r1.messages("P")[0].role == "user"
-    anyid = resolve_teacher("my-org/model", system_prompt="Be brief.")
-    assert anyid.model == "my-org/model" and anyid.messages("P")[0].content == "Be brief."
+    assert r1.system_prompt == "none" and [m.role for m in r1.messages("P")] == ["user"]
+    sky = resolve_teacher("sky-t1-32b")
+    assert sky.messages("P")[0].content == SKY_T1  # the verbatim prompt, not a paraphrase
+    served = resolve_teacher("qwq", model="served-name")
+    assert (served.name, served.model) == ("qwq", "served-name")  # provenance keeps the alias
+    anyid = resolve_teacher("my-org/model", system_prompt="sky-t1")
+    assert (anyid.name, anyid.model) == ("my-org/model", "my-org/model")
+    assert anyid.messages("P")[0].content == SKY_T1
+    assert resolve_teacher(None, model="gpt-4o").name == "gpt-4o"
+    with pytest.raises(SkyevalError, match="unknown teacher alias 'qwq-preview'; choose one of: qwq"):
+        resolve_teacher("qwq-preview")  # a typo never becomes a model id
+    with pytest.raises(SkyevalError, match="unknown system prompt 'Be brief.'"):
+        resolve_teacher("qwq", system_prompt="Be brief.")
 
 
 # ---------------------------------------------------------------- export, mixtures, RL filter
@@ -328,21 +379,24 @@ SFT = {
 def test_export_formats() -> None:
     (trl,) = export_rows([SFT], "trl")
     assert [m["role"] for m in trl["messages"]] == ["system", "user", "assistant"] and trl["source"] == "math"
-    (sg,) = export_rows([SFT], "sharegpt", system_prompt="S")
-    assert sg["system"] == "S" and [c["from"] for c in sg["conversations"]] == ["human", "gpt"]
-    (orl,) = export_rows([SFT], "openrlhf", system_prompt="")
+    assert trl["messages"][0]["content"] == SKY_T1 and trl["messages"][1]["content"] == "What is 1+1?"
+    (sg,) = export_rows([SFT], "sharegpt", system_prompt="qwq")
+    assert sg["system"] == QWQ and [c["from"] for c in sg["conversations"]] == ["human", "gpt"]
+    (orl,) = export_rows([SFT], "openrlhf", system_prompt="none")
     assert (
         orl["input"] == [{"role": "user", "content": "What is 1+1?"}]
         and orl["output"][0]["role"] == "assistant"
     )
     (rl,) = export_rows([SFT], "openrlhf-rl")
-    assert rl["label"] == "2" and rl["prompt"][-1]["role"] == "user"
+    assert rl["label"] == "2" and rl["prompt"] == [{"role": "user", "content": "What is 1+1?\n\n" + QWEN_COT}]
     (trl_rl,) = export_rows([SFT], "trl-rl")
     assert trl_rl["answer"] == "2"
     with pytest.raises(SkyevalError, match="missing response"):
         list(export_rows([{"problem": "x", "gold": "1"}], "trl"))
     with pytest.raises(SkyevalError, match="unknown export format"):
         list(export_rows([SFT], "alpaca"))
+    with pytest.raises(SkyevalError, match="unknown system prompt 'S'"):
+        list(export_rows([SFT], "trl", system_prompt="S"))
 
 
 def test_mix_counts_fractions_and_provenance(tmp_path: Path) -> None:

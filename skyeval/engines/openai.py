@@ -5,7 +5,8 @@ handed to the caller as they finish. 429, 5xx, timeouts and connection errors ar
 backoff and jitter (``Retry-After`` honoured); after ``max_retries`` the run stops with a one-line error.
 ``n`` samples are asked for in one request when ``use_n`` is on; a server that rejects ``n`` or returns fewer
 choices gets one request per missing sample from then on. The API key is read from the environment variable
-``api_key_env`` and only ever sent in the ``Authorization`` header: never stored, logged or put in an error.
+``api_key_env`` (none named: no key is sent) and only ever sent in the ``Authorization`` header: never stored,
+logged or put in an error.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ class OpenAIEngine:
         self,
         model: str,
         base_url: str | None = None,
-        api_key_env: str = "OPENAI_API_KEY",
+        api_key_env: str | None = None,
         mode: Literal["chat", "completion"] = "chat",
         concurrency: int = 32,
         max_retries: int = 6,
@@ -123,7 +124,7 @@ class OpenAIEngine:
         import httpx
 
         headers = {"Content-Type": "application/json"}
-        key = os.environ.get(self.api_key_env)
+        key = os.environ.get(self.api_key_env) if self.api_key_env else None  # no variable named: no key
         if key:
             headers["Authorization"] = f"Bearer {key}"
         limits = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency)

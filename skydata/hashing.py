@@ -1,4 +1,4 @@
-"""Content hashes for skydata caches (crash-safe JSONL lives in :mod:`skyeval.jsonl`)."""
+"""Content hashes for skydata caches and logs (crash-safe JSONL lives in :mod:`skyeval.jsonl`)."""
 
 from __future__ import annotations
 
