@@ -80,24 +80,30 @@ def _trl_launch(
     return Launch(summary, config, command, prepare=(check_data,))
 
 
-def _check_trl_config(config_cls_name: str, kwargs: dict[str, Any]) -> tuple[str, ...]:
-    """Build TRL's own config dataclass from ``kwargs``: TRL validates names and values.
+def _check_trl_config(config_cls: Any, kwargs: dict[str, Any]) -> tuple[str, ...]:
+    """Build TRL's own config dataclass (or PRIME's subclass of it) from ``kwargs``: it validates names and values.
 
     Planning a GPU run on a machine without CUDA: transformers refuses ``bf16`` there, so that one flag is
     checked with ``bf16=False`` and a note says so.
     """
     import torch
-    import trl
 
     notes: tuple[str, ...] = ()
     if kwargs.get("bf16") and not torch.cuda.is_available():
         kwargs = {**kwargs, "bf16": False}
         notes = ("bf16 is checked on the GPU machines (this one has no CUDA)",)
     try:
-        getattr(trl, config_cls_name)(**kwargs)
+        config_cls(**kwargs)
     except (TypeError, ValueError) as err:
-        raise SkyevalError(f"TRL {config_cls_name} rejects the settings: {err}") from err
+        raise SkyevalError(f"TRL {config_cls.__name__} rejects the settings: {err}") from err
     return notes
+
+
+PRIME_REPLICATED_NOTE = (
+    "PRIME's implicit PRM (fp32 weights, gradients and AdamW state: 16 bytes per parameter) and its frozen "
+    "reference are replicated on every device, not sharded by ZeRO-3/FSDP: about 18 bytes per parameter per "
+    "device on top of the policy (a 7B model: ~126 GB)"
+)
 
 
 def _with_notes(launch: Launch, notes: tuple[str, ...]) -> Launch:
@@ -107,7 +113,9 @@ def _with_notes(launch: Launch, notes: tuple[str, ...]) -> Launch:
 
 def plan_sft_trl(spec: SFTSpec, cluster: Cluster, options: LaunchOptions) -> Launch:
     kwargs = trl_backend.sft_config_kwargs(spec, cluster)
-    notes = _check_trl_config("SFTConfig", kwargs)
+    from trl.trainer.sft_config import SFTConfig
+
+    notes = _check_trl_config(SFTConfig, kwargs)
     launch = _trl_launch(
         spec, cluster, kwargs, lambda: trl_backend.train_sft(spec, cluster), lambda: load_sft_rows(spec.data)
     )
@@ -120,13 +128,11 @@ def plan_sft_openrlhf(spec: SFTSpec, cluster: Cluster, options: LaunchOptions) -
 
 
 def plan_rl_trl(spec: RLSpec, cluster: Cluster, options: LaunchOptions) -> Launch:
-    if spec.algo not in trl_backend.RL_ALGOS:
-        raise SkyevalError(
-            f"--backend trl runs --algo {' or '.join(trl_backend.RL_ALGOS)}; --algo {spec.algo} needs "
-            "--backend openrlhf (accuracy-band prompt filtering)"
-        )
-    kwargs = trl_backend.rl_config_kwargs(spec, cluster)
-    notes = _check_trl_config(trl_backend.RL_ALGOS[spec.algo], kwargs)
+    algo = trl_backend.rl_algo(spec.algo)
+    kwargs = algo.config_kwargs(spec, cluster)
+    notes = _check_trl_config(algo.classes()[0], kwargs)
+    if spec.algo == "prime" and cluster.world_size > 1:
+        notes = (*notes, PRIME_REPLICATED_NOTE)
     if spec.use_vllm and importlib.util.find_spec("vllm") is None:
         notes = (
             *notes,

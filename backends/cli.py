@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from typing import Any
 
 import click
 
 from skyeval.clickutil import ErrorGroup
+from skyeval.errors import SkyevalError
 from skytrain import api, recipes
-from skytrain.specs import Cluster, RLSpec, SFTSpec
+from skytrain.specs import Cluster, PrimeSettings, RLSpec, SFTSpec
 
 
 @click.group(cls=ErrorGroup)
@@ -135,6 +136,77 @@ def sft(backend: str, hostfile: str | None, dry_run: bool, **kw: Any) -> None:
     _launch(backend, SFTSpec(**kw), cluster, api.LaunchOptions(hostfile=hostfile), dry_run)
 
 
+def _prime_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """PRIME's settings (``--backend trl --algo prime``); defaults: the paper and its released run script."""
+    defaults = PrimeSettings()
+    options = [
+        click.option(
+            "--prime-beta",
+            default=defaults.beta,
+            show_default=True,
+            help="beta of r_t = beta log(pi_phi/pi_ref).",
+        ),
+        click.option(
+            "--prime-lr", default=defaults.lr, show_default=True, help="Learning rate of the implicit PRM."
+        ),
+        click.option(
+            "--prime-process-coef",
+            default=defaults.process_coef,
+            show_default=True,
+            help="Weight of the process rewards.",
+        ),
+        click.option(
+            "--prime-outcome-coef",
+            default=defaults.outcome_coef,
+            show_default=True,
+            help="Weight of the outcome reward.",
+        ),
+        click.option(
+            "--prime-update",
+            type=click.Choice(["after", "before"]),
+            default=defaults.update,
+            show_default=True,
+            help="after: rewards from the PRM's forward before its update (one forward); before: update, then score.",
+        ),
+        click.option(
+            "--prime-reward-norm",
+            type=click.Choice(["batch_norm", "none"]),
+            default=defaults.reward_norm,
+            show_default=True,
+            help="batch_norm: divide process rewards by the batch's largest |return|.",
+        ),
+        click.option(
+            "--prime-grad-clip", default=defaults.grad_clip, show_default=True, help="PRM gradient-norm clip."
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _prime_settings(kw: dict[str, Any]) -> PrimeSettings:
+    names = [f.name for f in fields(PrimeSettings)]
+    return PrimeSettings(**{name: kw.pop(f"prime_{name}") for name in names})
+
+
+def _refuse_unsupported(backend: str, algo: str) -> None:
+    """An explicitly passed flag that this backend/algorithm ignores is an error, not a silent no-op."""
+    context = click.get_current_context()
+    given = {
+        name
+        for name in context.params
+        if context.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE
+    }
+    prime_only = sorted(n for n in given if n.startswith("prime_"))
+    if prime_only and (backend, algo) != ("trl", "prime"):
+        flags = ", ".join("--" + n.replace("_", "-") for n in prime_only)
+        raise SkyevalError(f"{flags}: PRIME's implicit-PRM settings apply to --backend trl --algo prime only")
+    trl_only = sorted(n for n in given & {"save_steps", "resume"})
+    if trl_only and backend != "trl":
+        flags = ", ".join("--" + n.replace("_", "-") for n in trl_only)
+        raise SkyevalError(f"{flags}: checkpoints and resuming are wired for --backend trl only")
+
+
 @main.command()
 @click.option("--backend", type=click.Choice(sorted(api.RL_BACKENDS)), default="openrlhf", show_default=True)
 @click.option(
@@ -142,8 +214,9 @@ def sft(backend: str, hostfile: str | None, dry_run: bool, **kw: Any) -> None:
     type=click.Choice(["rloo", "grpo", "prime"]),
     default="rloo",
     show_default=True,
-    help="rloo/grpo (TRL), rloo/prime (OpenRLHF). prime = RLOO + PRIME's accuracy-band prompt filtering; "
-    "PRIME's implicit process reward model is NOT in OpenRLHF and is not used.",
+    help="TRL: rloo, grpo, or prime = PRIME with its implicit process reward model trained online (dense "
+    "token rewards + RLOO + accuracy-band filter). OpenRLHF: rloo, or prime = PRIME-style filtering + RLOO: "
+    "PRIME's implicit process reward model is NOT in OpenRLHF and is not used there.",
 )
 @click.option("--model", required=True, help="Policy to start from: a local path or a Hub id.")
 @click.option(
@@ -165,7 +238,10 @@ def sft(backend: str, hostfile: str | None, dry_run: bool, **kw: Any) -> None:
 @click.option("--max-steps", default=-1, show_default=True, help="Stop after N steps (TRL only).")
 @click.option("--per-device-batch", "per_device_max", default=1, show_default=True)
 @click.option(
-    "--filter-range", type=(float, float), default=None, help="Keep prompts with mean reward in (LO, HI)."
+    "--filter-range",
+    type=(float, float),
+    default=None,
+    help="Keep prompts with mean reward in (LO, HI); --algo prime: default 0.2 0.8.",
 )
 @click.option("--prompt-key", default="prompt", show_default=True)
 @click.option("--answer-key", default="answer", show_default=True)
@@ -174,17 +250,24 @@ def sft(backend: str, hostfile: str | None, dry_run: bool, **kw: Any) -> None:
 @click.option("--tensor-parallel", default=1, show_default=True, help="vLLM tensor-parallel size.")
 @click.option("--precision", type=click.Choice(["auto", "bf16", "fp32"]), default="auto", show_default=True)
 @click.option("--seed", default=42, show_default=True)
+@click.option("--save-steps", default=None, type=int, help="TRL: checkpoint every N steps (default: none).")
+@click.option("--resume", is_flag=True, help="TRL: continue from the newest checkpoint-N in --output-dir.")
+@_prime_options
 @click.option("--ray-address", default=None, help="Submit the OpenRLHF run as a Ray job to this cluster.")
 @_cluster_options
 def rl(backend: str, ray_address: str | None, dry_run: bool, **kw: Any) -> None:
-    """RL with skyeval's grader as the outcome reward (OpenRLHF train_ppo_ray, or TRL RLOO/GRPO).
+    """RL with skyeval's grader as the outcome reward (OpenRLHF train_ppo_ray, or TRL RLOO/GRPO/PRIME).
 
-    `--algo prime` is honest about OpenRLHF: RLOO on the outcome reward with PRIME's prompt filtering
-    (prompts whose 4 rollouts are all right or all wrong are replaced: mean reward kept inside 0.2-0.8) and
-    the oversampling that replacement implies. PRIME's implicit process reward model is not implemented.
+    `--backend trl --algo prime` is PRIME: an implicit PRM initialised from --model, trained online from the
+    grader's labels, gives token rewards combined with the outcome reward through RLOO (docs/training.md).
+    `--backend openrlhf --algo prime` is PRIME-style filtering + RLOO: RLOO on the outcome reward with
+    PRIME's prompt filtering (prompts whose 4 rollouts are all right or all wrong are replaced: mean reward
+    kept inside 0.2-0.8); PRIME's implicit process reward model is not used there.
     """
+    _refuse_unsupported(backend, kw["algo"])
     cluster = _cluster(kw)
-    _launch(backend, RLSpec(**kw), cluster, api.LaunchOptions(ray_address=ray_address), dry_run)
+    prime = _prime_settings(kw)
+    _launch(backend, RLSpec(**kw, prime=prime), cluster, api.LaunchOptions(ray_address=ray_address), dry_run)
 
 
 @main.command()

@@ -85,6 +85,22 @@ class SFTSpec:
 
 
 @dataclass(frozen=True)
+class PrimeSettings:
+    """PRIME's own settings (``--backend trl --algo prime``); defaults from the paper and its released run script.
+
+    The accuracy band is ``RLSpec.filter_range`` (default (0.2, 0.8) under ``--algo prime``).
+    """
+
+    beta: float = 0.05  # implicit reward scale (reward_model.prime_model.beta_train)
+    lr: float = 1e-6  # PRM learning rate (reward_model.prime_model.optim.lr)
+    process_coef: float = 5.0  # weight of the process rewards (reward_model.rm_coef)
+    outcome_coef: float = 5.0  # weight of the outcome reward (verifier.reward_coef)
+    update: Literal["after", "before"] = "after"  # rewards from the PRM before / after its update
+    reward_norm: Literal["batch_norm", "none"] = "batch_norm"  # reward_model.prime_norm
+    grad_clip: float = 10.0  # PRM gradient-norm clip (reward_model.prime_model.optim.grad_clip)
+
+
+@dataclass(frozen=True)
 class RLSpec:
     """RL with skyeval's grader as the outcome reward. Batches count prompts; samples = prompts x rollouts."""
 
@@ -110,6 +126,9 @@ class RLSpec:
     tensor_parallel: int = 1
     precision: Literal["auto", "bf16", "fp32"] = "auto"
     seed: int = 42
+    save_steps: int | None = None  # TRL: checkpoint every N steps (None: no intermediate checkpoints)
+    resume: bool = False  # TRL: continue from the last checkpoint-N in output_dir
+    prime: PrimeSettings = PrimeSettings()
 
     @property
     def sample_batch(self) -> int:
@@ -143,4 +162,10 @@ def read_spec(path: Path) -> tuple[SFTSpec | RLSpec, Cluster]:
         raise SkyevalError(f"{path}: unknown spec fields {sorted(unknown)}")
     if values.get("filter_range") is not None:
         values["filter_range"] = tuple(values["filter_range"])
+    if isinstance(values.get("prime"), dict):
+        prime = values["prime"]
+        unknown = set(prime) - {f.name for f in fields(PrimeSettings)}
+        if unknown:
+            raise SkyevalError(f"{path}: unknown spec fields {sorted('prime.' + k for k in unknown)}")
+        values["prime"] = PrimeSettings(**prime)
     return cls(**values), Cluster(**row.get("cluster", {}))

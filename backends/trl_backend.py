@@ -8,6 +8,7 @@ No training loop lives here: TRL trains. The config builders are pure (dicts you
 
 from __future__ import annotations
 
+import importlib
 import sys
 import time
 from collections.abc import Callable
@@ -75,10 +76,8 @@ def sft_config_kwargs(spec: SFTSpec, cluster: Cluster) -> dict[str, Any]:
 
 def rl_config_kwargs(spec: RLSpec, cluster: Cluster) -> dict[str, Any]:
     """The ``trl.RLOOConfig`` / ``trl.GRPOConfig`` arguments: the global batch counts samples (prompts x rollouts)."""
-    if spec.filter_range is not None:
-        raise SkyevalError(
-            "accuracy-band prompt filtering is an OpenRLHF feature here; use --backend openrlhf --algo prime"
-        )
+    if spec.filter_range is not None and spec.algo != "prime":
+        raise SkyevalError("accuracy-band prompt filtering (--filter-range) is part of --algo prime")
     split = split_batch(spec.sample_batch, cluster.world_size, spec.per_device_max)
     return {
         "output_dir": spec.output_dir,
@@ -94,12 +93,63 @@ def rl_config_kwargs(spec: RLSpec, cluster: Cluster) -> dict[str, Any]:
         "use_vllm": spec.use_vllm,
         "vllm_mode": "colocate",
         "vllm_tensor_parallel_size": spec.tensor_parallel,
-        "save_strategy": "no",
+        "save_strategy": "steps" if spec.save_steps else "no",
+        "save_steps": spec.save_steps or 500,
         "logging_steps": 1,
         "report_to": "none",
         "seed": spec.seed,
         **_precision_flags(spec.precision, cluster),
     }
+
+
+PRIME_FILTER = (0.2, 0.8)  # the paper's accuracy band (0.2 <= acc <= 0.8 in its code; strict here)
+
+
+def prime_config_kwargs(spec: RLSpec, cluster: Cluster) -> dict[str, Any]:
+    """The ``skytrain.prime.PrimeConfig`` arguments: GRPO's plus PRIME's settings and accuracy band."""
+    low, high = spec.filter_range or PRIME_FILTER
+    prime = spec.prime
+    return {
+        **rl_config_kwargs(spec, cluster),
+        "prime_beta": prime.beta,
+        "prime_lr": prime.lr,
+        "prime_process_coef": prime.process_coef,
+        "prime_outcome_coef": prime.outcome_coef,
+        "prime_filter_low": low,
+        "prime_filter_high": high,
+        "prime_update": prime.update,
+        "prime_reward_norm": prime.reward_norm,
+        "prime_grad_clip": prime.grad_clip,
+    }
+
+
+@dataclass(frozen=True)
+class TrlAlgo:
+    """An ``--algo`` on TRL: where its config and trainer classes live (imported at use) and its config builder."""
+
+    module: str
+    config: str
+    trainer: str
+    config_kwargs: Callable[[RLSpec, Cluster], dict[str, Any]]
+
+    def classes(self) -> tuple[Any, Any]:
+        """``(config class, trainer class)``, importing their module now."""
+        module = importlib.import_module(self.module)
+        return getattr(module, self.config), getattr(module, self.trainer)
+
+
+RL_ALGOS: dict[str, TrlAlgo] = {
+    "rloo": TrlAlgo("trl", "RLOOConfig", "RLOOTrainer", rl_config_kwargs),
+    "grpo": TrlAlgo("trl", "GRPOConfig", "GRPOTrainer", rl_config_kwargs),
+    "prime": TrlAlgo("skytrain.prime", "PrimeConfig", "PrimeTrainer", prime_config_kwargs),
+}
+
+
+def rl_algo(name: str) -> TrlAlgo:
+    algo = RL_ALGOS.get(name)
+    if algo is None:
+        raise SkyevalError(f"--backend trl supports --algo {', '.join(RL_ALGOS)}, not {name!r}")
+    return algo
 
 
 def check_chat_template(spec: SFTSpec) -> None:
@@ -163,41 +213,46 @@ def train_sft(spec: SFTSpec, cluster: Cluster = Cluster()) -> TrainResult:
     return _result(trainer, spec.output_dir, started)
 
 
-# --algo -> the TRL config class; its trainer is the same name with "Trainer" for "Config"
-RL_ALGOS: dict[str, str] = {"rloo": "RLOOConfig", "grpo": "GRPOConfig"}
-
-
 def train_rl(spec: RLSpec, cluster: Cluster = Cluster()) -> TrainResult:
-    """Run TRL RLOO or GRPO with ``skyeval.rewards.reward`` (the dataset's ``answer`` column reaches it by name)."""
+    """Run TRL RLOO, GRPO or PRIME with ``skyeval.rewards.reward`` (the dataset's ``answer`` column reaches it by name)."""
     for module in ("trl", "datasets", "torch"):
         require(module, extra="train", what=f"skytrain rl --backend trl --algo {spec.algo}")
     if spec.use_vllm:
         require(
             "vllm", extra="vllm", what="generation with vLLM (pass --no-vllm to generate with transformers)"
         )
-    import trl
     from datasets import Dataset
 
     from skyeval.rewards import reward
 
-    config_name = RL_ALGOS.get(spec.algo)
-    if config_name is None:
-        raise SkyevalError(f"--backend trl supports --algo {' or '.join(RL_ALGOS)}, not {spec.algo!r}")
-    config_cls = getattr(trl, config_name)
-    trainer_cls = getattr(trl, config_name.removesuffix("Config") + "Trainer")
+    algo = rl_algo(spec.algo)
+    config_cls, trainer_cls = algo.classes()
     rows = load_rl_rows(
         spec.data, prompt_key=spec.prompt_key, answer_key=spec.answer_key, system_prompt=spec.system_prompt
     )
+    resume = resume_checkpoint(spec.output_dir) if spec.resume else None
     started = time.perf_counter()
     trainer = trainer_cls(
         model=spec.model,
         reward_funcs=[reward],
-        args=config_cls(**rl_config_kwargs(spec, cluster)),
+        args=config_cls(**algo.config_kwargs(spec, cluster)),
         train_dataset=Dataset.from_list(rows),
     )
-    trainer.train()
+    trainer.train(resume_from_checkpoint=resume)
     trainer.save_model(spec.output_dir)
     return _result(trainer, spec.output_dir, started)
+
+
+def resume_checkpoint(output_dir: str) -> str:
+    """The newest ``checkpoint-N`` in ``output_dir`` (``--resume``); none is a one-line error."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    last = get_last_checkpoint(output_dir) if Path(output_dir).is_dir() else None  # type: ignore[no-untyped-call]
+    if last is None:
+        raise SkyevalError(
+            f"--resume: no checkpoint-N folder in {output_dir} (save them with --save-steps N)"
+        )
+    return str(last)
 
 
 RUNNERS: dict[type, Callable[[Any, Cluster], TrainResult]] = {SFTSpec: train_sft, RLSpec: train_rl}
