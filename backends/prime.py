@@ -314,10 +314,11 @@ class PrimeTrainer(GRPOTrainer):
             loss_sum += float(loss.detach())
             predicted = (rewards.detach().sum(-1) > 0).float()
             right += float(((predicted == labels[rows]).float() * keep[rows]).sum())
-        if self.accelerator.num_processes > 1:
+        if self.accelerator.num_processes > 1:  # every process reduces every parameter, kept samples or not
             for param in self.prm.parameters():
-                if param.grad is not None:
-                    dist.all_reduce(param.grad, op=dist.ReduceOp.SUM)
+                if param.grad is None:
+                    param.grad = torch.zeros_like(param)
+                dist.all_reduce(param.grad, op=dist.ReduceOp.SUM)
         grad_norm = torch.nn.utils.clip_grad_norm_(self.prm.parameters(), args.prime_grad_clip)
         self.prm_optimizer.step()
         self.prm_optimizer.zero_grad(set_to_none=True)

@@ -23,10 +23,11 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("trl")
 datasets = pytest.importorskip("datasets")
 
+from testkit.prime_worker import ROLLOUTS, first_token_is_even, prime_config, prompts  # noqa: E402
+
 from skytrain.prime import (  # noqa: E402 - after the importorskips
     PRM_DIR,
     PRM_OPTIMIZER_FILE,
-    PrimeConfig,
     PrimeTrainer,
     band_keep,
     last_token,
@@ -34,43 +35,10 @@ from skytrain.prime import (  # noqa: E402 - after the importorskips
     process_baselines,
 )
 
-ROLLOUTS = 4
-
-
-def _config(out: Path, **overrides: Any) -> PrimeConfig:
-    settings: dict[str, Any] = {
-        "output_dir": str(out),
-        "per_device_train_batch_size": 16,
-        "num_generations": ROLLOUTS,
-        "max_completion_length": 8,
-        "top_k": 4,  # few distinct tokens per position, so the scripted labels below are learnable
-        "learning_rate": 1e-5,
-        "logging_steps": 1,
-        "report_to": "none",
-        "save_strategy": "no",
-        "use_vllm": False,
-        "bf16": False,
-        "seed": 0,
-        "disable_tqdm": True,
-        "prime_beta": 0.5,
-        "prime_lr": 3e-3,
-    }
-    return PrimeConfig(**{**settings, **overrides})
-
-
-def _prompts(n: int) -> Any:
-    rows = [{"prompt": [{"role": "user", "content": f"What is {i} + 1?"}]} for i in range(n)]
-    return datasets.Dataset.from_list(rows)
-
-
-def first_token_is_even(completion_ids: list[list[int]], **kwargs: Any) -> list[float]:
-    """Scripted outcome verifier: correct when the first response token has an even id."""
-    return [float(ids[0] % 2 == 0) for ids in completion_ids]
-
 
 def _trainer(model: Path, out: Path, reward: Any = first_token_is_even, **overrides: Any) -> PrimeTrainer:
     return PrimeTrainer(
-        model=str(model), reward_funcs=[reward], args=_config(out, **overrides), train_dataset=_prompts(8)
+        model=str(model), reward_funcs=[reward], args=prime_config(out, **overrides), train_dataset=prompts()
     )
 
 
@@ -254,6 +222,7 @@ def test_resume_without_prm_state_is_refused(
 
 def test_prime_settings_survive_the_spec_file(tmp_path: Path) -> None:
     """``accelerate launch -m skytrain.trl_backend SPEC.json`` rebuilds the same spec in every process."""
+    from skyeval.errors import SkyevalError
     from skytrain.specs import Cluster, PrimeSettings, RLSpec, read_spec, write_spec
 
     spec = RLSpec(
@@ -264,8 +233,35 @@ def test_prime_settings_survive_the_spec_file(tmp_path: Path) -> None:
     row = json.loads(path.read_text())
     row["spec"]["prime"]["bogus"] = 1
     path.write_text(json.dumps(row))
-    with pytest.raises(Exception, match="prime.bogus"):
+    with pytest.raises(SkyevalError, match="prime.bogus"):
         read_spec(path)
+
+
+def test_two_processes_keep_identical_prm_replicas(tmp_path: Path) -> None:
+    """``torchrun`` with 2 CPU processes (gloo): PRM gradients are all-reduced, so the replicas stay equal.
+
+    20 steps include steps 17 and 18, where one process keeps no prompt of its own (it must still join every
+    all-reduce: this once deadlocked).
+    """
+    import os
+    import subprocess
+    import sys
+
+    worker = Path(__file__).parent / "testkit" / "prime_worker.py"
+    env = {
+        **os.environ,
+        "ACCELERATE_USE_CPU": "1",
+        "OMP_NUM_THREADS": "1",
+        "PYTHONPATH": str(worker.parents[1]),
+    }
+    argv = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+    done = subprocess.run(
+        [*argv, str(worker), "--steps", "20"], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["processes"] == 2 and report["steps"] == 20 and report["prm_replicas_identical"]
+    assert report["ratio"] <= 0.9  # the PRM learns in two processes too
 
 
 def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
