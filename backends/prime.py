@@ -244,7 +244,7 @@ class PrimeTrainer(GRPOTrainer):
         metrics["prime/kept_prompt_frac"].append(kept / max(keep_all.numel(), 1))
         if kept == 0:
             logger.warning(
-                "PRIME: every prompt of this batch is outside the accuracy band; the step learns nothing"
+                "PRIME: every prompt of this batch is outside the accuracy band; this step has no learning signal"
             )
             metrics["prime/prm_loss"].append(float("nan"))  # logged as None: no PRM update this step
             output.update(completion_mask=mask, advantages=torch.zeros_like(mask, dtype=torch.float32))

@@ -1,6 +1,7 @@
 """PRIME on the tiny random Qwen2 with a scripted verdict: the settings the tests use, and a runnable worker.
 
     python tests/testkit/prime_worker.py --steps 20          # one process: PRM losses, timings (docs figures)
+    python tests/testkit/prime_worker.py --steps 20 --bf16   # on a CUDA GPU: bf16 policy, PRM under autocast
     ACCELERATE_USE_CPU=1 torchrun --standalone --nproc_per_node 2 tests/testkit/prime_worker.py --steps 3
 
 In two processes (gloo) the implicit PRM is replicated and its gradients all-reduced, so after training every
@@ -71,6 +72,7 @@ def prm_digest(trainer: Any) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--bf16", action="store_true", help="bf16 policy and autocast (needs CUDA)")
     args = parser.parse_args()
     from accelerate.utils import gather_object
 
@@ -83,7 +85,13 @@ def main() -> int:
     trainer = PrimeTrainer(
         model=str(model),
         reward_funcs=[first_token_is_even],
-        args=prime_config(work / "out", max_steps=args.steps, shuffle_dataset=False),
+        args=prime_config(
+            work / "out",
+            max_steps=args.steps,
+            shuffle_dataset=False,
+            bf16=args.bf16,
+            model_init_kwargs={"dtype": "bfloat16" if args.bf16 else "float32"},
+        ),
         train_dataset=prompts(),
     )
     trainer.train()
@@ -97,6 +105,8 @@ def main() -> int:
         "wall_s": round(time.perf_counter() - started, 1),
         "cpu_s": round(time.process_time() - cpu, 1),
         "prm_replicas_identical": len(set(digests)) == 1,
+        "device": str(trainer.accelerator.device),
+        "bf16": args.bf16,
     }
     if len(done) >= 10:
         first, last = statistics.mean(done[:5]), statistics.mean(done[-5:])
