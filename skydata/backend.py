@@ -38,18 +38,18 @@ class EngineConfig:
 
 
 def build_engine(config: EngineConfig) -> Engine:
-    if config.ray_address is not None:
-        from skyeval.scaleout import RayEngine
+    """The stage's engine, built by skyeval's one builder (locally, or replicated on Ray)."""
+    from skyeval.engines.build import build_engine as build
 
-        return RayEngine(
-            engine=config.engine,
-            engine_options=dict(config.options),
-            replicas=config.replicas,
-            address=config.ray_address,
-        )
-    from skyeval.engines import get_engine
+    return build(config.engine, config.options, config.ray_address, config.replicas)
 
-    return get_engine(config.engine, **dict(config.options))
+
+def preflight(config: EngineConfig) -> None:
+    """Check the stage's engine before any stage runs: extra, options, and its own check (the openai engine
+    probes its server; a named key variable must be set). One-line ``SkyevalError`` otherwise."""
+    from skyeval.engines import preflight as check
+
+    check(config.engine, config.options, local=config.ray_address is None)
 
 
 def build_grader(*, timeout: float = 5.0, ray_address: str | None = None, replicas: int = 1) -> Grader:
