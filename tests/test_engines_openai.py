@@ -187,7 +187,7 @@ def test_named_key_goes_only_in_the_authorization_header(monkeypatch: pytest.Mon
         engine = _engine(url, api_key_env="SKYEVAL_TEST_KEY")
         list(engine.generate(_requests(1), SAMPLING))
     assert script.requests[0]["auth"] == "Bearer sk-secret-123"
-    assert "sk-secret" not in repr(vars(engine).get("api_key_env")) and "sk-secret" not in repr(engine)
+    assert "sk-secret" not in repr(engine) and engine.api_key_env == "SKYEVAL_TEST_KEY"
 
 
 def test_named_key_variable_unset_fails_at_preflight(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -115,8 +115,6 @@ class OpenAIEngine:
         self.extra = extra_sampling(top_k, min_p, repetition_penalty, stop)
         self.n_supported: bool | None = None  # learned from this server: None until a request with n > 1
 
-    # -- the client ---------------------------------------------------------------------------------------
-
     def _client_options(self, timeout: float, max_retries: int) -> dict[str, Any]:
         """Everything the client would otherwise take from the environment, given explicitly."""
         import openai
@@ -173,8 +171,6 @@ class OpenAIEngine:
                 "holding it with --api-key-env"
             )
         return f"server {self.base_url} refused the key in {self.api_key_env} ({_describe(err)})"
-
-    # -- generation ---------------------------------------------------------------------------------------
 
     def generate(
         self, requests: Sequence[GenerationRequest], sampling: SamplingParams
