@@ -38,18 +38,10 @@ class EngineConfig:
 
 
 def build_engine(config: EngineConfig) -> Engine:
-    if config.ray_address is not None:
-        from skyeval.scaleout import RayEngine
+    """The stage's engine, built by skyeval's one builder (locally, or replicated on Ray)."""
+    from skyeval.engines.build import build_engine as build
 
-        return RayEngine(
-            engine=config.engine,
-            engine_options=dict(config.options),
-            replicas=config.replicas,
-            address=config.ray_address,
-        )
-    from skyeval.engines import get_engine
-
-    return get_engine(config.engine, **dict(config.options))
+    return build(config.engine, config.options, config.ray_address, config.replicas)
 
 
 def build_grader(*, timeout: float = 5.0, ray_address: str | None = None, replicas: int = 1) -> Grader:

@@ -7,7 +7,6 @@ directory without generating.
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -15,14 +14,15 @@ from pathlib import Path
 from typing import Any
 
 from skyeval import results
-from skyeval.errors import SkyevalError, require
+from skyeval.engines.build import EngineCache, build_engine
+from skyeval.engines.build import run_options as engine_options_for
+from skyeval.errors import SkyevalError
 from skyeval.prompts import build_messages, resolve_prompt
 from skyeval.summary import summarize_run
 from skyeval.tasks import FILE_PREFIX, FieldMap, LoadedTask, TaskSpec, file_task, get_task, load_task
 from skyeval.types import (
     SCHEMA_VERSION,
     Completion,
-    Engine,
     GenerationRequest,
     Grade,
     Problem,
@@ -82,60 +82,9 @@ def resolve_task(name: str, fields: FieldMap | None = None) -> TaskSpec:
     return get_task(name)
 
 
-def engine_options_for(engine: str, model: str, options: Mapping[str, Any], task: TaskSpec) -> dict[str, Any]:
-    """The engine's constructor options: ``model`` when it takes one; replay defaults to the task's file."""
-    from skyeval.engines import check_options, engine_parameters
-
-    opts = dict(options)
-    params = engine_parameters(engine)
-    if "model" in params:
-        opts.setdefault("model", model)
-    if engine == "replay" and task.name.startswith(FILE_PREFIX):
-        opts.setdefault("path", task.name[len(FILE_PREFIX) :])
-        if task.local_fields.id:
-            opts.setdefault("id_field", task.local_fields.id)
-    check_options(engine, opts)
-    return opts
-
-
-def build_engine(name: str, options: Mapping[str, Any], ray_address: str | None, replicas: int) -> Engine:
-    """The engine itself, or a Ray-replicated one when ``ray_address`` is given (Ray imported only then)."""
-    if ray_address is None:
-        from skyeval.engines import get_engine
-
-        return get_engine(name, **options)
-    from skyeval.scaleout import RayEngine
-
-    engine: Engine = RayEngine(
-        engine=name, engine_options=dict(options), replicas=replicas, address=ray_address
-    )
-    return engine
-
-
-class EngineCache:
-    """Engines built once per command and reused by its tasks, so a model loads once rather than per task."""
-
-    def __init__(self) -> None:
-        self._engines: dict[str, Engine] = {}
-
-    def get(self, name: str, options: Mapping[str, Any], ray_address: str | None, replicas: int) -> Engine:
-        key = json.dumps([name, options, ray_address, replicas], sort_keys=True, default=str)
-        if key not in self._engines:
-            self._engines[key] = build_engine(name, options, ray_address, replicas)
-        return self._engines[key]
-
-    def close(self) -> None:
-        """Release engines that hold resources (Ray actors, GPUs)."""
-        for engine in self._engines.values():
-            close = getattr(engine, "close", None)
-            if close is not None:
-                close()
-        self._engines.clear()
-
-
 def prepare(options: RunOptions) -> tuple[LoadedTask, RunConfig, Path, str]:
     """Load the task and work out the run's config and directory (no generation)."""
-    from skyeval.engines import engine_spec, public_options
+    from skyeval.engines import engine_spec, preflight, public_options
     from skyeval.engines._common import check_model_path
 
     if engine_spec(options.engine).loads_model:  # an unknown engine fails here, before any loading or writing
@@ -160,11 +109,9 @@ def prepare(options: RunOptions) -> tuple[LoadedTask, RunConfig, Path, str]:
         raise SkyevalError(f"--max-tokens must be >= 1, got {sampling.max_tokens}")
     if not options.grade_timeout > 0:
         raise SkyevalError(f"--grade-timeout must be > 0, got {options.grade_timeout:g}")
-    engine_options_for(options.engine, options.model, options.engine_options, spec)  # refuse unknown options
-    if options.ray_address is None:  # a missing extra fails before the run directory is created
-        engine = engine_spec(options.engine)
-        for module in engine.requires:
-            require(module, extra=engine.extra, what=f"the {options.engine!r} engine")
+    engine_options = engine_options_for(options.engine, options.model, options.engine_options, spec)
+    # extra, options, device, server answering: before the run directory is created (here, not on Ray)
+    preflight(options.engine, engine_options, local=options.ray_address is None)
     if options.limit is not None and options.limit < 1:
         raise SkyevalError(f"--limit must be >= 1, got {options.limit}")
     prompt_name, system = resolve_prompt(options.system_prompt, options.model)

@@ -69,7 +69,7 @@ def _print_summary(summary: RunSummary, run_dir: object) -> None:
 @click.option("--meta-field", multiple=True, help="file: tasks: breakdown field (repeatable).")
 @click.option("--base-url", default=None, help="openai: server URL, e.g. http://localhost:8000/v1.")
 @click.option(
-    "--api-key-env", default=None, help="openai: env var holding the API key (none named: no key is sent)."
+    "--api-key-env", default=None, help="openai: env var holding the API key (default: none, no key sent)."
 )
 @click.option("--mode", type=click.Choice(["chat", "completion"]), default=None, help="openai: endpoint.")
 @click.option("--concurrency", type=int, default=None, help="openai: requests in flight.")
