@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from skydata.backend import EngineConfig, build_engine, build_grader
-from skydata.decontam import DecontamConfig, NgramIndex, decontaminate, load_benchmarks
+from skydata.decontam import ContaminationIndex, DecontamConfig, decontaminate_rows, load_benchmarks
 from skydata.dedup import DedupConfig, dedup
 from skydata.difficulty import RUBRIC_VERSION, JudgeCache, JudgeConfig, label
 from skydata.export import FORMATS, export_rows
@@ -229,7 +229,7 @@ def _curate(
                 "checked": list(bench.tasks),
                 "skipped_no_file": list(bench.skipped),
             }
-            return decontaminate(rows, NgramIndex(bench.problems, dc.n), dc)
+            return decontaminate_rows(rows, ContaminationIndex(bench.problems, dc))
 
         streaming(2, "decontam", (dc, config.decontam_tasks, config.data_dir), decontam_fn)
     if config.judge is not None:
