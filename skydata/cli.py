@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from skydata.backend import EngineConfig, build_engine, build_grader
+from skydata.decontam import DecontamConfig
 from skyeval.clickutil import ErrorGroup, parse_engine_option
 from skyeval.errors import SkyevalError
 from skyeval.types import SamplingParams
@@ -163,34 +164,62 @@ def dedup_cmd(input_path: str, out: str, near: bool, threshold: float) -> None:
     )
 
 
-@main.command("decontam")
-@INPUT
-@OUTPUT
-@click.option(
-    "--task", "tasks", multiple=True, help="benchmark to check against (default: every skyeval task)"
-)
-@click.option("--data-dir", default=None, type=click.Path(file_okay=False), help="folder with <task>.jsonl")
-@click.option("--ngram", type=int, default=8, show_default=True, help="words per n-gram")
-def decontam_cmd(input_path: str, out: str, tasks: tuple[str, ...], data_dir: str | None, ngram: int) -> None:
-    """Remove problems sharing a word n-gram with a benchmark problem; drops name the benchmark and overlap."""
-    from skydata.decontam import DecontamConfig, NgramIndex, decontaminate, load_benchmarks
-    from skydata.stage import run_stage
+def decontam_options(f: Callable[..., Any]) -> Any:
+    """``--task``, ``--data-dir``, ``--max-edit-ratio``: the benchmarks to check against, how close a copy is."""
+    for opt in reversed(
+        [
+            click.option(
+                "--task",
+                "tasks",
+                multiple=True,
+                help="benchmark to check against (default: every skyeval task)",
+            ),
+            click.option(
+                "--data-dir", default=None, type=click.Path(file_okay=False), help="folder with <task>.jsonl"
+            ),
+            click.option(
+                "--max-edit-ratio",
+                type=float,
+                default=None,
+                help=f"edits a copy may have per word (default {DecontamConfig().max_edit_ratio})",
+            ),
+        ]
+    ):
+        f = opt(f)
+    return f
 
-    cfg = DecontamConfig(n=ngram)
+
+def _contamination_index(tasks: tuple[str, ...], data_dir: str | None, max_edit_ratio: float | None) -> Any:
+    """Load the benchmarks (saying which, and which default tasks had no file) and index them."""
+    from skydata.decontam import ContaminationIndex, load_benchmarks
+
+    cfg = DecontamConfig() if max_edit_ratio is None else DecontamConfig(max_edit_ratio=max_edit_ratio)
     bench = load_benchmarks(tasks, data_dir=data_dir)
     click.echo(
         f"decontam: checking against {', '.join(bench.tasks)} ({len(bench.problems)} problems)", err=True
     )
     if bench.skipped:
         click.echo(f"decontam: no file in --data-dir for {', '.join(bench.skipped)}: not checked", err=True)
-    index = NgramIndex(bench.problems, cfg.n)
+    return ContaminationIndex(bench.problems, cfg)
+
+
+@main.command("decontam")
+@INPUT
+@OUTPUT
+@decontam_options
+def decontam_cmd(
+    input_path: str, out: str, tasks: tuple[str, ...], data_dir: str | None, max_edit_ratio: float | None
+) -> None:
+    """Remove problems holding a copy of a benchmark problem (verbatim, embedded, or a few words changed);
+    drops name the benchmark problem, the edits and the copied text."""
+    from skydata.decontam import decontaminate_rows
+    from skydata.stage import run_stage
+
+    total = _total(input_path)
+    index = _contamination_index(tasks, data_dir, max_edit_ratio)
     _report(
         run_stage(
-            "decontam",
-            _items(input_path),
-            lambda rows: decontaminate(rows, index, cfg),
-            out,
-            total=_total(input_path),
+            "decontam", _items(input_path), lambda rows: decontaminate_rows(rows, index), out, total=total
         )
     )
 
@@ -487,13 +516,52 @@ def rewrite_cmd(
 @click.option(
     "--system-prompt", default=None, help="default: Sky-T1 format prompt for SFT, none for RL; '' = none"
 )
-def export_cmd(input_path: str, out: str, fmt: str, system_prompt: str | None) -> None:
-    """Convert curated SFT rows or problem rows to a trainer's format."""
-    from skydata.export import export_rows
-    from skyeval.jsonl import read_jsonl, write_jsonl
+@click.option(
+    "--no-decontam", is_flag=True, help="RL formats: do not check the prompts against the benchmarks"
+)
+@decontam_options
+def export_cmd(
+    input_path: str,
+    out: str,
+    fmt: str,
+    system_prompt: str | None,
+    no_decontam: bool,
+    tasks: tuple[str, ...],
+    data_dir: str | None,
+    max_edit_ratio: float | None,
+) -> None:
+    """Convert curated SFT rows or problem rows to a trainer's format. RL prompts are decontaminated first
+    (as ``skydata decontam``; ``--no-decontam`` to skip): drops are counted and listed in <out>.dropped.jsonl."""
+    from skydata.decontam import decontaminate_rows
+    from skydata.export import export_stream, get_format
+    from skydata.stage import dropped_path, run_stage
+    from skyeval.jsonl import read_jsonl
 
-    n = write_jsonl(out, export_rows(read_jsonl(input_path), fmt, system_prompt=system_prompt))
-    click.echo(f"export: {n} rows -> {out} ({fmt})", err=True)
+    rl = get_format(fmt).kind == "rl"
+    if (tasks or data_dir or max_edit_ratio is not None) and (no_decontam or not rl):
+        raise SkyevalError(
+            "--task/--data-dir/--max-edit-ratio set how RL exports are decontaminated"
+            + (
+                ": drop --no-decontam"
+                if rl
+                else f"; {fmt!r} is an SFT format (its rows were checked when curated)"
+            )
+        )
+    total = _total(input_path)
+    index = _contamination_index(tasks, data_dir, max_edit_ratio) if rl and not no_decontam else None
+    if rl and index is None:
+        click.echo("export: --no-decontam: the prompts are not checked against the benchmarks", err=True)
+
+    def convert(rows: Iterable[Any]) -> Iterable[Any]:
+        return export_stream(
+            rows if index is None else decontaminate_rows(rows, index), fmt, system_prompt=system_prompt
+        )
+
+    result = run_stage("export", read_jsonl(input_path), convert, out, total=total)
+    _report(result)
+    click.echo(f"export: {result.rows_out} rows -> {out} ({fmt})", err=True)
+    if result.dropped:
+        click.echo(f"export: the contaminated rows and their matches are in {dropped_path(out)}", err=True)
 
 
 @main.command("mix")
@@ -608,7 +676,7 @@ def filter_prompts_cmd(
 @click.option("--no-decontam", is_flag=True)
 @click.option("--task", "tasks", multiple=True, help="decontaminate against these tasks (default: all)")
 @click.option("--data-dir", default=None, type=click.Path(file_okay=False), help="folder with <task>.jsonl")
-@click.option("--ngram", type=int, default=8, show_default=True)
+@click.option("--max-edit-ratio", type=float, default=DecontamConfig().max_edit_ratio, show_default=True)
 @click.option("--no-judge", is_flag=True, help="skip difficulty labelling")
 @engine_options(prefix="judge")
 @click.option("--votes", type=int, default=1, show_default=True, help="judge votes per problem (median)")
@@ -721,7 +789,7 @@ def curate_cmd(**kw: Any) -> None:
         reject=RejectConfig(acceptance, kw["policy"], kw["per_problem"], kw["target"]),
         rewrite=rewrite,
         dedup=None if kw["no_dedup"] else DedupConfig(),
-        decontam=None if kw["no_decontam"] else DecontamConfig(n=kw["ngram"]),
+        decontam=None if kw["no_decontam"] else DecontamConfig(max_edit_ratio=kw["max_edit_ratio"]),
         decontam_tasks=tuple(kw["tasks"]),
         data_dir=kw["data_dir"],
         sft_formats=tuple(kw["formats"]) or ("trl", "sharegpt", "openrlhf"),

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from skydata.records import Drop
 from skydata.teacher import SKY_T1_SYSTEM, STEP_BY_STEP
 from skyeval.errors import SkyevalError
 
@@ -91,17 +92,30 @@ def get_format(name: str) -> Format:
     return fmt
 
 
-def export_rows(
-    rows: Iterable[Row], fmt: str, *, system_prompt: str | None = None
-) -> Iterator[dict[str, Any]]:
-    """Convert rows; ``system_prompt`` None uses the format's default, "" means no system prompt."""
+def export_stream(
+    rows: Iterable[Row | Drop], fmt: str, *, system_prompt: str | None = None
+) -> Iterator[dict[str, Any] | Drop]:
+    """Convert rows; ``Drop``s in the stream (rows decontamination removed) pass through, to be counted.
+    ``system_prompt`` None uses the format's default, "" means no system prompt."""
     spec = get_format(fmt)
     system = spec.default_system if system_prompt is None else (system_prompt or None)
     need = ("problem", "response") if spec.kind == "sft" else ("problem", "gold")
     for n, row in enumerate(rows, start=1):
+        if isinstance(row, Drop):
+            yield row
+            continue
         missing = [k for k in need if k not in row]
         if missing:
             raise SkyevalError(
                 f"row {n}: format {fmt!r} needs {', '.join(need)}; missing {', '.join(missing)}"
             )
         yield spec.convert(row, system)
+
+
+def export_rows(
+    rows: Iterable[Row], fmt: str, *, system_prompt: str | None = None
+) -> Iterator[dict[str, Any]]:
+    """Convert rows (see ``export_stream``)."""
+    for out in export_stream(rows, fmt, system_prompt=system_prompt):
+        if not isinstance(out, Drop):
+            yield out
