@@ -676,7 +676,13 @@ def filter_prompts_cmd(
 @click.option("--no-decontam", is_flag=True)
 @click.option("--task", "tasks", multiple=True, help="decontaminate against these tasks (default: all)")
 @click.option("--data-dir", default=None, type=click.Path(file_okay=False), help="folder with <task>.jsonl")
-@click.option("--max-edit-ratio", type=float, default=DecontamConfig().max_edit_ratio, show_default=True)
+@click.option(
+    "--max-edit-ratio",
+    type=float,
+    default=DecontamConfig().max_edit_ratio,
+    show_default=True,
+    help="decontamination: edits a copy of a benchmark problem may have per word",
+)
 @click.option("--no-judge", is_flag=True, help="skip difficulty labelling")
 @engine_options(prefix="judge")
 @click.option("--votes", type=int, default=1, show_default=True, help="judge votes per problem (median)")
