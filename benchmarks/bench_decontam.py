@@ -44,6 +44,7 @@ from skydata.decontam import (
     align,
     decontaminate_rows,
     edit_budget,
+    word_masks,
 )
 from skydata.records import Drop
 from skydata.textsig import grams, ngram_hashes, token_hashes, tokens
@@ -107,10 +108,7 @@ def closest_pair(problems: Sequence[BenchmarkProblem]) -> dict[str, object]:
         for b in near:
             if problems[b].task == problems[t].task or not hashes[b]:
                 continue
-            peq: dict[int, int] = {}
-            for i, h in enumerate(hashes[b]):
-                peq[h] = peq.get(h, 0) | (1 << i)
-            edits, _ = align(peq, len(hashes[b]), th)
+            edits, _ = align(word_masks(hashes[b]), len(hashes[b]), th)
             if edits / len(hashes[b]) < best[0]:
                 best = (edits / len(hashes[b]), edits, b, t)
     ratio, edits, b, t = best

@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from skydata.backend import EngineConfig, build_engine, build_grader
-from skydata.decontam import DecontamConfig
+from skydata.decontam import ContaminationIndex, DecontamConfig
 from skyeval.clickutil import ErrorGroup, parse_engine_option
 from skyeval.errors import SkyevalError
 from skyeval.types import SamplingParams
@@ -189,9 +189,11 @@ def decontam_options(f: Callable[..., Any]) -> Any:
     return f
 
 
-def _contamination_index(tasks: tuple[str, ...], data_dir: str | None, max_edit_ratio: float | None) -> Any:
+def _contamination_index(
+    tasks: tuple[str, ...], data_dir: str | None, max_edit_ratio: float | None
+) -> ContaminationIndex:
     """Load the benchmarks (saying which, and which default tasks had no file) and index them."""
-    from skydata.decontam import ContaminationIndex, load_benchmarks
+    from skydata.decontam import load_benchmarks
 
     cfg = DecontamConfig() if max_edit_ratio is None else DecontamConfig(max_edit_ratio=max_edit_ratio)
     bench = load_benchmarks(tasks, data_dir=data_dir)
@@ -531,11 +533,12 @@ def export_cmd(
     max_edit_ratio: float | None,
 ) -> None:
     """Convert curated SFT rows or problem rows to a trainer's format. RL prompts are decontaminated first
-    (as ``skydata decontam``; ``--no-decontam`` to skip): drops are counted and listed in <out>.dropped.jsonl."""
+    (as ``skydata decontam``; ``--no-decontam`` to skip): drops are counted and listed in <out>.dropped.jsonl.
+    SFT rows are not re-checked (they were when curated)."""
     from skydata.decontam import decontaminate_rows
-    from skydata.export import export_stream, get_format
+    from skydata.export import export_rows, export_stream, get_format
     from skydata.stage import dropped_path, run_stage
-    from skyeval.jsonl import read_jsonl
+    from skyeval.jsonl import read_jsonl, write_jsonl
 
     rl = get_format(fmt).kind == "rl"
     if (tasks or data_dir or max_edit_ratio is not None) and (no_decontam or not rl):
@@ -548,16 +551,20 @@ def export_cmd(
             )
         )
     total = _total(input_path)
-    index = _contamination_index(tasks, data_dir, max_edit_ratio) if rl and not no_decontam else None
-    if rl and index is None:
-        click.echo("export: --no-decontam: the prompts are not checked against the benchmarks", err=True)
-
-    def convert(rows: Iterable[Any]) -> Iterable[Any]:
-        return export_stream(
-            rows if index is None else decontaminate_rows(rows, index), fmt, system_prompt=system_prompt
-        )
-
-    result = run_stage("export", read_jsonl(input_path), convert, out, total=total)
+    if not rl or no_decontam:
+        if rl:
+            click.echo("export: --no-decontam: the prompts are not checked against the benchmarks", err=True)
+        n = write_jsonl(out, export_rows(read_jsonl(input_path), fmt, system_prompt=system_prompt))
+        click.echo(f"export: {n} rows -> {out} ({fmt})", err=True)
+        return
+    index = _contamination_index(tasks, data_dir, max_edit_ratio)
+    result = run_stage(
+        "export",
+        read_jsonl(input_path),
+        lambda rows: export_stream(decontaminate_rows(rows, index), fmt, system_prompt=system_prompt),
+        out,
+        total=total,
+    )
     _report(result)
     click.echo(f"export: {result.rows_out} rows -> {out} ({fmt})", err=True)
     if result.dropped:

@@ -6,12 +6,14 @@ So a verbatim copy, a copy with a sentence prepended or appended, one number cha
 matches, while shared boilerplate ("m and n are relatively prime positive integers") never does: it is a
 small part of any benchmark problem, and the rest of B must be there too.
 
-The search is exact, with no heuristic misses (a partition filter): B is cut into e+1 parts of at least
-``key_words`` words; a window within e edits leaves one part intact, so the rarest word 3-gram of each part,
-by document frequency over the benchmark problems (phrasing common to many problems is a key only where a
-part holds nothing rarer), is a key. Only items containing a key are aligned, with Myers' bit-parallel
-approximate string matching over word hashes (about a microsecond per item word). The index is a few
-thousand keys; items stream through it one at a time, nothing of them is kept.
+The search is a filter, then an exact alignment. Every word 3-gram of the benchmark problems gets its
+document frequency over those problems (the phrases common to many problems are the boilerplate, computed,
+not listed); each problem keeps min(e+1, ``max_keys``) non-overlapping keys, its rarest 3-grams. An edit
+breaks at most one non-overlapping key, so a copy with fewer edits than keys always keeps one: nothing is
+missed up to ``max_keys`` - 1 edits. Rows holding a key pass two counting bounds (shared distinct words, the
+q-gram lemma) and are then aligned with Myers' bit-parallel approximate string matching over word hashes
+(a dozen integer operations per row word). The index is about 10k keys for 1.5k problems; rows stream
+through it one at a time and nothing of them is kept.
 """
 
 from __future__ import annotations
@@ -78,8 +80,8 @@ class DecontamConfig:
 
 
 def edit_budget(words: int, config: DecontamConfig) -> int:
-    """Edits a copy of a ``words``-word problem may have: ``max_edit_ratio`` per word, and at most one fewer
-    than the number of whole keys the problem holds (so one part is always intact: the filter is exact)."""
+    """Edits a copy of a ``words``-word problem may have: ``max_edit_ratio`` per word, and fewer than the
+    non-overlapping keys the problem holds (so a copy within the budget can always keep one)."""
     return max(0, min(int(config.max_edit_ratio * words), words // config.key_words - 1))
 
 
@@ -135,7 +137,7 @@ def align(
     return best, end
 
 
-def _positions(hashes: Sequence[int]) -> dict[int, int]:
+def word_masks(hashes: Sequence[int]) -> dict[int, int]:
     """Word hash -> bit mask of the positions it holds: the pattern table of ``align``."""
     peq: dict[int, int] = {}
     for i, h in enumerate(hashes):
@@ -148,8 +150,7 @@ class _Pattern:
     """One benchmark problem, ready for the count filter and the alignment."""
 
     problem: BenchmarkProblem
-    words: tuple[str, ...]
-    hashes: tuple[int, ...]
+    hashes: tuple[int, ...]  # the problem's words
     budget: int  # edits a copy may have
     peq: Mapping[int, int]
     grams: Mapping[int, int]  # key-length word gram -> how often the problem holds it
@@ -159,19 +160,16 @@ class _Pattern:
     vocabulary: frozenset[int]  # the problem's distinct words
 
     @classmethod
-    def build(
-        cls, problem: BenchmarkProblem, words: list[str], hashes: list[int], config: DecontamConfig
-    ) -> _Pattern:
-        budget = edit_budget(len(words), config)
-        k = min(config.key_words, len(words))
+    def build(cls, problem: BenchmarkProblem, hashes: list[int], config: DecontamConfig) -> _Pattern:
+        budget = edit_budget(len(hashes), config)
+        k = min(config.key_words, len(hashes))
         gs = grams(hashes, k)
         counts = Counter(gs)
         return cls(
             problem,
-            tuple(words),
             tuple(hashes),
             budget,
-            _positions(hashes),
+            word_masks(hashes),
             counts,
             k,
             len(gs) - k * budget,
@@ -192,7 +190,7 @@ class _Pattern:
     def window(self, text: Sequence[int], end: int) -> int:
         """Where the best window ending at ``end`` starts: the alignment run backwards from ``end``."""
         back = text[end::-1][: len(self.hashes) + self.budget]
-        _, stop = align(_positions(self.hashes[::-1]), len(self.hashes), back, anchored=True)
+        _, stop = align(word_masks(self.hashes[::-1]), len(self.hashes), back, anchored=True)
         return end - stop
 
 
@@ -229,16 +227,14 @@ class ContaminationIndex:
                 df.update(set(grams(hashes, min(config.key_words, len(hashes)))))
         self.patterns: list[_Pattern] = []
         self.keys: dict[int, dict[int, tuple[int, ...]]] = {}  # key length -> key hash -> pattern indices
-        self.key_df: dict[int, int] = {}  # key hash -> benchmark problems holding it
-        self.key_text: dict[int, str] = {}
+        self.key_text: dict[int, str] = {}  # key hash -> its words, for the reasons
         for p, words, hashes in prepared:
-            pat = _Pattern.build(p, words, hashes, config)
+            pat = _Pattern.build(p, hashes, config)
             gs = grams(hashes, pat.key_words)
             table = self.keys.setdefault(pat.key_words, {})
             for at in choose_keys([df[g] for g in gs], min(pat.budget + 1, config.max_keys), pat.key_words):
                 if len(self.patterns) not in table.get(gs[at], ()):
                     table[gs[at]] = (*table.get(gs[at], ()), len(self.patterns))
-                self.key_df[gs[at]] = df[gs[at]]
                 self.key_text[gs[at]] = " ".join(words[at : at + pat.key_words])
             self.patterns.append(pat)
         if not self.patterns:
@@ -274,7 +270,7 @@ class ContaminationIndex:
         pat = self.patterns[i]
         window = words[pat.window(hashes, end) : end + 1]
         shown = " ".join(window[:24]) + (" ..." if len(window) > 24 else "")
-        return Match(pat.problem.task, pat.problem.id, edits, len(pat.words), self.key_text[found[i]], shown)
+        return Match(pat.problem.task, pat.problem.id, edits, len(pat.hashes), self.key_text[found[i]], shown)
 
 
 R = TypeVar("R", Item, Mapping[str, Any])

@@ -22,6 +22,7 @@ from skydata.decontam import (
     decontaminate_rows,
     edit_budget,
     load_benchmarks,
+    word_masks,
 )
 from skydata.records import Drop, Item
 from skyeval.errors import SkyevalError
@@ -50,20 +51,13 @@ def distance(pattern: list[int], text: list[int], anchored: bool) -> tuple[int, 
     return best, end
 
 
-def peq(pattern: list[int]) -> dict[int, int]:
-    out: dict[int, int] = {}
-    for i, c in enumerate(pattern):
-        out[c] = out.get(c, 0) | (1 << i)
-    return out
-
-
 def test_align_is_the_edit_distance_to_the_best_window() -> None:
     rng = random.Random(7)
     for _ in range(1000):
         pattern = [rng.randrange(4) for _ in range(rng.randint(1, 70))]
         text = [rng.randrange(4) for _ in range(rng.randint(0, 80))]
         for anchored in (False, True):
-            got = align(peq(pattern), len(pattern), text, anchored=anchored)
+            got = align(word_masks(pattern), len(pattern), text, anchored=anchored)
             want = distance(pattern, text, anchored)
             assert got[0] == want[0] and (got[0] == 0 or got[1] == want[1]), (pattern, text, anchored)
 
