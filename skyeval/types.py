@@ -101,6 +101,7 @@ class SampleRecord:
     reason: str
     meta: Mapping[str, Any] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
+    grader: str = ""  # "<GRADER_VERSION>/<policy>" that graded it ("": before grader versions were recorded)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -108,6 +109,29 @@ class SampleRecord:
     @classmethod
     def from_json(cls, row: Mapping[str, Any]) -> SampleRecord:
         known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in row.items() if k in known})
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """Which model a run used, beyond the string typed: what ``run_identity`` hashes for the model.
+
+    ``local``: ``id`` is the absolute path, ``fingerprint`` a hash of its weight, config and tokenizer files
+    (``files`` lists each one's entry) and ``chat_template`` a hash of the chat template's text. ``hub``: ``id`` is
+    the Hub id and ``revision`` the commit it resolved to ("" offline, when no cached copy says). ``name``: a
+    served model name or a label (openai, replay), identified by ``id`` alone.
+    """
+
+    kind: Literal["local", "hub", "name"]
+    id: str
+    revision: str = ""
+    fingerprint: str = ""
+    chat_template: str = ""
+    files: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, row: Mapping[str, Any]) -> ModelSource:
+        known = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in row.items() if k in known})
 
 
@@ -128,3 +152,6 @@ class RunConfig:
     schema_version: int = SCHEMA_VERSION
     problems: int | None = None  # problems the run covers: the task's count, or its first ``limit``
     problem_ids: tuple[str, ...] = ()  # with ``limit``: the ids of those problems (``score`` keeps to them)
+    model_source: ModelSource | None = None  # the resolved model (None: identified by ``model`` as typed)
+    grader_version: str = ""  # recorded, not part of the identity: a change re-grades the samples
+    grade_policy: str = "default"
