@@ -104,8 +104,8 @@ class HuggingFaceHub:
                 f"model {repo_id!r} is not a local path and not a model on the Hub (or a private one: log in "
                 "with `hf auth login`)"
             ) from err
-        except (HfHubHTTPError, OSError) as err:
-            detail = " ".join(str(err).split())[:200]
+        except (HfHubHTTPError, *HfHubHTTPError.__bases__) as err:  # its bases: the HTTP client's own errors
+            detail = " ".join(str(err).split())[:200] or type(err).__name__
             raise SkyevalError(f"cannot resolve the Hub revision of {repo_id!r}: {detail}") from err
         if not info.sha:
             raise SkyevalError(f"the Hub gave no revision for {repo_id!r}")

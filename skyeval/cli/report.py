@@ -101,8 +101,10 @@ def report_cmd(
     Prints the benchmark table (mean pass@1 with 95% CI) and writes the tables, plots and a self-contained
     report.html into --out.
     """
+    from skyeval.preflight import check_writable_dir
     from skyeval.report import build_tables, load_runs, parse_formats, to_markdown, write_report
 
+    check_writable_dir(out, "report directory")  # before any work: loading and tables can take minutes
     wanted = parse_formats(formats)
     runs = load_runs(list(run_dirs), list(labels) or None)
     for run in runs:
