@@ -97,14 +97,18 @@ class HuggingFaceHub:
         from huggingface_hub import HfApi
         from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
 
+        # HfHubHTTPError's bases are the errors of the HTTP client huggingface_hub uses (requests or httpx)
+        caught: tuple[type[BaseException], ...] = (HfHubHTTPError,) + tuple(
+            b for b in HfHubHTTPError.__bases__ if issubclass(b, BaseException)
+        )
         try:
             info = HfApi().model_info(repo_id, timeout=self.timeout)
         except RepositoryNotFoundError as err:
             raise SkyevalError(
-                f"model {repo_id!r} is not a local path and not a model on the Hub (or a private one: log in "
-                "with `hf auth login`)"
+                f"model {repo_id!r} is not a local path and not a model on the Hub (for a private one, set "
+                "HF_TOKEN)"
             ) from err
-        except (HfHubHTTPError, *HfHubHTTPError.__bases__) as err:  # its bases: the HTTP client's own errors
+        except caught as err:
             detail = " ".join(str(err).split())[:200] or type(err).__name__
             raise SkyevalError(f"cannot resolve the Hub revision of {repo_id!r}: {detail}") from err
         if not info.sha:

@@ -137,3 +137,34 @@ def test_a_folder_without_model_files_is_refused(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(SkyevalError, match="no weight, config or tokenizer files"):
         fingerprint_path(tmp_path / "empty")
+
+
+def test_the_huggingface_hub_client_reads_revisions_and_the_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``HuggingFaceHub`` against a stubbed ``huggingface_hub`` (no network in tests)."""
+    huggingface_hub = pytest.importorskip("huggingface_hub")
+    from huggingface_hub.errors import RepositoryNotFoundError
+
+    from skyeval.hub import HuggingFaceHub
+
+    class Info:
+        sha = "f" * 40
+
+    def model_info(self: object, repo_id: str, *, timeout: float | None = None) -> Info:
+        if repo_id == "org/missing":
+            raise RepositoryNotFoundError.__new__(RepositoryNotFoundError)  # its __init__ wants an HTTP response
+        if repo_id == "org/flaky":
+            raise OSError("connection reset")
+        return Info()
+
+    monkeypatch.setattr(huggingface_hub.HfApi, "model_info", model_info)
+    client = HuggingFaceHub()
+    assert client.revision("org/model") == "f" * 40
+    with pytest.raises(SkyevalError, match="not a model on the Hub"):
+        client.revision("org/missing")
+    with pytest.raises(SkyevalError, match="cannot resolve the Hub revision of 'org/flaky': connection reset"):
+        client.revision("org/flaky")
+
+    cache = {"org/model": "/c/models--org--model/snapshots/" + "e" * 40 + "/config.json"}
+    monkeypatch.setattr(huggingface_hub, "try_to_load_from_cache", lambda repo, name: cache.get(repo))
+    assert client.cached_revision("org/model") == "e" * 40
+    assert client.cached_revision("org/other") is None
