@@ -43,7 +43,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         tiny = build_tiny_model(root / "tiny")
-        print(f"tiny model (6 files, 0.4 MB): {1000 * _median_seconds(lambda: fingerprint_path(tiny)):.2f} ms")
+        print(
+            f"tiny model (6 files, 0.4 MB): {1000 * _median_seconds(lambda: fingerprint_path(tiny)):.2f} ms"
+        )
 
         big = root / "big"
         big.mkdir()
@@ -55,7 +57,9 @@ def main() -> None:
         (big / "config.json").write_text('{"hidden_size": 3584}')
         seconds = _median_seconds(lambda: fingerprint_path(big))
         total = args.shards * args.shard_gib
-        print(f"{args.shards} shards x {args.shard_gib:g} GiB ({total:g} GiB) + 7 MB tokenizer: {1000 * seconds:.1f} ms")
+        print(
+            f"{args.shards} shards x {args.shard_gib:g} GiB ({total:g} GiB) + 7 MB tokenizer: {1000 * seconds:.1f} ms"
+        )
 
         data = root / "full.bin"
         data.write_bytes(os.urandom(args.full_mib * 2**20))

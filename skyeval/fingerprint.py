@@ -119,6 +119,13 @@ def is_local(model: str) -> bool:
     return Path(model).expanduser().exists()
 
 
+def is_hub_id(model: str) -> bool:
+    """``model`` is no local path and reads as a Hub id (``org/name`` or ``name``)."""
+    return (
+        not is_local(model) and not model.startswith(("/", "./", "../", "~")) and bool(_HUB_ID.match(model))
+    )
+
+
 def model_source(model: str, *, loads_model: bool, hub: HubClient, online: bool) -> ModelSource:
     """What ``model`` is for an engine that loads it itself (``loads_model``) or only names it (a server).
 
@@ -130,7 +137,7 @@ def model_source(model: str, *, loads_model: bool, hub: HubClient, online: bool)
         return ModelSource("name", model)
     if is_local(model):
         return fingerprint_path(Path(model))
-    if model.startswith(("/", "./", "../", "~")) or not _HUB_ID.match(model):
+    if not is_hub_id(model):
         raise SkyevalError(f"model path not found: {model}")
     revision = hub.revision(model) if online else (hub.cached_revision(model) or "")
     return ModelSource("hub", model, revision=revision)

@@ -169,14 +169,11 @@ class Preflight:
 
     def model(self, model: str, *, loads_model: bool) -> ModelSource | None:
         """What ``model`` is (``skyeval.fingerprint.model_source``), worked out once per model."""
-        from skyeval.fingerprint import model_source
+        from skyeval.fingerprint import is_hub_id, model_source
 
         key = (model, loads_model)
         if key not in self._models:
-            online = False
-            wants_hub = loads_model and not Path(model).expanduser().exists()
-            if wants_hub:
-                online = self.hub().online
+            online = loads_model and is_hub_id(model) and self.hub().online
             client = self._hub_client or hub.HuggingFaceHub()
             source = self.check(model_source, model, loads_model=loads_model, hub=client, online=online)
             if source is not None and source.kind == "hub" and not online:

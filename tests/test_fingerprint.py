@@ -151,7 +151,9 @@ def test_the_huggingface_hub_client_reads_revisions_and_the_cache(monkeypatch: p
 
     def model_info(self: object, repo_id: str, *, timeout: float | None = None) -> Info:
         if repo_id == "org/missing":
-            raise RepositoryNotFoundError.__new__(RepositoryNotFoundError)  # its __init__ wants an HTTP response
+            raise RepositoryNotFoundError.__new__(
+                RepositoryNotFoundError
+            )  # its __init__ wants an HTTP response
         if repo_id == "org/flaky":
             raise OSError("connection reset")
         return Info()
@@ -161,7 +163,9 @@ def test_the_huggingface_hub_client_reads_revisions_and_the_cache(monkeypatch: p
     assert client.revision("org/model") == "f" * 40
     with pytest.raises(SkyevalError, match="not a model on the Hub"):
         client.revision("org/missing")
-    with pytest.raises(SkyevalError, match="cannot resolve the Hub revision of 'org/flaky': connection reset"):
+    with pytest.raises(
+        SkyevalError, match="cannot resolve the Hub revision of 'org/flaky': connection reset"
+    ):
         client.revision("org/flaky")
 
     cache = {"org/model": "/c/models--org--model/snapshots/" + "e" * 40 + "/config.json"}

@@ -228,14 +228,14 @@ def run_cmd(
     failed = []
     engines = EngineCache()
     try:
-        for options_, ready in zip(runs, prepared, strict=True):
+        for one, ready in zip(runs, prepared, strict=True):
             try:
-                result = run(options_, engines, prepared=ready, log=_note)
+                result = run(one, engines, prepared=ready, log=_note)
             except Interrupted as err:
                 raise SkyevalError(str(err)) from err
             _print_summary(dict(result.summary), result.run_dir)
             if not result.summary.get("complete", False):
-                failed.append(options_.task)
+                failed.append(one.task)
     finally:
         engines.close()
     if failed:
