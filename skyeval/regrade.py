@@ -16,7 +16,7 @@ from typing import Any
 from skyeval import results
 from skyeval.errors import SkyevalError
 from skyeval.grading.version import GRADER_VERSION
-from skyeval.types import Grade, SampleRecord
+from skyeval.types import SCHEMA_VERSION, Grade, SampleRecord
 
 
 def grader_tag(policy: str) -> str:
@@ -66,7 +66,8 @@ def regrade(
     replicas: int = 1,
     progress: bool = True,
 ) -> list[SampleRecord]:
-    """``records`` graded again with the current grader and ``policy`` (same order), tagged with it."""
+    """``records`` graded again with the current grader and ``policy`` (same order), tagged with it (and with
+    the current schema version)."""
     from skyeval import grade_many
 
     responses = [r.completion for r in records]
@@ -83,7 +84,14 @@ def regrade(
         )
     tag = grader_tag(policy)
     return [
-        replace(r, extracted=v.extracted, correct=v.correct, reason=v.reason, grader=tag)
+        replace(
+            r,
+            extracted=v.extracted,
+            correct=v.correct,
+            reason=v.reason,
+            grader=tag,
+            schema_version=SCHEMA_VERSION,
+        )
         for r, v in zip(records, verdicts, strict=True)
     ]
 
