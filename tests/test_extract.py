@@ -258,6 +258,8 @@ def test_a_choice_letter_followed_by_prose_is_the_letter(text: str, expected: st
         ("x = \\boxed{2} and x = \\boxed{3}", "3"),  # the same label twice: a correction
         ("\\boxed{1}, then y = \\boxed{3}", "3"),
         ("Thurka bought $\\boxed{7}$ stuffed goats and $\\boxed{4}$ toy helicopters.", "7, 4"),
+        ("$$\\boxed{(3, 3)} \\text{ for part (a) and } \\boxed{(1, 1)}$$", "(3, 3), (1, 1)"),
+        ("\\boxed{4} \\text{ is wrong and } \\boxed{5}", "5"),
         ("Solutions:\n* $\\boxed{(1, 2)}$\n* $\\boxed{(3, 4)}$", "(1, 2), (3, 4)"),
         ("Results:\n* Maximum: $\\boxed{10}$\n* Minimum: $\\boxed{2}$", "10, 2"),
         ("Results:\n* Maximum: $\\boxed{10}$\n* Maximum: $\\boxed{2}$", "2"),

@@ -245,3 +245,28 @@ def test_empty_file_is_refused(tmp_path: Path) -> None:
     src.write_text("\n")
     result = CliRunner().invoke(main, ["grade", str(src)])
     assert result.exit_code == 2 and "no rows to grade" in result.output
+
+
+def test_disagreements_library(tmp_path: Path) -> None:
+    """The pure API behind --compare-field (reused by importers of other harnesses' outputs)."""
+    from skyeval.grading.disagreements import Disagreement, VerdictPair, compare_verdicts, write_disagreements
+    from skyeval.types import Grade
+
+    pairs = [
+        VerdictPair(1, None, "5", Grade(True, "5", "equal"), True),
+        VerdictPair(2, 0, "6", Grade(False, "7", "not_equal"), True),
+        VerdictPair(2, 1, "6", Grade(True, "6", "equal"), False),
+        VerdictPair(3, None, "\udc80", Grade(False, None, "no_answer"), False),
+    ]
+    comparison = compare_verdicts(pairs)
+    assert (comparison.responses, comparison.ours_correct, comparison.theirs_correct) == (4, 2, 2)
+    assert (comparison.only_ours, comparison.only_theirs, comparison.ours_accuracy) == (1, 1, 0.5)
+    assert comparison.disagreements == (
+        Disagreement(2, 0, "6", "7", True, False, "not_equal"),
+        Disagreement(2, 1, "6", "6", False, True, "equal"),
+    )
+    rows = [*comparison.disagreements, Disagreement(3, None, "\udc80", None, True, False, "no_answer")]
+    write_disagreements(tmp_path / "d.csv", rows)  # a lone surrogate is escaped, never a crash
+    assert (tmp_path / "d.csv").read_text().splitlines()[-1] == "3,,\\udc80,,True,False,no_answer"
+    write_disagreements(tmp_path / "d.jsonl", [])
+    assert (tmp_path / "d.jsonl").read_text() == ""

@@ -10,9 +10,8 @@ from __future__ import annotations
 import csv
 import json
 import os
-import tempfile
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, astuple, dataclass, fields
 from pathlib import Path
 
 from skyeval.errors import SkyevalError
@@ -104,27 +103,26 @@ COLUMNS = tuple(f.name for f in fields(Disagreement))
 
 
 def write_disagreements(path: str | os.PathLike[str], rows: Sequence[Disagreement]) -> None:
-    """Write ``rows`` atomically: CSV (a header, then one line per row) when ``path`` ends in ``.csv``, else
-    JSONL. An unwritable path is a one-line SkyevalError; nothing half-written is left behind."""
+    """Write ``rows`` atomically (``skyeval.jsonl.atomic_jsonl``): CSV (a header, then one line per row) when
+    ``path`` ends in ``.csv``, else JSONL. An unwritable path is a one-line SkyevalError."""
+    from skyeval.jsonl import atomic_jsonl
+
     target = Path(path)
     try:
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    except OSError as err:
-        raise SkyevalError(f"cannot write {path}: {err.strerror}") from None
-    try:
-        # lone surrogates (seen in model text) are escaped, never a crash at write time
-        with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace", newline="") as handle:
+        with atomic_jsonl(target) as handle:
             if target.suffix.lower() == ".csv":
-                writer = csv.DictWriter(handle, fieldnames=COLUMNS)
-                writer.writeheader()
-                writer.writerows(asdict(row) for row in rows)
+                writer = csv.writer(handle, lineterminator="\n")
+                writer.writerow(COLUMNS)
+                writer.writerows([_csv_safe(v) for v in astuple(row)] for row in rows)
             else:
                 for row in rows:
-                    handle.write(json.dumps(asdict(row)) + "\n")
-        os.replace(tmp, target)
+                    handle.write(json.dumps(asdict(row)) + "\n")  # ASCII escapes: lone surrogates survive
     except OSError as err:
-        Path(tmp).unlink(missing_ok=True)
         raise SkyevalError(f"cannot write {path}: {err.strerror}") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+
+
+def _csv_safe(value: object) -> object:
+    """Text with lone surrogates (seen in model output) escaped, so the UTF-8 CSV can always be written."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    return value

@@ -151,9 +151,12 @@ _LABEL_BEFORE_RE = re.compile(
     r"|(?<![^\n])[ \t]*(?:[*\u2022-][ \t]+)?((?:[A-Za-z][\w'-]*[ \t]+){0,3}[A-Za-z][\w'-]*)[ \t]*:)"
     r"\s*(?:\$|\\\(|\\\[|\s)*$"
 )
-# Count nouns after a box, before the glue to the next one ("$\boxed{7}$ stuffed goats and $\boxed{4}$ ...")
-_NOUNS_AFTER_RE = re.compile(
-    r"(?:\$|\\\)|\\\])?[ \t]+((?:[a-z][a-z'-]*[ \t]+){0,2}[a-z][a-z'-]*)(?=[ \t]*(?:,|;|and\b))"
+# A label after a box, before the glue to the next one: count nouns ("$\boxed{7}$ stuffed goats and ...") or a
+# part reference ("\boxed{(3, 3)} \text{ for part (a) and } \boxed{(1, 1)}")
+_AFTER_LABEL_RE = re.compile(
+    r"(?:\$|\\\)|\\\])?[ \t]*(\\text\s*\{)?[ \t]*(?:((?:[a-z][a-z'-]*[ \t]+){0,2}[a-z][a-z'-]*)"
+    r"|(?:(?:for|in)[ \t]+)?(?:(?:part|case|question)[ \t]*)?\([ \t]*(?:[a-z]|[ivx]{1,4}|\d{1,2})[ \t]*\))"
+    r"(?=[ \t]*(?:,|;|and\b))"
 )
 _NOT_NOUNS = frozenset(
     "is are was were be been then so thus hence but not no or wrong correct incorrect right instead rather "
@@ -184,11 +187,14 @@ def _box_cluster(text: str, boxes: list[tuple[int, int, str]]) -> str:
         gap_start, gap_end = boxes[k - 1][1], boxes[k][0]
         if gap_end - gap_start > _MAX_GAP:
             break
-        nouns = _NOUNS_AFTER_RE.match(text, gap_start, gap_end)
-        if nouns and not _NOT_NOUNS.intersection(nouns.group(1).lower().split()):
-            gap_start = nouns.end()
+        glue = text[gap_start:gap_end]
+        after = _AFTER_LABEL_RE.match(text, gap_start, gap_end)
+        if after and not (after.group(2) and _NOT_NOUNS.intersection(after.group(2).lower().split())):
+            gap_start = after.end()
+            # the rest of a "\text{ for part (a) and }" closes its brace
+            glue = text[gap_start:gap_end].replace("}", " ", 1) if after.group(1) else text[gap_start:gap_end]
         here, before = labels[k], labels[k - 1]
-        if _GLUE_ONLY_RE.fullmatch(text, gap_start, gap_end) is None:
+        if _GLUE_ONLY_RE.fullmatch(glue) is None:
             if here is None or before is None or before[1] in seen or here[0] < gap_start:
                 break
             if _GLUE_ONLY_RE.fullmatch(text, gap_start, here[0]) is None:
