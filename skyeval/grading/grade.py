@@ -44,6 +44,7 @@ class _Pending:
     extracted: str | None
     text: str
     gold: str
+    finished: bool | None = None
 
 
 def as_text(value: object) -> str | None:
@@ -58,13 +59,21 @@ def as_text(value: object) -> str | None:
     return str(value)
 
 
-def grade(response: object, gold: object, *, timeout: float = DEFAULT_TIMEOUT_S) -> Grade:
+def grade(
+    response: object,
+    gold: object,
+    *,
+    timeout: float = DEFAULT_TIMEOUT_S,
+    finished: bool | None = None,
+) -> Grade:
     """Grade one response against a gold answer. Never raises; costs at most about ``timeout`` seconds.
 
     ``reason`` is ``equal``/``not_equal``, ``no_answer`` (nothing extracted), ``timeout`` (the comparison did
-    not finish in time) or ``error`` (missing gold, or a failure, described in ``detail``).
+    not finish in time) or ``error`` (missing gold, or a failure, described in ``detail``). ``finished`` says
+    whether the response ended by itself (True), was cut off (False) or is unknown (None): see
+    ``extract_answer``.
     """
-    return _grade(response, gold, timeout, _SLOW_REF)
+    return _grade(response, gold, timeout, _SLOW_REF, finished)
 
 
 def grade_many(
@@ -74,19 +83,26 @@ def grade_many(
     timeout: float = DEFAULT_TIMEOUT_S,
     workers: int | None = None,
     progress: bool = False,
+    finished: Sequence[bool | None] | None = None,
 ) -> list[Grade]:
     """Grade many (response, gold) pairs; same order as the input, each with a hard ``timeout``.
 
     The fast stages run in this process; undecided pairs are compared on up to ``workers`` worker
     processes at once (default: the usable CPUs, 2 to 8). ``progress`` shows a tqdm bar on stderr.
+    ``finished`` gives each response's ``finished`` flag (see ``grade``); None: all unknown.
     """
     if len(responses) != len(golds):
         raise ValueError(f"{len(responses)} responses but {len(golds)} golds")
-    return _grade_many(responses, golds, timeout, workers, progress, _SLOW_REF)
+    if finished is not None and len(finished) != len(responses):
+        raise ValueError(f"{len(responses)} responses but {len(finished)} finished flags")
+    flags = finished if finished is not None else [None] * len(responses)
+    return _grade_many(responses, golds, timeout, workers, progress, _SLOW_REF, flags)
 
 
-def _grade(response: object, gold: object, timeout: float, slow_ref: str) -> Grade:
-    stage = _first_stages(response, gold)
+def _grade(
+    response: object, gold: object, timeout: float, slow_ref: str, finished: bool | None = None
+) -> Grade:
+    stage = _first_stages(response, gold, finished)
     return stage if isinstance(stage, Grade) else _slow_stage(stage, timeout, slow_ref)
 
 
@@ -97,10 +113,11 @@ def _grade_many(
     workers: int | None,
     progress: bool,
     slow_ref: str,
+    finished: Sequence[bool | None],
 ) -> list[Grade]:
     from tqdm import tqdm
 
-    firsts = [_first_stages(r, g) for r, g in zip(responses, golds, strict=True)]
+    firsts = [_first_stages(r, g, f) for r, g, f in zip(responses, golds, finished, strict=True)]
     pending = [(i, item) for i, item in enumerate(firsts) if isinstance(item, _Pending)]
     slow: dict[int, Grade] = {}
     with tqdm(total=len(firsts), disable=not progress, unit="resp", desc="grading") as bar:
@@ -122,7 +139,7 @@ def _grade_many(
     return [item if isinstance(item, Grade) else slow[i] for i, item in enumerate(firsts)]
 
 
-def _first_stages(response: object, gold: object) -> Grade | _Pending:
+def _first_stages(response: object, gold: object, finished: bool | None) -> Grade | _Pending:
     """Extraction and the in-process fast comparison; a ``_Pending`` when a worker must decide.
 
     Only inputs of bounded size are handled in-process (their cost is then bounded too); a larger response is
@@ -137,8 +154,8 @@ def _first_stages(response: object, gold: object) -> Grade | _Pending:
         if gold_text is None or not gold_text.strip():
             return Grade(False, None, "error", "no gold answer")
         if len(response_text) > MAX_IN_PROCESS_RESPONSE:
-            return _Pending(None, response_text, gold_text)
-        extracted = extract_answer(response_text)
+            return _Pending(None, response_text, gold_text, finished)
+        extracted = extract_answer(response_text, finished=finished)
         if extracted is None:
             return Grade(False, None, "no_answer")
         verdict = None
@@ -154,9 +171,9 @@ def _first_stages(response: object, gold: object) -> Grade | _Pending:
 
 def _slow_stage(item: _Pending, timeout: float, slow_ref: str) -> Grade:
     """Decide a pending item in a worker: compare its extracted answer, or extract and compare there."""
-    args: tuple[str, ...]
+    args: tuple[str | bool | None, ...]
     if item.extracted is None:
-        ref, args = _EXTRACT_AND_COMPARE_REF, (item.text, item.gold, slow_ref)
+        ref, args = _EXTRACT_AND_COMPARE_REF, (item.text, item.gold, slow_ref, item.finished)
     else:
         ref, args = slow_ref, (item.text, item.gold)
     try:
@@ -178,11 +195,13 @@ def _slow_stage(item: _Pending, timeout: float, slow_ref: str) -> Grade:
     return Grade(False, extracted, outcome.status, outcome.detail)
 
 
-def extract_and_compare(response: str, gold: str, compare_ref: str) -> tuple[str | None, bool]:
+def extract_and_compare(
+    response: str, gold: str, compare_ref: str, finished: bool | None = None
+) -> tuple[str | None, bool]:
     """Worker side of an oversized response: extract its answer and compare it with ``compare_ref``."""
     from skyeval.grading.pool import resolve
 
-    extracted = extract_answer(response)
+    extracted = extract_answer(response, finished=finished)
     return extracted, extracted is not None and bool(resolve(compare_ref)(extracted, gold))
 
 
