@@ -72,14 +72,21 @@ def regrade(
 
     responses = [r.completion for r in records]
     golds = [r.gold for r in records]
+    finished: list[bool | None] = [r.finish_reason == "stop" for r in records]
     if ray_address is None:
-        verdicts = _grade_with_progress(grade_many, responses, golds, timeout, progress, policy)
+        verdicts = _grade_with_progress(grade_many, responses, golds, finished, timeout, progress, policy)
     else:
         from skyeval.scaleout import ray_grade_many
 
         verdicts = list(
             ray_grade_many(
-                responses, golds, address=ray_address, replicas=replicas, timeout=timeout, progress=progress
+                responses,
+                golds,
+                address=ray_address,
+                replicas=replicas,
+                timeout=timeout,
+                progress=progress,
+                finished=finished,
             )
         )
     tag = grader_tag(policy)
@@ -122,6 +129,7 @@ def _grade_with_progress(
     grade_many: Callable[..., list[Grade]],
     responses: list[str],
     golds: list[str],
+    finished: list[bool | None],
     timeout: float,
     progress: bool,
     policy: str,
@@ -138,6 +146,7 @@ def _grade_with_progress(
                 responses[start : start + chunk],
                 golds[start : start + chunk],
                 timeout=timeout,
+                finished=finished[start : start + chunk],
                 **policy_kwargs(policy),
             )
             verdicts.extend(part)

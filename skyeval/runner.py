@@ -320,6 +320,7 @@ def run(
                             completion.text,
                             problem.gold,
                             timeout=options.grade_timeout,
+                            finished=completion.finish_reason == "stop",
                             **policy_kwargs(config.grade_policy),
                         )
                         prompt = messages[problem.id][-1].content

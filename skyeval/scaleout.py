@@ -341,10 +341,12 @@ def _reraise(err: Exception) -> NoReturn:
 # -- grading --------------------------------------------------------------------------------------------
 
 
-def _grade_chunk(responses: Sequence[str], golds: Sequence[str], timeout: float) -> list[Grade]:
+def _grade_chunk(
+    responses: Sequence[str], golds: Sequence[str], timeout: float, finished: Sequence[bool | None] | None
+) -> list[Grade]:
     from skyeval.grading.grade import grade_many
 
-    return grade_many(responses, golds, timeout=timeout, workers=1)
+    return grade_many(responses, golds, timeout=timeout, workers=1, finished=finished)
 
 
 def ray_grade_many(
@@ -356,8 +358,10 @@ def ray_grade_many(
     timeout: float = 5.0,
     batch_size: int = 256,
     progress: bool = False,
+    finished: Sequence[bool | None] | None = None,
 ) -> list[Grade]:
     """Grade (response, gold) pairs on Ray workers, ``replicas`` chunks at a time; same order as the input.
+    ``finished``: per response, whether it ended on its own (see ``skyeval.grade``).
 
     Each chunk of ``batch_size`` pairs is one Ray task calling :func:`skyeval.grade_many`; a task whose worker
     dies is retried by Ray, so every pair gets exactly one grade.
@@ -382,7 +386,10 @@ def ray_grade_many(
             while todo and len(pending) < replicas:
                 i = todo.popleft()
                 s = starts[i]
-                pending[task.remote(responses[s : s + batch_size], golds[s : s + batch_size], timeout)] = i
+                part = None if finished is None else finished[s : s + batch_size]
+                pending[
+                    task.remote(responses[s : s + batch_size], golds[s : s + batch_size], timeout, part)
+                ] = i
             (ref,), _ = ray.wait(list(pending), num_returns=1)
             i = pending.pop(ref)
             try:

@@ -162,6 +162,18 @@ BAD: dict[tuple[str, str], list[Case]] = {
     ("grade", "workers"): [
         lambda e: (["grade", str(e.graded), "--workers", "0"], "Invalid value for '--workers'")
     ],
+    ("grade", "policy"): [
+        lambda e: (["grade", str(e.graded), "--policy", "nosuch"], "unknown grading policy 'nosuch'")
+    ],
+    ("grade", "compare_field"): [
+        lambda e: (["grade", str(e.graded), "--compare-field", "theirs"], "has no 'theirs' field")
+    ],
+    ("grade", "disagreements"): [
+        lambda e: (
+            ["grade", str(e.graded), "--disagreements", str(e.out)],
+            "--disagreements needs --compare-field",
+        )
+    ],
     ("tasks", "data_dir"): [lambda e: (["tasks", "--data-dir", str(e.root / "nope")], "data dir not found")],
 }
 

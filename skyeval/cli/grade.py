@@ -58,7 +58,9 @@ def grade_cmd(
     """
     from skyeval.errors import SkyevalError
     from skyeval.grading.files import disagreements_path, grade_jsonl
+    from skyeval.regrade import check_grading
 
+    check_grading(timeout, policy, None, 1)  # an unknown policy: one line, before any grading
     if disagreements is not None and compare_field is None:
         raise SkyevalError("--disagreements needs --compare-field")
     target = disagreements if disagreements is not None else disagreements_path(output or path)

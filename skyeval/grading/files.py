@@ -9,6 +9,7 @@ field (another grader's verdicts) the summary also holds the ``Comparison`` of t
 
 from __future__ import annotations
 
+import json
 import os
 from collections import Counter
 from collections.abc import Mapping
