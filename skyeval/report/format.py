@@ -52,6 +52,21 @@ def cell_marks(complete: bool, missing: int, expected: int, same_problems: bool)
     return f" ({'; '.join(marks)})" if marks else ""
 
 
+def run_marks(bench: pd.DataFrame) -> dict[tuple[str, str], str]:
+    """(label, task) -> ``cell_marks`` of each benchmark row that needs a mark, without the parentheses."""
+    out = {}
+    for r in bench.to_dict("records"):
+        marks = cell_marks(
+            bool(r["complete"]),
+            int(r["missing_samples"]),
+            int(r["expected_samples"]),
+            bool(r["same_problems"]),
+        )
+        if marks:
+            out[(str(r["label"]), str(r["task"]))] = marks.strip(" ()")
+    return out
+
+
 def format_cell(mean: float, lo: float, hi: float, n: int, marks: str = "") -> str:
     """``45.2 [41.0, 49.5] n=500`` in percent, then ``marks`` (``cell_marks``); ``—`` when missing."""
     if math.isnan(mean):
