@@ -26,6 +26,8 @@ class EngineSpec:
     neutral: tuple[str, ...] = ()
     # options whose values are secrets: never written to config.json, a manifest or a log
     secret: tuple[str, ...] = ()
+    # False: serves completions made elsewhere (replay), so a run's sampling settings are not how they were made
+    decodes: bool = True
 
 
 ENGINES: dict[str, EngineSpec] = {
@@ -59,7 +61,7 @@ ENGINES: dict[str, EngineSpec] = {
         loads_model=True,
         neutral=("device", "batch_size"),  # hf seeds every row, so batching does not change a sample
     ),
-    "replay": EngineSpec("skyeval.engines.replay:ReplayEngine", (), "openai"),
+    "replay": EngineSpec("skyeval.engines.replay:ReplayEngine", (), "openai", decodes=False),
 }
 
 
