@@ -51,6 +51,8 @@ class EngineSpec:
     task_defaults: str = ""
     # hook ``(options) -> None``: the engine's own preflight (device valid, server answering); raises SkyevalError
     check: str = ""
+    # False: serves completions made elsewhere (replay), so a run's sampling settings are not how they were made
+    decodes: bool = True
 
 
 ENGINES: dict[str, EngineSpec] = {
@@ -93,6 +95,7 @@ ENGINES: dict[str, EngineSpec] = {
         (),
         "openai",
         task_defaults="skyeval.engines.replay:task_defaults",
+        decodes=False,
     ),
 }
 
