@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from skyeval.grading.equivalence import EquivalenceConfig, fast_equivalent, is_equivalent, unwrap
 from skyeval.grading.extract import extract_answer
 from skyeval.grading.normalize import canonical
-from skyeval.grading.symbolic import slow_equivalent
+from skyeval.grading.items import slow_equivalent
 
 CASES_DIR = Path(__file__).parent / "grader_cases"
 

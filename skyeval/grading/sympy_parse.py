@@ -1,0 +1,122 @@
+"""Bounded parsing of one answer into a sympy object, through latex2sympy2_extended's ANTLR grammar only.
+
+Model text is never handed to ``sympify``, ``parse_expr``, ``eval`` or ``exec``. Before anything is evaluated the
+tree is checked against size limits (powers, factorials, node count), so ``10^{10^{10}}`` or ``9!!!!!!`` is
+rejected in microseconds instead of being computed. Imported lazily (it imports sympy).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+import sympy
+from latex2sympy2_extended import latex2sympy
+from latex2sympy2_extended.latex2sympy2 import ConversionConfig
+from latex2sympy2_extended.math_normalization import NormalizationConfig
+
+from skyeval.grading.numbers import EquivalenceConfig
+
+logger = logging.getLogger(__name__)
+
+_MAX_NODES = 400
+# Built once, outside any ``try``: a failure to build our own parser configuration must surface, never be
+# mistaken for "this answer is not a formula".
+_NORMALIZATION = NormalizationConfig(
+    basic_latex=True, units=False, malformed_operators=True, nits=False, boxed="none", equations=False
+)
+_CONVERSION = ConversionConfig(lowercase_symbols=False)
+
+
+class Unsafe(Exception):
+    """The expression would be too expensive to evaluate exactly (huge power, factorial, too many nodes)."""
+
+
+def _approx(expr: sympy.Basic, config: EquivalenceConfig) -> float | None:
+    """A float estimate of a numeric subtree already checked safe, or None when it is not a plain number."""
+    if not isinstance(expr, sympy.Expr) or expr.free_symbols:
+        return None
+    check_safe(expr, config)
+    value = expr.evalf(15)
+    if value.is_real and value.is_finite:
+        return float(value)
+    return None
+
+
+def check_safe(expr: sympy.Basic, config: EquivalenceConfig, budget: list[int] | None = None) -> None:
+    """Raise Unsafe when evaluating ``expr`` exactly could take unbounded time or memory."""
+    budget = budget if budget is not None else [_MAX_NODES]
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise Unsafe("too many nodes")
+    if isinstance(expr, sympy.Pow):
+        base, exp = expr.args
+        check_safe(base, config, budget)
+        check_safe(exp, config, budget)
+        e = _approx(exp, config)
+        if e is not None:
+            b = _approx(base, config)
+            size = abs(e) * math.log2(abs(b) + 2) if b is not None else abs(e)
+            if size > config.max_bits:
+                raise Unsafe("power too large")
+        return
+    if isinstance(expr, sympy.exp):
+        check_safe(expr.args[0], config, budget)
+        e = _approx(expr.args[0], config)
+        if e is not None and abs(e) > config.max_bits:
+            raise Unsafe("exponential too large")
+        return
+    if isinstance(expr, (sympy.factorial, sympy.factorial2, sympy.binomial, sympy.gamma, sympy.subfactorial)):
+        for arg in expr.args:
+            check_safe(arg, config, budget)
+            n = _approx(arg, config)
+            if n is not None and abs(n) * math.log2(abs(n) + 2) > config.max_bits:
+                raise Unsafe("factorial too large")
+        return
+    for arg in expr.args:
+        check_safe(arg, config, budget)
+
+
+def _floats_to_rationals(expr: Any) -> Any:
+    if isinstance(expr, sympy.MatrixBase):
+        return expr.applyfunc(_floats_to_rationals)
+    if isinstance(expr, sympy.Basic):
+        floats = expr.atoms(sympy.Float)
+        if floats:
+            expr = expr.xreplace({f: sympy.Rational(str(f)) for f in floats})
+    return expr
+
+
+def to_sympy(text: str, config: EquivalenceConfig) -> Any:
+    """Parse one answer into a sympy object, or None when it cannot be parsed safely."""
+    if len(text) > config.max_chars or not text.strip():
+        return None
+    depth = 0
+    for c in text:
+        depth += c in "{[("
+        depth -= c in "}])"
+        if depth > config.max_depth:
+            return None
+    try:
+        expr = latex2sympy(
+            text,
+            normalization_config=_NORMALIZATION,
+            conversion_config=_CONVERSION,
+        )
+    # The ANTLR front end raises bare Exception (and sympy Type/Value errors) for text it cannot parse: any
+    # failure here means "not a formula", which is the verdict we return; only the library runs inside.
+    except Exception:  # noqa: BLE001
+        logger.debug("not parsed: %.120r", text, exc_info=True)
+        return None
+    if isinstance(expr, sympy.Basic):
+        try:
+            check_safe(expr, config)
+        except Unsafe:
+            return None
+    if isinstance(expr, (sympy.MatAdd, sympy.MatMul)):
+        expr = expr.doit()  # a sum or product of explicit matrices (never a power: its size is unbounded)
+    expr = _floats_to_rationals(expr)
+    if isinstance(expr, sympy.Basic) and sympy.Symbol("i") in getattr(expr, "free_symbols", set()):
+        expr = expr.xreplace({sympy.Symbol("i"): sympy.I})
+    return expr
