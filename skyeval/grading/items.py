@@ -1,7 +1,9 @@
-"""The sympy path of ``is_equivalent`` on answer trees (``normalize.Item``): lists, sets, tuples, intervals, atoms.
+"""The sympy path of the equivalence check on answer trees (``normalize.Item``): lists, sets, tuples, intervals.
 
-``slow_equivalent`` compares two canonical answers item by item with ``sympy_compare``; the fast path's verdict
-on plain numbers, words and times is reused for atoms. Imported lazily (it imports sympy).
+``slow_verdict`` compares a canonical prediction with a canonical gold item by item with ``sympy_compare``,
+reusing the fast path's verdict on atoms it can read (numbers, exact arithmetic, words, times); it answers
+``equal``, ``not_equal`` or ``too_large`` (a value beyond the size bound whose magnitude does not settle the
+question). Imported lazily (it imports sympy).
 """
 
 from __future__ import annotations
@@ -13,15 +15,29 @@ from typing import Any
 import sympy
 from sympy.core.relational import Relational
 
+from skyeval.grading.exact import TooLarge
 from skyeval.grading.normalize import LIST_KINDS, Item, label_free, parse_items, resolve_choices
-from skyeval.grading.numbers import EquivalenceConfig, atoms_equal, fast_atom
-from skyeval.grading.sympy_compare import as_set, decimal_rule, sets_equal, sym_equal
+from skyeval.grading.numbers import (
+    DEC_RE,
+    Atom,
+    EquivalenceConfig,
+    Num,
+    Verdict,
+    approximates,
+    atoms_equal,
+    fast_atom,
+    fast_number,
+)
+from skyeval.grading.sympy_compare import Sides, as_set, constant_value, sets_equal, sym_equal
 from skyeval.grading.sympy_parse import to_sympy
 
 logger = logging.getLogger(__name__)
 
 _DECIMAL_COMMA_RE = re.compile(r"[+-]?\d+,\d+")
+_HAS_DECIMAL_RE = re.compile(r"\d\.\d|(?<![\w.])\.\d|\d[eE][+-]?\d")
 
+# sympy raises these when a comparison is undecidable (ordering a complex number, a relational with a
+# non-numeric side, a polynomial operation on a non-polynomial): the answers are then not shown equal.
 _SYMPY_UNDECIDED = (
     TypeError,
     ValueError,
@@ -33,17 +49,36 @@ _SYMPY_UNDECIDED = (
 )
 
 
-def _atom_equal(a: str, b: str, config: EquivalenceConfig) -> bool:
-    if a == b:
+def _sides(config: EquivalenceConfig, pred: str, gold: str) -> Sides:
+    return Sides(config, _HAS_DECIMAL_RE.search(pred) is not None, _HAS_DECIMAL_RE.search(gold) is not None)
+
+
+def _fast(text: str, config: EquivalenceConfig) -> Atom | TooLarge | None:
+    try:
+        return fast_atom(label_free(text), config)
+    except TooLarge as err:
+        return err
+
+
+def _atom_equal(p: str, g: str, config: EquivalenceConfig) -> bool:
+    """A predicted and a gold atom: the fast path's verdict when both are plain, else sympy's."""
+    if p == g:
         return True
-    fa, fb = fast_atom(label_free(a)), fast_atom(label_free(b))
-    if fa is not None and fb is not None:
-        return atoms_equal(fa, fb, config)  # the fast path's verdict on plain numbers, words and times
-    sa, sb = to_sympy(a, config), to_sympy(b, config)
-    if sa is not None and sb is not None and sym_equal(sa, sb, config):
+    fp, fg = _fast(p, config), _fast(g, config)
+    if fp is not None and fg is not None and not isinstance(fp, TooLarge) and not isinstance(fg, TooLarge):
+        return atoms_equal(fp, fg, config)
+    sp, sg = to_sympy(p, config), to_sympy(g, config)
+    if sp is None or sg is None:
+        if isinstance(fp, TooLarge) or isinstance(fg, TooLarge):
+            raise TooLarge("a value beyond the size bound that the parser cannot read")
+        return False
+    if sym_equal(sp, sg, _sides(config, p, g)):
         return True
-    if decimal_rule(a, sb, config) or decimal_rule(b, sa, config):
-        return True
+    # a decimal literal against an irrational constant: the approximation policy
+    if isinstance(fp, Num) and fp.places is not None and (exact := constant_value(sg)) is not None:
+        return approximates(fp.value, fp.places, fp.digits, exact, "pred", config)
+    if isinstance(fg, Num) and fg.places is not None and (exact := constant_value(sp)) is not None:
+        return approximates(fg.value, fg.places, fg.digits, exact, "gold", config)
     return False
 
 
@@ -59,6 +94,7 @@ def _reparse(item: Item) -> Item:
 
 
 def _item_to_sympy(item: Item, config: EquivalenceConfig) -> Any:
+    """A parsed item as one sympy object (a Tuple for a sequence, a FiniteSet for a set or list), or None."""
     if item.kind == "atom":
         return to_sympy(item.text, config)
     children = [_item_to_sympy(x, config) for x in item.items]
@@ -93,21 +129,48 @@ def _union_of(item: Item, config: EquivalenceConfig) -> Any:
     return sympy.Union(*sets)
 
 
-def items_equal(a: Item, b: Item, config: EquivalenceConfig) -> bool:
+def _seq_vs_relation(seq: Item, other: Item, sides: Sides) -> bool | None:
+    """``(a, b)``/``[a, b)`` against an inequality or a set (``x < 3``, ``x \\in [0, 1)``), or None."""
+    if seq.kind != "seq" or other.kind != "atom":
+        return None
+    parsed = to_sympy(other.text, sides.config)
+    if not isinstance(parsed, (sympy.Set, Relational, sympy.And, sympy.Or)):
+        return None
+    return sym_equal(_interval(seq, sides.config), parsed, sides)
+
+
+def _list_vs_atom(many: Item, one: Item, sides: Sides, flipped: bool) -> bool | None:
+    """A list against one atom: the same answer boxed twice (``6, 6`` is ``6``), or a union of intervals;
+    None when neither reading applies (the answers are then compared as sympy objects)."""
+    if all(items_equal(one, i, sides.swap()) if flipped else items_equal(i, one, sides) for i in many.items):
+        return True
+    if many.kind != "list":
+        return None
+    union = _union_of(many, sides.config)
+    other = to_sympy(one.text, sides.config)
+    other_set = other if isinstance(other, sympy.Set) else as_set(other)
+    if union is None or other_set is None:
+        return None
+    return sets_equal(other_set, union, sides.swap()) if flipped else sets_equal(union, other_set, sides)
+
+
+def items_equal(a: Item, b: Item, sides: Sides) -> bool:
+    """A predicted item ``a`` against a gold item ``b`` (see the module docstring)."""
+    config = sides.config
     if a.kind == "atom" and b.kind == "atom" and "=" in a.text and "=" in b.text:
         if _atom_equal(a.text, b.text, config):
             return True
     a, b = _reparse(a), _reparse(b)
-    for x, y in ((a, b), (b, a)):
-        if x.kind == "seq" and y.kind == "atom":
-            other = to_sympy(y.text, config)
-            if isinstance(other, (sympy.Set, Relational, sympy.And, sympy.Or)):
-                return sym_equal(_interval(x, config), other, config)
+    verdict = _seq_vs_relation(a, b, sides)
+    if verdict is None:
+        verdict = _seq_vs_relation(b, a, sides.swap())
+    if verdict is not None:
+        return verdict
     if a.kind == "atom" and b.kind == "atom":
         return _atom_equal(a.text, b.text, config)
     if a.kind in LIST_KINDS and b.kind in LIST_KINDS:
-        return all(any(items_equal(x, y, config) for y in b.items) for x in a.items) and all(
-            any(items_equal(x, y, config) for x in a.items) for y in b.items
+        return all(any(items_equal(x, y, sides) for y in b.items) for x in a.items) and all(
+            any(items_equal(x, y, sides) for x in a.items) for y in b.items
         )
     if a.kind == "seq" and b.kind == "seq":
         # brackets matter for intervals ("[1,2)" vs "[1,2]"); longer vectors may use either ("[1,2,3]", "(1,2,3)")
@@ -115,49 +178,51 @@ def items_equal(a: Item, b: Item, config: EquivalenceConfig) -> bool:
         if maybe_interval and (a.open, a.close) != (b.open, b.close):
             return False
         return len(a.items) == len(b.items) and all(
-            items_equal(x, y, config) for x, y in zip(a.items, b.items, strict=True)
+            items_equal(x, y, sides) for x, y in zip(a.items, b.items, strict=True)
         )
-    for x, y in ((a, b), (b, a)):
-        if x.kind in LIST_KINDS and y.kind == "atom" and all(items_equal(i, y, config) for i in x.items):
-            return True  # "6, 6" (the same answer boxed twice) is the set {6}
-        if x.kind == "list" and y.kind == "atom":
-            union = _union_of(x, config)
-            other = to_sympy(y.text, config)
-            other_set = other if isinstance(other, sympy.Set) else as_set(other)
-            if union is not None and other_set is not None:
-                return sets_equal(union, other_set, config)
+    if a.kind in LIST_KINDS and b.kind == "atom":
+        verdict = _list_vs_atom(a, b, sides, flipped=False)
+    elif b.kind in LIST_KINDS and a.kind == "atom":
+        verdict = _list_vs_atom(b, a, sides, flipped=True)
+    if verdict is not None:
+        return verdict
     if {a.kind, b.kind} <= {"seq", "list", "set"}:
         # "(1,3)" vs "{1,3}": compared in order (a tuple written as a set keeps its order); "[1,2]" is an interval
         seq = a if a.kind == "seq" else b
         if (seq.open, seq.close) != ("(", ")"):
             return False
         return len(a.items) == len(b.items) and all(
-            items_equal(x, y, config) for x, y in zip(a.items, b.items, strict=True)
+            items_equal(x, y, sides) for x, y in zip(a.items, b.items, strict=True)
         )
-    return sym_equal(_item_to_sympy(a, config), _item_to_sympy(b, config), config)
+    return sym_equal(_item_to_sympy(a, config), _item_to_sympy(b, config), sides)
 
 
-def slow_equivalent(pred: str, gold: str, config: EquivalenceConfig) -> bool:
-    """The sympy verdict on two canonical answers (see ``is_equivalent``)."""
+def _decimal_comma(pred: str, gold: str) -> bool:
+    """A predicted ``1000,99`` for the gold ``1000.99``: the same decimal literal with a comma (a locale's
+    notation). Only in the prediction, and only with a non-zero fractional part: a gold ``-3,0`` is a list."""
+    if not _DECIMAL_COMMA_RE.fullmatch(pred) or not DEC_RE.fullmatch(gold) or not pred.split(",")[1].strip("0"):
+        return False
+    p, g = fast_number(pred.replace(",", ".")), fast_number(gold)
+    return isinstance(p, Num) and isinstance(g, Num) and (p.value, p.places) == (g.value, g.places)
+
+
+def slow_verdict(pred: str, gold: str, config: EquivalenceConfig) -> Verdict:
+    """The sympy verdict on a canonical prediction and gold (see ``equivalence.compare``)."""
     choices = resolve_choices(pred, gold)
     if isinstance(choices, bool):
-        return choices
+        return "equal" if choices else "not_equal"
     pred, gold = choices
+    if _decimal_comma(pred, gold):
+        return "equal"
     if len(pred) > config.max_chars or len(gold) > config.max_chars:
-        return False
+        return "not_equal"
     a, b = parse_items(pred), parse_items(gold)
     if a is None or b is None:
-        return False
+        return "not_equal"
     try:
-        if items_equal(a, b, config):
-            return True
-        # "1,22" / "1000,99": a decimal comma, tried only after the list reading failed
-        for x, y in ((pred, gold), (gold, pred)):
-            if _DECIMAL_COMMA_RE.fullmatch(x) and not _DECIMAL_COMMA_RE.fullmatch(y):
-                return _atom_equal(x.replace(",", "."), y, config)
-    # sympy raises these when a comparison is undecidable (ordering a complex number, a relational with a
-    # non-numeric side, a polynomial operation on a non-polynomial): the answers are then not shown equal.
+        return "equal" if items_equal(a, b, _sides(config, pred, gold)) else "not_equal"
+    except TooLarge:
+        return "too_large"
     except _SYMPY_UNDECIDED:
         logger.debug("undecided: %.120r vs %.120r", pred, gold, exc_info=True)
-        return False
-    return False
+        return "not_equal"

@@ -1,21 +1,32 @@
-"""Exact comparison of two parsed sympy answers: numbers, expressions, sets, intervals, tuples, matrices, relations.
+"""Exact comparison of a predicted and a gold answer parsed by sympy: numbers, expressions, sets, intervals,
+tuples, matrices and relations.
 
-Constants are compared exactly (rationals) or at high precision; expressions with symbols at sample points;
-the decimal-approximation rule of ``numbers`` applies to decimal literals. Imported lazily (it imports sympy).
+Constants are compared exactly when both are rational (after a bounded ``doit``), else numerically to 40 digits
+after the point (relative below 1), at a precision that grows with their size so big values stay exact;
+expressions with symbols are compared at sample points. Decimal literals follow the approximation policy of
+``numbers.approximates`` (which side is the gold matters, so every function takes the prediction first).
+Oversized values are compared by magnitude (``magnitude``): unequal when their sizes differ, else
+:class:`~skyeval.grading.exact.TooLarge`. Imported lazily (it imports sympy).
 """
 
 from __future__ import annotations
 
-import re
+import math
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import Any
 
 import sympy
 from sympy.core.relational import Relational
 
-from skyeval.grading.numbers import DEC_RE, EquivalenceConfig, decimal_matches, numbers_equal
+from skyeval.grading.exact import TooLarge
+from skyeval.grading.magnitude import magnitude
+from skyeval.grading.numbers import EquivalenceConfig, Num, approximates, atoms_equal
+from skyeval.grading.sympy_parse import Oversized
 
-_PRECISION = 60
+_DIGITS = 40  # constants agree when they agree to this many digits after the point (relative below 1)
+_GUARD = 20
+
 # Positive sample points (answers are usually stated for positive quantities: sqrt(r0/(r+r0)) forms);
 # expressions with |.| are also sampled at the negative points, so |x| never equals x.
 _POINTS = (
@@ -33,24 +44,57 @@ _NEGATIVE_POINTS = (
 _UNEVALUATED = (sympy.Sum, sympy.Product, sympy.Integral, sympy.Limit, sympy.Derivative)
 
 
-def _number(expr: Any) -> Any:
-    """The numeric value of a constant expression at high precision (a sympy Float/complex), or None."""
+@dataclass(frozen=True)
+class Sides:
+    """The comparison of a prediction with a gold: the policy, and whether each side's text holds a decimal
+    literal (its terminating rationals then stand for decimals). Swapped when a rule looks from the gold side."""
+
+    config: EquivalenceConfig
+    pred_decimal: bool = False
+    gold_decimal: bool = False
+
+    def swap(self) -> Sides:
+        return replace(self, pred_decimal=self.gold_decimal, gold_decimal=self.pred_decimal)
+
+
+def _number(expr: Any, digits: int = _DIGITS + _GUARD) -> Any:
+    """The numeric value of a constant expression (a sympy Float/complex) at ``digits`` digits, or None."""
     if not isinstance(expr, sympy.Expr) or expr.free_symbols:
         return None
-    value = expr.evalf(_PRECISION)
+    value = expr.evalf(digits)
     if value.is_number and not value.has(sympy.zoo, sympy.nan):
         return value
     return None
 
 
+def _size_digits(*values: Any) -> int:
+    """Decimal digits before the point of the largest of ``values`` (0 below 1)."""
+    biggest = max((abs(v) for v in values), default=sympy.Integer(0))
+    return max(0, int(math.log10(int(biggest))) + 1) if biggest >= 1 and biggest.is_finite else 0
+
+
 def _close(a: Any, b: Any, config: EquivalenceConfig) -> bool:
+    """``a`` and ``b`` agree to ``_DIGITS`` digits after the point (relative below 1), or within ``rel_tol``."""
     if a.is_infinite or b.is_infinite:
         return bool(a == b)
-    diff = abs(sympy.N(a - b, _PRECISION))
-    scale = max(abs(a), abs(b), sympy.Integer(1))
-    return bool(diff <= scale * sympy.Float(10) ** (-(_PRECISION - 12))) or bool(
-        config.rel_tol > 0 and diff <= scale * config.rel_tol
-    )
+    scale = max(abs(a), abs(b))
+    diff = abs(a - b)
+    if config.rel_tol > 0 and bool(diff <= scale * config.rel_tol):
+        return True
+    return bool(diff <= min(scale, sympy.Integer(1)) * sympy.Float(10, 30) ** (-_DIGITS))
+
+
+def _values_close(a: Any, b: Any, config: EquivalenceConfig) -> bool:
+    """Compare two constants at a precision that grows with their size (``2^{100}`` and ``2^{100}+1`` differ)."""
+    va, vb = _number(a, 15), _number(b, 15)
+    if va is None or vb is None:
+        return False
+    digits = _size_digits(va, vb) + _DIGITS + _GUARD
+    if digits > _DIGITS + _GUARD:
+        va, vb = _number(a, digits), _number(b, digits)
+    else:
+        va, vb = _number(a), _number(b)
+    return va is not None and vb is not None and _close(va, vb, config)
 
 
 def _places(r: Any) -> int | None:
@@ -66,32 +110,62 @@ def _places(r: Any) -> int | None:
     return max(twos, fives) if q == 1 else None
 
 
-def _const_equal(a: sympy.Expr, b: sympy.Expr, config: EquivalenceConfig) -> bool:
-    if a.is_Rational and b.is_Rational:
-        return numbers_equal(
-            Fraction(int(a.p), int(a.q)),
-            Fraction(int(b.p), int(b.q)),
-            _places(a),
-            _places(b),
-            config.decimal_rounding,
-        )
-    if a.has(sympy.zoo, sympy.nan) or b.has(sympy.zoo, sympy.nan):
+def _as_num(r: Any, decimal_side: bool) -> Num:
+    """A sympy rational as a fast-path number: a decimal (places, digits) when its side is written in decimals."""
+    value = Fraction(int(r.p), int(r.q))
+    places = _places(r) if decimal_side else None
+    if not places:
+        return Num(value)
+    digits = len(str(abs(value.numerator) * 10**places // value.denominator).lstrip("0")) or 1
+    return Num(value, places=places, digits=digits)
+
+
+def _exact(expr: sympy.Expr) -> sympy.Expr:
+    """An unevaluated constant (``7**150 + 1`` as parsed) evaluated exactly; sizes were bounded at parse time."""
+    if expr.is_Rational or expr.has(*_UNEVALUATED):
+        return expr
+    try:
+        return expr.doit()
+    except (TypeError, ValueError, ArithmeticError, NotImplementedError):
+        return expr
+
+
+def _const_equal(p: sympy.Expr, g: sympy.Expr, sides: Sides) -> bool:
+    config = sides.config
+    if p.has(sympy.zoo, sympy.nan) or g.has(sympy.zoo, sympy.nan):
         return False  # undefined values (1/0) are equal to nothing
-    va, vb = _number(a), _number(b)
-    if va is None or vb is None:
-        return bool(a == b)
-    if _close(va, vb, config):
+    p, g = _exact(p), _exact(g)
+    if p.is_Rational and g.is_Rational:
+        return atoms_equal(_as_num(p, sides.pred_decimal), _as_num(g, sides.gold_decimal), config)
+    if _values_close(p, g, config):
         return True
-    # a terminating decimal inside a structure (0.33 in a vector) against an irrational: the rounding rule
-    for dec, exact in ((a, vb), (b, va)):
-        places = _places(dec) if dec.is_Rational else None
-        if config.decimal_rounding and places is not None and places >= 2 and exact.is_real:
-            if decimal_matches(dec, exact, sympy.Rational(1, 10**places)):
-                return True
-    return False
+    # a decimal literal inside a structure (0.33 in a vector) against an irrational: the approximation policy
+    if p.is_Rational and sides.pred_decimal:
+        n, exact = _as_num(p, True), _number(g)
+        role = "pred"
+    elif g.is_Rational and sides.gold_decimal:
+        n, exact = _as_num(g, True), _number(p)
+        role = "gold"
+    else:
+        return False
+    if n.places is None or exact is None or not exact.is_real:
+        return False
+    return approximates(n.value, n.places, n.digits, exact, role, config)
 
 
-def _expr_equal(a: Any, b: Any, config: EquivalenceConfig) -> bool:
+def _oversized_equal(p: Any, g: Any) -> bool:
+    """Compare answers where a value is beyond the size bound: False when their magnitudes differ, else raise
+    TooLarge (the verdict is then ``too_large``: not shown equal, and not computed)."""
+    a = p.expr if isinstance(p, Oversized) else p
+    b = g.expr if isinstance(g, Oversized) else g
+    ma = magnitude(a) if isinstance(a, sympy.Expr) else None
+    mb = magnitude(b) if isinstance(b, sympy.Expr) else None
+    if ma is not None and mb is not None and ma.differs(mb):
+        return False
+    raise TooLarge("a value beyond the size bound")
+
+
+def _expr_equal(a: Any, b: Any, sides: Sides) -> bool:
     if isinstance(a, sympy.Basic) and isinstance(b, sympy.Basic):
         if a.has(sympy.zoo, sympy.nan) or b.has(sympy.zoo, sympy.nan):
             return False  # undefined values (1/0) are equal to nothing
@@ -103,7 +177,7 @@ def _expr_equal(a: Any, b: Any, config: EquivalenceConfig) -> bool:
         return str(a) == str(b)  # sums, integrals, limits: compared as written, never evaluated
     symbols = sorted(a.free_symbols | b.free_symbols, key=str)
     if not symbols:
-        return _const_equal(a, b, config)
+        return _const_equal(a, b, sides)
     if (
         len(symbols) > len(_POINTS[0])
         or a.has(sympy.core.function.AppliedUndef)
@@ -114,10 +188,16 @@ def _expr_equal(a: Any, b: Any, config: EquivalenceConfig) -> bool:
     points = _POINTS + _NEGATIVE_POINTS if _sign_sensitive(a, b) else _POINTS
     for point in points:
         subs = dict(zip(symbols, point, strict=False))
-        va, vb = _number(a.xreplace(subs)), _number(b.xreplace(subs))
-        if va is None or vb is None:
+        va, vb = a.xreplace(subs), b.xreplace(subs)
+        if va.has(sympy.zoo, sympy.nan) or vb.has(sympy.zoo, sympy.nan) or _number(va, 15) is None:
+            continue  # undefined at this point
+        if _number(vb, 15) is None:
             continue
-        if not _close(va, vb, config):
+        if va.is_Rational and vb.is_Rational:
+            same = va == vb or _close(_number(va), _number(vb), sides.config) and sides.config.rel_tol > 0
+        else:
+            same = _values_close(va, vb, sides.config)
+        if not same:
             return False
         decided += 1
     return decided >= 3 or _simplify_equal(a, b)
@@ -166,35 +246,36 @@ def as_set(expr: Any) -> Any:
     return None
 
 
-def sets_equal(a: Any, b: Any, config: EquivalenceConfig) -> bool:
+def sets_equal(a: Any, b: Any, sides: Sides) -> bool:
+    """Two sympy sets: intervals end by end, finite sets and unions element by element, others structurally."""
     if isinstance(a, sympy.Interval) and isinstance(b, sympy.Interval):
         return (
             a.left_open == b.left_open
             and a.right_open == b.right_open
-            and _expr_equal(a.start, b.start, config)
-            and _expr_equal(a.end, b.end, config)
+            and _expr_equal(a.start, b.start, sides)
+            and _expr_equal(a.end, b.end, sides)
         )
     if isinstance(a, sympy.FiniteSet) and isinstance(b, sympy.FiniteSet):
-        return _match_all(list(a.args), list(b.args), config)
+        return _match_all(list(a.args), list(b.args), sides)
     if isinstance(a, sympy.Union) and isinstance(b, sympy.Union):
-        return _match_all(list(a.args), list(b.args), config)
+        return _match_all(list(a.args), list(b.args), sides)
     if isinstance(a, sympy.Set) and isinstance(b, sympy.Set):
         return bool(a == b)
     return False
 
 
-def _match_all(xs: list[Any], ys: list[Any], config: EquivalenceConfig) -> bool:
+def _match_all(xs: list[Any], ys: list[Any], sides: Sides) -> bool:
     """Set equality: every element of each side equals some element of the other."""
-    return all(any(sym_equal(x, y, config) for y in ys) for x in xs) and all(
-        any(sym_equal(x, y, config) for x in xs) for y in ys
+    return all(any(sym_equal(x, y, sides) for y in ys) for x in xs) and all(
+        any(sym_equal(x, y, sides) for x in xs) for y in ys
     )
 
 
-def _equation_equal(a: Any, b: Any, config: EquivalenceConfig) -> bool:
+def _equation_equal(a: Any, b: Any, sides: Sides) -> bool:
     """Two equations: same named value, or one is a non-zero multiple of the other (rearranged)."""
-    if names_value(a.lhs) and names_value(b.lhs) and sym_equal(a.rhs, b.rhs, config):
+    if names_value(a.lhs) and names_value(b.lhs) and sym_equal(a.rhs, b.rhs, sides):
         return True
-    if a.lhs == b.lhs and sym_equal(a.rhs, b.rhs, config):
+    if a.lhs == b.lhs and sym_equal(a.rhs, b.rhs, sides):
         return True  # same left side, equal values (a - b = 1.732 vs a - b = \sqrt{3})
     if not all(isinstance(x, sympy.Expr) for x in (a.lhs, a.rhs, b.lhs, b.rhs)):
         return False
@@ -211,7 +292,9 @@ def _equation_equal(a: Any, b: Any, config: EquivalenceConfig) -> bool:
         if va is None or vb is None or vb == 0:
             continue
         ratios.append(va / vb)
-    return len(ratios) >= 2 and ratios[0] != 0 and all(_close(r, ratios[0], config) for r in ratios[1:])
+    return (
+        len(ratios) >= 2 and ratios[0] != 0 and all(_close(r, ratios[0], sides.config) for r in ratios[1:])
+    )
 
 
 def _flat(m: Any) -> list[Any] | None:
@@ -222,65 +305,51 @@ def _flat(m: Any) -> list[Any] | None:
     return None
 
 
-def sym_equal(a: Any, b: Any, config: EquivalenceConfig) -> bool:
-    """Equality of two parsed answers (numbers, expressions, sets, intervals, tuples, matrices, relations)."""
+def _names_equal(eq: Any, other: Any, sides: Sides) -> bool:
+    """``x = v`` against a value: the value ``v`` when the left side only names it."""
+    return names_value(eq.lhs) and sym_equal(eq.rhs, other, sides)
+
+
+def sym_equal(a: Any, b: Any, sides: Sides) -> bool:
+    """Equality of a parsed prediction ``a`` and gold ``b`` (numbers, expressions, sets, intervals, tuples,
+    matrices, relations). Raises TooLarge when an oversized value cannot be told apart by its magnitude."""
     if a is None or b is None:
         return False
+    if isinstance(a, Oversized) or isinstance(b, Oversized):
+        return _oversized_equal(a, b)
     if isinstance(a, sympy.MatrixBase) or isinstance(b, sympy.MatrixBase):
         if isinstance(a, sympy.MatrixBase) and isinstance(b, sympy.MatrixBase) and a.shape == b.shape:
-            return all(_expr_equal(x, y, config) for x, y in zip(a, b, strict=True))
+            return all(_expr_equal(x, y, sides) for x, y in zip(a, b, strict=True))
         fa, fb = _flat(a), _flat(b)
         return (
             fa is not None
             and fb is not None
             and len(fa) == len(fb)
-            and all(sym_equal(x, y, config) for x, y in zip(fa, fb, strict=True))
+            and all(sym_equal(x, y, sides) for x, y in zip(fa, fb, strict=True))
         )
     if isinstance(a, sympy.Eq) and isinstance(b, sympy.Eq):
-        return _equation_equal(a, b, config)
-    for x, y in ((a, b), (b, a)):
-        if isinstance(x, sympy.Eq) and not isinstance(y, (sympy.Eq, Relational, sympy.And)):
-            return names_value(x.lhs) and sym_equal(x.rhs, y, config)
+        return _equation_equal(a, b, sides)
+    not_relation = (sympy.Eq, Relational, sympy.And)
+    if isinstance(a, sympy.Eq) and not isinstance(b, not_relation):
+        return _names_equal(a, b, sides)
+    if isinstance(b, sympy.Eq) and not isinstance(a, not_relation):
+        return _names_equal(b, a, sides.swap())
     sa = as_set(a) if not isinstance(a, sympy.Set) else a
     sb = as_set(b) if not isinstance(b, sympy.Set) else b
     if sa is not None and sb is not None:
-        return sets_equal(sa, sb, config)
+        return sets_equal(sa, sb, sides)
     if isinstance(a, Relational) and isinstance(b, Relational):
         return bool(a.canonical == b.canonical) or bool(a.reversed.canonical == b.canonical)
     if isinstance(a, sympy.Tuple) and isinstance(b, sympy.Tuple):
-        return len(a) == len(b) and all(sym_equal(x, y, config) for x, y in zip(a, b, strict=True))
+        return len(a) == len(b) and all(sym_equal(x, y, sides) for x, y in zip(a, b, strict=True))
     if isinstance(a, (sympy.Basic, sympy.MatrixBase)) and isinstance(b, (sympy.Basic, sympy.MatrixBase)):
-        return _expr_equal(a, b, config)
+        return _expr_equal(a, b, sides)
     return False
 
 
-_SCI_RE = re.compile(r"([+-]?\d+\.(\d+))\s*(?:\\times|\\cdot|\*)\s*10\^\{?([+-]?\d{1,3})\}?")
-
-
-def _decimal(text: str) -> tuple[Fraction, int] | None:
-    """A decimal literal (``0.333``, ``2.31 \\times 10^{-3}``) as (value, decimal places of its last digit)."""
-    if DEC_RE.fullmatch(text):
-        return Fraction(text), len(text.split(".")[1])
-    m = _SCI_RE.fullmatch(text)
-    if m:
-        exponent = int(m.group(3))
-        return Fraction(m.group(1)) * Fraction(10) ** exponent, len(m.group(2)) - exponent
-    return None
-
-
-def decimal_rule(a_text: str, b: Any, config: EquivalenceConfig) -> bool:
-    """A decimal literal ``a_text`` (>= 2 places) equals the exact constant ``b`` it rounds or truncates."""
-    decimal = _decimal(a_text)
-    if decimal is None or not config.decimal_rounding or not isinstance(b, sympy.Expr) or b.free_symbols:
-        return False
-    value, places = decimal
-    if b.is_Rational:
-        return numbers_equal(value, Fraction(int(b.p), int(b.q)), places, None, True)
-    vb = _number(b)
-    if vb is None or not vb.is_real:
-        return False
-    if places < 2:
-        return False
-    return decimal_matches(
-        sympy.Rational(value.numerator, value.denominator), vb, sympy.Rational(1, 10**places)
-    )
+def constant_value(expr: Any) -> Any:
+    """The real numeric value of a parsed constant (for the approximation policy on atoms), or None."""
+    if isinstance(expr, Oversized) or not isinstance(expr, sympy.Expr) or expr.free_symbols:
+        return None
+    value = _number(expr)
+    return value if value is not None and value.is_real else None

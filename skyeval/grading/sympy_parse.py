@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import math
+import re
+from dataclasses import dataclass
 from typing import Any
 
 import sympy
@@ -30,7 +32,18 @@ _CONVERSION = ConversionConfig(lowercase_symbols=False)
 
 
 class Unsafe(Exception):
-    """The expression would be too expensive to evaluate exactly (huge power, factorial, too many nodes)."""
+    """The expression has too many nodes to compare at a bounded cost."""
+
+
+class Huge(Exception):
+    """An exact value in the expression would exceed ``config.max_bits`` (a power, factorial or binomial)."""
+
+
+@dataclass(frozen=True)
+class Oversized:
+    """A parsed answer holding a value beyond the size bound: compared by magnitude only, never evaluated."""
+
+    expr: sympy.Basic
 
 
 def _approx(expr: sympy.Basic, config: EquivalenceConfig) -> float | None:
@@ -45,7 +58,7 @@ def _approx(expr: sympy.Basic, config: EquivalenceConfig) -> float | None:
 
 
 def check_safe(expr: sympy.Basic, config: EquivalenceConfig, budget: list[int] | None = None) -> None:
-    """Raise Unsafe when evaluating ``expr`` exactly could take unbounded time or memory."""
+    """Raise Unsafe (too many nodes) or Huge (a value over the size bound) before anything is evaluated."""
     budget = budget if budget is not None else [_MAX_NODES]
     budget[0] -= 1
     if budget[0] < 0:
@@ -58,21 +71,21 @@ def check_safe(expr: sympy.Basic, config: EquivalenceConfig, budget: list[int] |
         if e is not None:
             b = _approx(base, config)
             size = abs(e) * math.log2(abs(b) + 2) if b is not None else abs(e)
-            if size > config.max_bits:
-                raise Unsafe("power too large")
+            if size > config.max_bits and b not in (0.0, 1.0, -1.0):
+                raise Huge("power")
         return
     if isinstance(expr, sympy.exp):
         check_safe(expr.args[0], config, budget)
         e = _approx(expr.args[0], config)
         if e is not None and abs(e) > config.max_bits:
-            raise Unsafe("exponential too large")
+            raise Huge("exponential")
         return
     if isinstance(expr, (sympy.factorial, sympy.factorial2, sympy.binomial, sympy.gamma, sympy.subfactorial)):
         for arg in expr.args:
             check_safe(arg, config, budget)
             n = _approx(arg, config)
             if n is not None and abs(n) * math.log2(abs(n) + 2) > config.max_bits:
-                raise Unsafe("factorial too large")
+                raise Huge("factorial")
         return
     for arg in expr.args:
         check_safe(arg, config, budget)
@@ -88,8 +101,34 @@ def _floats_to_rationals(expr: Any) -> Any:
     return expr
 
 
+# "3.1e8" -> 3.1 \times 10^{8} (the grammar reads "e" as Euler's number)
+_E_NOTATION_RE = re.compile(r"(?<![A-Za-z\\.\d])(\d+(?:\.\d*)?|\.\d+)[eE]([+-]?\d{1,4})(?![A-Za-z\d])")
+# a subscripted name: one letter or a command, then "_x", "_\max" or "_{...}" (no nested braces)
+_SUBSCRIPTED_RE = re.compile(r"(\\[A-Za-z]+|(?<![\\A-Za-z])[A-Za-z])_(\{[^{}]*\}|\\[A-Za-z]+|[A-Za-z0-9])")
+_SUBSCRIPT_NOISE_RE = re.compile(r"[\s\\{}]|\\[,;!: ]")
+
+
+def _subscripted_name(m: re.Match[str]) -> str:
+    """``E_{1}``, ``v_{\\max}``, ``R_{\\odot}`` -> one symbol the grammar reads (spacing and backslashes in the
+    subscript do not change the name: ``E_{ 1 }`` is ``E_1``)."""
+    base, sub = m.group(1), _SUBSCRIPT_NOISE_RE.sub("", m.group(2))
+    if not sub:
+        return m.group(0)
+    return ("\\mathrm{E}" if base == "E" else base) + "_{" + sub + "}"
+
+
+def prepare(text: str) -> str:
+    """Notation the grammar misreads, rewritten: scientific ``e`` notation and subscripted names."""
+    if "e" in text or "E" in text:
+        text = _E_NOTATION_RE.sub(r"\1\\times 10^{\2}", text)
+    if "_" in text:
+        text = _SUBSCRIPTED_RE.sub(_subscripted_name, text)
+    return text
+
+
 def to_sympy(text: str, config: EquivalenceConfig) -> Any:
-    """Parse one answer into a sympy object, or None when it cannot be parsed safely."""
+    """Parse one answer into a sympy object: None when it cannot be parsed at a bounded cost, ``Oversized``
+    when it holds a value beyond ``config.max_bits``."""
     if len(text) > config.max_chars or not text.strip():
         return None
     depth = 0
@@ -99,11 +138,7 @@ def to_sympy(text: str, config: EquivalenceConfig) -> Any:
         if depth > config.max_depth:
             return None
     try:
-        expr = latex2sympy(
-            text,
-            normalization_config=_NORMALIZATION,
-            conversion_config=_CONVERSION,
-        )
+        expr = latex2sympy(prepare(text), normalization_config=_NORMALIZATION, conversion_config=_CONVERSION)
     # The ANTLR front end raises bare Exception (and sympy Type/Value errors) for text it cannot parse: any
     # failure here means "not a formula", which is the verdict we return; only the library runs inside.
     except Exception:  # noqa: BLE001
@@ -114,6 +149,8 @@ def to_sympy(text: str, config: EquivalenceConfig) -> Any:
             check_safe(expr, config)
         except Unsafe:
             return None
+        except Huge:
+            return Oversized(expr)
     if isinstance(expr, (sympy.MatAdd, sympy.MatMul)):
         expr = expr.doit()  # a sum or product of explicit matrices (never a power: its size is unbounded)
     expr = _floats_to_rationals(expr)
