@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 from skyeval.grading.equivalence import EquivalenceConfig, fast_equivalent, is_equivalent, unwrap
 from skyeval.grading.extract import extract_answer
-from skyeval.grading.normalize import canonical
 from skyeval.grading.items import slow_verdict
+from skyeval.grading.normalize import canonical
 
 CASES_DIR = Path(__file__).parent / "grader_cases"
 
@@ -45,7 +45,10 @@ def test_fast_path_agrees_with_slow_path(pred: str, gold: str, expected: bool, w
     extracted = extract_answer(pred) or ""
     fast = fast_equivalent(extracted, gold)
     if fast is not None:
-        slow = slow_verdict(canonical(unwrap(extracted)), canonical(unwrap(gold)), EquivalenceConfig()) == "equal"
+        slow = (
+            slow_verdict(canonical(unwrap(extracted)), canonical(unwrap(gold)), EquivalenceConfig())
+            == "equal"
+        )
         assert fast == slow == is_equivalent(extracted, gold), where
 
 

@@ -200,7 +200,11 @@ def items_equal(a: Item, b: Item, sides: Sides) -> bool:
 def _decimal_comma(pred: str, gold: str) -> bool:
     """A predicted ``1000,99`` for the gold ``1000.99``: the same decimal literal with a comma (a locale's
     notation). Only in the prediction, and only with a non-zero fractional part: a gold ``-3,0`` is a list."""
-    if not _DECIMAL_COMMA_RE.fullmatch(pred) or not DEC_RE.fullmatch(gold) or not pred.split(",")[1].strip("0"):
+    if (
+        not _DECIMAL_COMMA_RE.fullmatch(pred)
+        or not DEC_RE.fullmatch(gold)
+        or not pred.split(",")[1].strip("0")
+    ):
         return False
     p, g = fast_number(pred.replace(",", ".")), fast_number(gold)
     return isinstance(p, Num) and isinstance(g, Num) and (p.value, p.places) == (g.value, g.places)

@@ -90,7 +90,9 @@ def magnitude(expr: sympy.Basic, budget: list[int] | None = None) -> Magnitude |
         if math.isinf(hi):
             return Magnitude(1, math.inf if math.isinf(lo) else lo, math.inf)
         to_log2 = 1 / math.log(2)
-        return Magnitude(1, math.lgamma(lo + 1) * to_log2 * (1 - _EPS), math.lgamma(hi + 1) * to_log2 * (1 + _EPS))
+        return Magnitude(
+            1, math.lgamma(lo + 1) * to_log2 * (1 - _EPS), math.lgamma(hi + 1) * to_log2 * (1 + _EPS)
+        )
     if expr.is_number and len(expr.args) <= 2 and not expr.has(sympy.Pow, sympy.factorial):
         value = expr.evalf(20)  # a small constant: pi, E, sqrt(2), log(3)
         if value.is_real and value != 0:

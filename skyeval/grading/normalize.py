@@ -87,7 +87,9 @@ _COMMAND_RE = re.compile(r"\\[A-Za-z]+")
 _ENVIRONMENT_RE = re.compile(r"\\(?:begin|end)\{[A-Za-z*]*\}")
 _OPERATOR_WORD_RE = re.compile(r"\b(?:mod|gcd|lcm|det|max|min)\b")
 # a variable bound by a limit, sum, product or integral: \lim_{n \to \infty}, \sum_{k=1}^{n}, \int ... dx
-_BOUND_RE = re.compile(r"\\(?:lim|sum|prod|bigcup|bigcap)\s*_\s*\{?\s*([A-Za-z])\s*(?:\\to|\\rightarrow|=|\\in)")
+_BOUND_RE = re.compile(
+    r"\\(?:lim|sum|prod|bigcup|bigcap)\s*_\s*\{?\s*([A-Za-z])\s*(?:\\to|\\rightarrow|=|\\in)"
+)
 _DIFFERENTIAL_RE = re.compile(r"(?<![A-Za-z])d\s*([A-Za-z])(?![A-Za-z])")
 
 
@@ -284,7 +286,11 @@ def label_free(s: str) -> str:
         if is_label(lhs):
             s = rhs.strip()
     parts = split_relation(s)
-    if len(parts) > 1 and all(parts) and (len(parts) > 2 or is_label(parts[0]) or is_computation(parts[0], parts[-1])):
+    if (
+        len(parts) > 1
+        and all(parts)
+        and (len(parts) > 2 or is_label(parts[0]) or is_computation(parts[0], parts[-1]))
+    ):
         s = parts[-1]  # the value after "=": x = 5, \\binom{6}{3} = 20, x = 1 + 1 = 2
     if "\\approx" in s:
         pieces = [p.strip() for p in s.split("\\approx") if p.strip()]

@@ -44,7 +44,9 @@ _FUNCTION_RE = re.compile(
 )
 _CONSTANT_RE = re.compile(r"(?<![\\A-Za-z])(pi|oo|infinity|inf)(?![A-Za-z])")
 _SQRT_CALL_RE = re.compile(r"(?<![\\A-Za-z])sqrt\s*(?=\()")
-_PLAIN_HINT_RE = re.compile(r"\*|(?<![\\A-Za-z])(?:pi|oo|inf|infinity|sqrt|exp|ln|log|sin|cos|tan)(?![A-Za-z])")
+_PLAIN_HINT_RE = re.compile(
+    r"\*|(?<![\\A-Za-z])(?:pi|oo|inf|infinity|sqrt|exp|ln|log|sin|cos|tan)(?![A-Za-z])"
+)
 _CONSTANTS = {"pi": "\\pi ", "oo": "\\infty ", "inf": "\\infty ", "infinity": "\\infty "}
 
 

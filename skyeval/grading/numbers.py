@@ -146,7 +146,9 @@ def fast_number(s: str, max_bits: int = EquivalenceConfig.max_bits) -> Num | Wor
         sign, digits = ("-", s[1:]) if s[0] == "-" else ("", s.lstrip("+"))
         digits = digits.lstrip("0") or "0"
         if len(digits) * _BITS_PER_DIGIT > max_bits:
-            return Word(f"integer {sign}{digits}{'%' if percent else ''}")  # compared as written, never converted
+            return Word(
+                f"integer {sign}{digits}{'%' if percent else ''}"
+            )  # compared as written, never converted
         return Num(Fraction(to_int(digits)) * (-1 if sign else 1), percent)
     if len(s) * _BITS_PER_DIGIT > max_bits:
         return None
@@ -246,7 +248,9 @@ def approximates(
 def _num_equal(p: Num, g: Num, config: EquivalenceConfig) -> bool:
     if p.value == g.value:
         return True
-    if config.rel_tol and abs(p.value - g.value) <= Fraction(config.rel_tol) * max(abs(p.value), abs(g.value)):
+    if config.rel_tol and abs(p.value - g.value) <= Fraction(config.rel_tol) * max(
+        abs(p.value), abs(g.value)
+    ):
         return True
     if p.places is not None and g.places is None:
         return approximates(p.value, p.places, p.digits, g.value, "pred", config)
@@ -285,7 +289,9 @@ def atoms_equal(p: Atom, g: Atom, config: EquivalenceConfig) -> bool:
     if g.percent and _num_equal(p, _scaled(g, Fraction(1, 100), 2), config):
         return True
     if config.percent_scaling:  # the harness's include_percentage: the gold, or 100x it, or 1/100 of it
-        return any(_num_equal(p, _scaled(g, f, s), config) for f, s in ((Fraction(100), -2), (Fraction(1, 100), 2)))
+        return any(
+            _num_equal(p, _scaled(g, f, s), config) for f, s in ((Fraction(100), -2), (Fraction(1, 100), 2))
+        )
     return False
 
 

@@ -292,9 +292,7 @@ def _equation_equal(a: Any, b: Any, sides: Sides) -> bool:
         if va is None or vb is None or vb == 0:
             continue
         ratios.append(va / vb)
-    return (
-        len(ratios) >= 2 and ratios[0] != 0 and all(_close(r, ratios[0], sides.config) for r in ratios[1:])
-    )
+    return len(ratios) >= 2 and ratios[0] != 0 and all(_close(r, ratios[0], sides.config) for r in ratios[1:])
 
 
 def _flat(m: Any) -> list[Any] | None:
