@@ -12,7 +12,7 @@ from typing import Any, Literal, Protocol
 
 SCHEMA_VERSION = 1
 
-GradeReason = Literal["equal", "not_equal", "no_answer", "timeout", "unparsable", "error"]
+GradeReason = Literal["equal", "not_equal", "no_answer", "timeout", "too_large", "unparsable", "error"]
 FinishReason = Literal["stop", "length", "error"]
 
 
