@@ -10,7 +10,7 @@ prediction must carry enough digits. The policy is written down in ``docs/gradin
 names its presets.
 
 Layers, each importing only those below it: ``exact`` (bounded rational arithmetic) <- ``numbers`` (config,
-atoms, approximation policy) and ``notation`` <- ``normalize`` (strings, item trees) <- ``sympy_parse`` <-
+atoms, approximation policy), ``notation`` and ``labels`` <- ``normalize`` (strings, item trees) <- ``sympy_parse`` <-
 ``magnitude`` <- ``sympy_compare`` <- ``items`` (answer trees) <- ``equivalence`` (this facade).
 """
 
@@ -20,7 +20,8 @@ from typing import Any
 
 from skyeval.grading.exact import TooLarge
 from skyeval.grading.extract import extract_answer
-from skyeval.grading.normalize import LIST_KINDS, Item, canonical, label_free, parse_items, resolve_choices
+from skyeval.grading.labels import label_free
+from skyeval.grading.normalize import LIST_KINDS, Item, canonical, parse_items, resolve_choices
 from skyeval.grading.numbers import EquivalenceConfig, Verdict, atoms_equal, fast_atom, fast_number
 
 __all__ = ["EquivalenceConfig", "compare", "fast_equivalent", "is_equivalent", "unwrap"]
@@ -72,13 +73,14 @@ def _fast_values_equal(p: Any, g: Any, config: EquivalenceConfig) -> bool | None
 
 
 MAX_UNWRAP_CHARS = 4_000
-"""``fast_equivalent`` leaves longer inputs (whole solutions as golds are shorter) to the slow path."""
+"""Longer inputs are left to the worker by ``fast_equivalent``; ``compare`` compares longer answers (after
+unwrapping) as written: equal only when identical."""
 
 
 def unwrap(answer: str) -> str:
     """An answer as given (gold or extracted prediction) reduced to its final answer text."""
     s = str(answer).strip()
-    if len(s) <= 160 and not any(mark in s for mark in _WRAPPERS):
+    if not any(mark in s for mark in _WRAPPERS):
         return s  # already a bare answer: nothing to extract
     if s.startswith("\\{") and s.endswith("\\}") and "$" not in s:
         return s  # a set, set-builder ones included (\\{x : x \\le 1\\} is no sentence)
@@ -128,7 +130,10 @@ def compare(pred: str, gold: str, config: EquivalenceConfig = _DEFAULT) -> Verdi
     """``equal``, ``not_equal`` or ``too_large`` for a prediction against a gold (policy: docs/grading.md).
 
     The full comparison in this process, without a timeout: ``grade`` runs it in a killable worker."""
-    p, g = canonical(unwrap(pred)), canonical(unwrap(gold))
+    p, g = unwrap(pred), unwrap(gold)
+    if len(p) > MAX_UNWRAP_CHARS or len(g) > MAX_UNWRAP_CHARS:
+        return "equal" if p == g else "not_equal"  # beyond any answer's size: compared as written
+    p, g = canonical(p), canonical(g)
     fast = _fast(p, g, config)
     if fast is not None:
         return "equal" if fast else "not_equal"

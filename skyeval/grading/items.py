@@ -16,7 +16,8 @@ import sympy
 from sympy.core.relational import Relational
 
 from skyeval.grading.exact import TooLarge
-from skyeval.grading.normalize import LIST_KINDS, Item, label_free, parse_items, resolve_choices
+from skyeval.grading.labels import label_free
+from skyeval.grading.normalize import LIST_KINDS, Item, parse_items, resolve_choices
 from skyeval.grading.numbers import (
     DEC_RE,
     Atom,
@@ -25,6 +26,7 @@ from skyeval.grading.numbers import (
     Verdict,
     approximates,
     atoms_equal,
+    decimal_literals,
     fast_atom,
     fast_number,
 )
@@ -34,7 +36,6 @@ from skyeval.grading.sympy_parse import to_sympy
 logger = logging.getLogger(__name__)
 
 _DECIMAL_COMMA_RE = re.compile(r"[+-]?\d+,\d+")
-_HAS_DECIMAL_RE = re.compile(r"\d\.\d|(?<![\w.])\.\d|\d[eE][+-]?\d")
 
 # sympy raises these when a comparison is undecidable (ordering a complex number, a relational with a
 # non-numeric side, a polynomial operation on a non-polynomial): the answers are then not shown equal.
@@ -50,7 +51,7 @@ _SYMPY_UNDECIDED = (
 
 
 def _sides(config: EquivalenceConfig, pred: str, gold: str) -> Sides:
-    return Sides(config, _HAS_DECIMAL_RE.search(pred) is not None, _HAS_DECIMAL_RE.search(gold) is not None)
+    return Sides(config, decimal_literals(pred), decimal_literals(gold))
 
 
 def _fast(text: str, config: EquivalenceConfig) -> Atom | TooLarge | None:

@@ -208,7 +208,7 @@ def fast_atom(s: str, config: EquivalenceConfig) -> Atom | None:
             numeral = int(digits, base)
         except ValueError:
             return None
-        return Num(Fraction(numeral)) if base == 10 else BaseNum(digits, base, numeral)
+        return BaseNum(digits, base, numeral)
     m = _TIME_RE.fullmatch(s)
     if m and int(m.group(2)) < 60:  # a time of day: 20:34 == 20:34:00 == 8:34 p.m.
         hours = int(m.group(1))
@@ -219,6 +219,24 @@ def fast_atom(s: str, config: EquivalenceConfig) -> Atom | None:
         return Word(" ".join(s.lower().split()))
     exact = evaluate(s, config.max_bits)
     return Num(exact) if exact is not None else None
+
+
+_DECIMAL_LITERAL_RE = re.compile(
+    r"(?<![\w.])(\d*\.\d+|\d+\.\d*)(?:\s*(?:[eE]|\\times\s*10\s*\^)\s*\{?\s*([+-]?\d{1,4})\s*\}?)?(?![\w.])"
+)
+Decimals = tuple[Num, ...]
+"""The decimal literals written in one answer (their values with the places and digits they were written with)."""
+
+
+def decimal_literals(text: str) -> Decimals:
+    """Every decimal literal written in ``text`` (``0.50``, ``1.732050``, ``3.1e8``, ``2.5 \\times 10^{-3}``), so
+    that a value parsed by sympy can be matched to the precision it was written with (a trailing 0 counts)."""
+    found = []
+    for m in _DECIMAL_LITERAL_RE.finditer(text):
+        whole, _, frac = m.group(1).partition(".")
+        if frac or m.group(2):
+            found.append(_decimal("", whole, frac, int(m.group(2) or 0), False))
+    return tuple(found)
 
 
 def _ulp(places: int) -> Fraction:
@@ -265,11 +283,13 @@ def _scaled(n: Num, factor: Fraction, shift: int) -> Num:
 
 def _base_equal(p: BaseNum, g: Atom, config: EquivalenceConfig) -> bool:
     """``1101_2`` equals ``1101_2``/``1101_{2}`` and the bare digits ``1101``; its decimal value ``13`` only
-    with ``config.base_values``."""
+    with ``config.base_values``. A numeral written in base 10 (``54_{10}``) is its value."""
     if isinstance(g, BaseNum):
         return (p.digits, p.base) == (g.digits, g.base) or (config.base_values and p.value == g.value)
     if isinstance(g, Num) and g.places is None and not g.percent and g.value.denominator == 1:
-        return str(g.value.numerator) == p.digits or (config.base_values and g.value == p.value)
+        if p.base == 10 or config.base_values:
+            return g.value == p.value  # 54_{10} is the number 54
+        return str(g.value.numerator) == p.digits
     return False
 
 
@@ -300,6 +320,7 @@ __all__ = [
     "POLICIES",
     "Atom",
     "BaseNum",
+    "Decimals",
     "EquivalenceConfig",
     "Num",
     "TooLarge",
@@ -307,6 +328,7 @@ __all__ = [
     "Word",
     "approximates",
     "atoms_equal",
+    "decimal_literals",
     "fast_atom",
     "fast_number",
     "policy",

@@ -21,7 +21,7 @@ from sympy.core.relational import Relational
 
 from skyeval.grading.exact import TooLarge
 from skyeval.grading.magnitude import magnitude
-from skyeval.grading.numbers import EquivalenceConfig, Num, approximates, atoms_equal
+from skyeval.grading.numbers import Decimals, EquivalenceConfig, Num, approximates, atoms_equal
 from skyeval.grading.sympy_parse import Oversized
 
 _DIGITS = 40  # constants agree when they agree to this many digits after the point (relative below 1)
@@ -46,15 +46,16 @@ _UNEVALUATED = (sympy.Sum, sympy.Product, sympy.Integral, sympy.Limit, sympy.Der
 
 @dataclass(frozen=True)
 class Sides:
-    """The comparison of a prediction with a gold: the policy, and whether each side's text holds a decimal
-    literal (its terminating rationals then stand for decimals). Swapped when a rule looks from the gold side."""
+    """The comparison of a prediction with a gold: the policy, and the decimal literals written on each side (a
+    parsed rational equal to one of them stands for that decimal, at its written precision). Swapped when a rule
+    looks from the gold side."""
 
     config: EquivalenceConfig
-    pred_decimal: bool = False
-    gold_decimal: bool = False
+    pred_decimals: Decimals = ()
+    gold_decimals: Decimals = ()
 
     def swap(self) -> Sides:
-        return replace(self, pred_decimal=self.gold_decimal, gold_decimal=self.pred_decimal)
+        return replace(self, pred_decimals=self.gold_decimals, gold_decimals=self.pred_decimals)
 
 
 def _number(expr: Any, digits: int = _DIGITS + _GUARD) -> Any:
@@ -85,39 +86,33 @@ def _close(a: Any, b: Any, config: EquivalenceConfig) -> bool:
 
 
 def _values_close(a: Any, b: Any, config: EquivalenceConfig) -> bool:
-    """Compare two constants at a precision that grows with their size (``2^{100}`` and ``2^{100}+1`` differ)."""
+    """Compare two constants at a precision that grows with their size (``2^{100}`` and ``2^{100}+1`` differ).
+
+    Agreement to ``_DIGITS`` digits is confirmed at twice the precision: a true equality agrees there to the
+    new precision, while a tiny true difference (``\\pi + 10^{-50}`` against ``\\pi``) stays the same size."""
     va, vb = _number(a, 15), _number(b, 15)
     if va is None or vb is None:
         return False
     digits = _size_digits(va, vb) + _DIGITS + _GUARD
-    if digits > _DIGITS + _GUARD:
-        va, vb = _number(a, digits), _number(b, digits)
-    else:
-        va, vb = _number(a), _number(b)
-    return va is not None and vb is not None and _close(va, vb, config)
+    va, vb = _number(a, digits), _number(b, digits)
+    if va is None or vb is None or not _close(va, vb, config):
+        return False
+    if va == vb or (config.rel_tol > 0 and bool(abs(va - vb) <= max(abs(va), abs(vb)) * config.rel_tol)):
+        return True
+    va, vb = _number(a, 2 * digits), _number(b, 2 * digits)
+    if va is None or vb is None or va.is_infinite or vb.is_infinite:
+        return bool(va == vb)
+    scale = max(abs(va), abs(vb), sympy.Integer(1))
+    return bool(abs(va - vb) <= scale * sympy.Float(10, 30) ** (-(2 * digits - _GUARD)))
 
 
-def _places(r: Any) -> int | None:
-    """Decimal places of a rational written as a terminating decimal (7/500 = 0.014 -> 3), else None."""
-    q = int(r.q)
-    twos = fives = 0
-    while q % 2 == 0:
-        q //= 2
-        twos += 1
-    while q % 5 == 0:
-        q //= 5
-        fives += 1
-    return max(twos, fives) if q == 1 else None
-
-
-def _as_num(r: Any, decimal_side: bool) -> Num:
-    """A sympy rational as a fast-path number: a decimal (places, digits) when its side is written in decimals."""
+def _as_num(r: Any, decimals: Decimals) -> Num:
+    """A sympy rational as a fast-path number: the decimal literal of its side with that value, else exact."""
     value = Fraction(int(r.p), int(r.q))
-    places = _places(r) if decimal_side else None
-    if not places:
-        return Num(value)
-    digits = len(str(abs(value.numerator) * 10**places // value.denominator).lstrip("0")) or 1
-    return Num(value, places=places, digits=digits)
+    for literal in decimals:
+        if abs(literal.value) == abs(value):
+            return Num(value, places=literal.places, digits=literal.digits)
+    return Num(value)
 
 
 def _exact(expr: sympy.Expr) -> sympy.Expr:
@@ -136,15 +131,15 @@ def _const_equal(p: sympy.Expr, g: sympy.Expr, sides: Sides) -> bool:
         return False  # undefined values (1/0) are equal to nothing
     p, g = _exact(p), _exact(g)
     if p.is_Rational and g.is_Rational:
-        return atoms_equal(_as_num(p, sides.pred_decimal), _as_num(g, sides.gold_decimal), config)
+        return atoms_equal(_as_num(p, sides.pred_decimals), _as_num(g, sides.gold_decimals), config)
     if _values_close(p, g, config):
         return True
     # a decimal literal inside a structure (0.33 in a vector) against an irrational: the approximation policy
-    if p.is_Rational and sides.pred_decimal:
-        n, exact = _as_num(p, True), _number(g)
+    if p.is_Rational and sides.pred_decimals:
+        n, exact = _as_num(p, sides.pred_decimals), _number(g)
         role = "pred"
-    elif g.is_Rational and sides.gold_decimal:
-        n, exact = _as_num(g, True), _number(p)
+    elif g.is_Rational and sides.gold_decimals:
+        n, exact = _as_num(g, sides.gold_decimals), _number(p)
         role = "gold"
     else:
         return False
