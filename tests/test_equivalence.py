@@ -155,6 +155,8 @@ def test_symmetric(pred: str, gold: str, expected: bool, where: str) -> None:
 _PIECES = list("0123456789+-*/^_{}()[],.=<>!|%$ \\xyzabei") + [
     "\\frac", "\\sqrt", "\\pi", "\\infty", "\\cup", "\\le", "\\text{", "\\boxed{", "\\begin{pmatrix}",
     "\\end{pmatrix}", "&", "\\\\", "\\log", "\\sin", "\\pm", "\\in", ":", ";", " and ", "\\approx", "\\overline{",
+    "²", "√", "π", "½", "∞", "**", "*", "oo", "pi", "sqrt(", "exp(", "\\mid", "\\{", "\\}", "\\varnothing", "_{\\max}",
+    "E_", "e8", "1e", "\\binom{", "!", "\\bmod", "_2", "7^{150}", "10^{10^{10}}", "\\lim_{n\\to\\infty}", "0.333333",
 ]  # fmt: skip
 
 

@@ -289,7 +289,7 @@ def _base_equal(p: BaseNum, g: Atom, config: EquivalenceConfig) -> bool:
     if isinstance(g, Num) and g.places is None and not g.percent and g.value.denominator == 1:
         if p.base == 10 or config.base_values:
             return g.value == p.value  # 54_{10} is the number 54
-        return str(g.value.numerator) == p.digits
+        return abs(g.value.numerator) < 10**64 and str(g.value.numerator) == p.digits
     return False
 
 
