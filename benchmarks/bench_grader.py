@@ -56,6 +56,7 @@ def hostile_inputs(scratch: Path) -> list[tuple[str, str, str]]:
         ("200 nested parentheses", r"\boxed{" + "(" * 200 + "1" + ")" * 200 + "}", "1"),
         ("30 nested square roots", r"\boxed{" + r"\sqrt{" * 30 + "1" + "}" * 30 + "}", "1"),
         ("24 nested braces around x+1", r"\boxed{" + "{" * 24 + "x+1" + "}" * 24 + "}", "1+x"),
+        ("10 nested (x+...)", r"\boxed{" + "(x+" * 10 + "1" + ")" * 10 + "}", "10x+1"),
         ("24 nested (x+...)", r"\boxed{" + "(x+" * 24 + "1" + ")" * 24 + "}", "24x+1"),
         ("__import__ payload", rf"\boxed{{__import__('os').system('touch {scratch / 'pwned'}')}}", "0"),
         ("NUL bytes", "\\boxed{1\x002}", "12"),
