@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -141,6 +142,31 @@ def test_qwen25math_generations_agree_with_labels(shared_dir: Path) -> None:
     assert total == 800
     print(f"\nagreement {agreed}/{total}; disagreements: {disagreements}")
     assert agreed / total >= 0.99, disagreements
+
+
+# Digits that may change without changing the answer: a label's subscript (\angle A E B_{1}) and a unit's power.
+_NOT_VALUE_DIGITS = re.compile(
+    r"_\{[^{}]*\}|_\w|\^\{?\d+\}?(?=\s*(?:\\text|\\mbox|$))|\\(?:text|mbox|mathrm)\{[^{}]*\}"
+)
+
+
+def _one_more(gold: str) -> list[str]:
+    """The gold with one of its numbers increased by one (each number in turn)."""
+    masked = _NOT_VALUE_DIGITS.sub(lambda m: "\0" * len(m.group()), gold)
+    return [
+        gold[: m.start()] + str(int(m.group()) + 1) + gold[m.end() :] for m in re.finditer(r"\d+", masked)
+    ]
+
+
+def test_no_benchmark_gold_equals_itself_with_one_number_changed(shared_dir: Path) -> None:
+    """A false-positive sweep over all 1245 golds (~2,100 pairs): change one number by one, never equal."""
+    wrong = [
+        (gold, changed)
+        for _, gold in _benchmark_golds(shared_dir)
+        for changed in _one_more(gold)
+        if is_equivalent(changed, gold)
+    ]
+    assert wrong == []
 
 
 @pytest.mark.parametrize("idx", [3])

@@ -16,6 +16,7 @@ atoms, approximation policy), ``notation`` and ``labels`` <- ``normalize`` (stri
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from skyeval.grading.exact import TooLarge
@@ -42,6 +43,10 @@ _WRAPPERS = (
     "\n",
     "\\approx",
 )
+
+
+_COMMAND_RE = re.compile(r"\\[A-Za-z]+\s*(?:\{[^{}]*\})?")
+_PROSE_RE = re.compile(r"(?<![A-Za-z])(?!(?:and|or)\b)[A-Za-z]{2,}")
 
 
 def _fast_item(item: Item, config: EquivalenceConfig) -> Any:
@@ -83,7 +88,14 @@ def unwrap(answer: str) -> str:
     if not any(mark in s for mark in _WRAPPERS):
         return s  # already a bare answer: nothing to extract
     if s.startswith("\\{") and s.endswith("\\}") and "$" not in s:
-        return s  # a set, set-builder ones included (\\{x : x \\le 1\\} is no sentence)
+        return s  # a set, set-builder ones included (\{x : x \le 1\} is no sentence)
+    if (
+        s.startswith("$")
+        and s.endswith("$")
+        and s.count("$") > 2
+        and not _PROSE_RE.search(_COMMAND_RE.sub("", s))
+    ):
+        return s.replace("$", "")  # math segments and separators only: "$-1$,$2$", "$221,$8$" (a typo'd gold)
     return extract_answer(s) or s
 
 

@@ -155,8 +155,8 @@ def fast_number(s: str, max_bits: int = EquivalenceConfig.max_bits) -> Num | Wor
     if DEC_RE.fullmatch(s):
         sign = "-" if s[0] == "-" else ""
         whole, _, frac = s.lstrip("+-").partition(".")
-        if not frac:  # "5." is the integer 5
-            return Num(Fraction(to_int(whole)) * (-1 if sign else 1), percent)
+        if not frac.strip("0"):  # "5." and "27.0" (a float's str) are the integer: exact, not a rounded value
+            return Num(Fraction(to_int(whole or "0")) * (-1 if sign else 1), percent)
         return _decimal(sign, whole, frac, 0, percent)
     m = _SCI_RE.fullmatch(s)
     if m:  # 1e+20 (str() of a float gold), 2.5E-3, 3.1 \times 10^{8}
@@ -234,7 +234,7 @@ def decimal_literals(text: str) -> Decimals:
     found = []
     for m in _DECIMAL_LITERAL_RE.finditer(text):
         whole, _, frac = m.group(1).partition(".")
-        if frac or m.group(2):
+        if frac.strip("0") or m.group(2):  # "27.0" is an exact integer (see fast_number)
             found.append(_decimal("", whole, frac, int(m.group(2) or 0), False))
     return tuple(found)
 
@@ -250,7 +250,7 @@ def approximates(
     significant digits) stands for the exact value ``exact`` (a Fraction or a real sympy number).
 
     ``role`` says which side the decimal is. A decimal gold (``role="gold"``) is a rounded value: it needs >= 2
-    significant digits and the exact prediction must round to it. A decimal prediction (``role="pred"``) needs
+    significant digits and the prediction (exact, or a decimal with more places) must round to it. A decimal prediction (``role="pred"``) needs
     ``config.approx_digits`` significant digits and must be the exact gold rounded, not truncated. Rounding is
     strict (a tie at half an ulp does not count), and an exact value that is itself a decimal of at most
     ``places`` places is matched only exactly (``0.26`` is not ``1/4``, ``419.99`` is not ``420``).
@@ -272,9 +272,10 @@ def _num_equal(p: Num, g: Num, config: EquivalenceConfig) -> bool:
         return True
     if p.places is not None and g.places is None:
         return approximates(p.value, p.places, p.digits, g.value, "pred", config)
-    if g.places is not None and p.places is None:
+    if g.places is not None and (p.places is None or p.places > g.places):
+        # a decimal gold is a rounded value: an exact prediction, or a more precise decimal, that rounds to it
         return approximates(g.value, g.places, g.digits, p.value, "gold", config)
-    return False  # two exact values, or two decimals: only equal values are equal
+    return False  # two exact values, or decimals as precise as each other: only equal values are equal
 
 
 def _scaled(n: Num, factor: Fraction, shift: int) -> Num:

@@ -42,6 +42,7 @@ _NEGATIVE_POINTS = (
 
 
 _UNEVALUATED = (sympy.Sum, sympy.Product, sympy.Integral, sympy.Limit, sympy.Derivative)
+_STEP_FUNCTIONS = (sympy.floor, sympy.ceiling, sympy.frac, sympy.Mod, sympy.sign, sympy.Heaviside)
 
 
 @dataclass(frozen=True)
@@ -195,6 +196,8 @@ def _expr_equal(a: Any, b: Any, sides: Sides) -> bool:
         if not same:
             return False
         decided += 1
+    if a.has(*_STEP_FUNCTIONS) or b.has(*_STEP_FUNCTIONS):
+        return _simplify_equal(a, b)  # step functions agree on whole intervals: sample points prove nothing
     return decided >= 3 or _simplify_equal(a, b)
 
 
@@ -216,11 +219,14 @@ def _simplify_equal(a: sympy.Expr, b: sympy.Expr) -> bool:
 
 
 def names_value(expr: Any) -> bool:
-    """A left-hand side that only names the value: a symbol, f(x), or a product/ratio of symbols."""
+    """A left-hand side that only names the value: a symbol, f(x), |x|, or a product/ratio of symbols (never
+    ``-x``: ``-x = 5`` says x is -5)."""
     if isinstance(expr, (sympy.Symbol, sympy.core.function.AppliedUndef)):
         return True
-    if isinstance(expr, (sympy.Mul, sympy.Pow, sympy.Abs)):
-        return all(names_value(arg) or arg == -1 for arg in expr.args)
+    if isinstance(expr, sympy.Pow):
+        return names_value(expr.base) and expr.exp == -1
+    if isinstance(expr, (sympy.Mul, sympy.Abs)):
+        return all(names_value(arg) for arg in expr.args)
     return False
 
 

@@ -128,10 +128,14 @@ def prepare(text: str) -> str:
     return text
 
 
+# a numeral with a subscript (a base: 4210_{5}): the grammar would drop the subscript and read 4210
+_SUBSCRIPTED_NUMERAL_RE = re.compile(r"(?<![A-Za-z\\])\d+\s*_")
+
+
 def to_sympy(text: str, config: EquivalenceConfig) -> Any:
     """Parse one answer into a sympy object: None when it cannot be parsed at a bounded cost, ``Oversized``
     when it holds a value beyond ``config.max_bits``."""
-    if len(text) > config.max_chars or not text.strip():
+    if len(text) > config.max_chars or not text.strip() or _SUBSCRIPTED_NUMERAL_RE.search(text):
         return None
     depth = parens = 0
     for c in text:
