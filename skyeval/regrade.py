@@ -11,7 +11,6 @@ import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from skyeval import results
 from skyeval.errors import SkyevalError
@@ -24,31 +23,18 @@ def grader_tag(policy: str) -> str:
     return f"{GRADER_VERSION}/{policy}"
 
 
-def grade_policies() -> tuple[str, ...]:
-    """The grading policies the installed grader offers (``skyeval.grading.POLICIES``; ``default`` alone until
-    the grader declares presets)."""
-    from skyeval import grading
-
-    return tuple(getattr(grading, "POLICIES", ("default",)))
-
-
-def policy_kwargs(policy: str) -> dict[str, Any]:
-    """``grade``/``grade_many`` keywords for ``policy``: none for ``default`` (graders without presets take none)."""
-    return {} if policy == "default" else {"policy": policy}
-
-
 def check_grading(timeout: float, policy: str, ray_address: str | None, replicas: int) -> None:
     """Refuse grading settings that cannot work: timeout, unknown policy, replicas without Ray."""
     if not timeout > 0:
         raise SkyevalError(f"--grade-timeout must be > 0, got {timeout:g}")
-    if policy not in grade_policies():
-        raise SkyevalError(f"unknown grading policy {policy!r}; choose one of: {', '.join(grade_policies())}")
+    from skyeval.grading import POLICIES
+
+    if policy not in POLICIES:
+        raise SkyevalError(f"unknown grading policy {policy!r}; choose one of: {', '.join(POLICIES)}")
     if replicas < 1:
         raise SkyevalError(f"--replicas must be >= 1, got {replicas}")
     if ray_address is None and replicas != 1:
         raise SkyevalError(f"--replicas {replicas} needs --ray (replicas are Ray actors)")
-    if ray_address is not None and policy != "default":  # ray_grade_many grades with the default policy
-        raise SkyevalError(f"--grade-policy {policy} cannot be used with --ray yet")
 
 
 def graded_by(records: Iterable[SampleRecord]) -> str:
@@ -87,6 +73,7 @@ def regrade(
                 timeout=timeout,
                 progress=progress,
                 finished=finished,
+                policy=policy,
             )
         )
     tag = grader_tag(policy)
@@ -147,7 +134,7 @@ def _grade_with_progress(
                 golds[start : start + chunk],
                 timeout=timeout,
                 finished=finished[start : start + chunk],
-                **policy_kwargs(policy),
+                policy=policy,
             )
             verdicts.extend(part)
             bar.update(len(part))

@@ -25,7 +25,7 @@ from skyeval.grading.version import GRADER_VERSION
 from skyeval.hub import HubClient
 from skyeval.preflight import Preflight
 from skyeval.prompts import build_messages, resolve_prompt
-from skyeval.regrade import check_grading, graded_by, grader_tag, policy_kwargs, regrade, regrade_stale
+from skyeval.regrade import check_grading, graded_by, grader_tag, regrade, regrade_stale
 from skyeval.signals import SignalInterrupt
 from skyeval.summary import summarize_run
 from skyeval.tasks import FieldMap, LoadedTask, TaskSpec
@@ -321,7 +321,7 @@ def run(
                             problem.gold,
                             timeout=options.grade_timeout,
                             finished=completion.finish_reason == "stop",
-                            **policy_kwargs(config.grade_policy),
+                            policy=config.grade_policy,
                         )
                         prompt = messages[problem.id][-1].content
                         record = _record(problem, prompt, completion, verdict, tag)

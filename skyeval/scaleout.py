@@ -342,11 +342,15 @@ def _reraise(err: Exception) -> NoReturn:
 
 
 def _grade_chunk(
-    responses: Sequence[str], golds: Sequence[str], timeout: float, finished: Sequence[bool | None] | None
+    responses: Sequence[str],
+    golds: Sequence[str],
+    timeout: float,
+    finished: Sequence[bool | None] | None,
+    policy: str,
 ) -> list[Grade]:
     from skyeval.grading.grade import grade_many
 
-    return grade_many(responses, golds, timeout=timeout, workers=1, finished=finished)
+    return grade_many(responses, golds, timeout=timeout, workers=1, finished=finished, policy=policy)
 
 
 def ray_grade_many(
@@ -359,9 +363,11 @@ def ray_grade_many(
     batch_size: int = 256,
     progress: bool = False,
     finished: Sequence[bool | None] | None = None,
+    policy: str = "default",
 ) -> list[Grade]:
     """Grade (response, gold) pairs on Ray workers, ``replicas`` chunks at a time; same order as the input.
-    ``finished``: per response, whether it ended on its own (see ``skyeval.grade``).
+    ``finished``: per response, whether it ended on its own; ``policy``: the grading preset (see
+    ``skyeval.grade``).
 
     Each chunk of ``batch_size`` pairs is one Ray task calling :func:`skyeval.grade_many`; a task whose worker
     dies is retried by Ray, so every pair gets exactly one grade.
@@ -388,7 +394,9 @@ def ray_grade_many(
                 s = starts[i]
                 part = None if finished is None else finished[s : s + batch_size]
                 pending[
-                    task.remote(responses[s : s + batch_size], golds[s : s + batch_size], timeout, part)
+                    task.remote(
+                        responses[s : s + batch_size], golds[s : s + batch_size], timeout, part, policy
+                    )
                 ] = i
             (ref,), _ = ray.wait(list(pending), num_returns=1)
             i = pending.pop(ref)

@@ -20,7 +20,7 @@ SCHEMA_VERSION = (
 )
 SUMMARY_SCHEMA_VERSION = 2  # summary.json; 1 was the pre-release untyped summary
 
-GradeReason = Literal["equal", "not_equal", "no_answer", "timeout", "unparsable", "error"]
+GradeReason = Literal["equal", "not_equal", "no_answer", "timeout", "too_large", "unparsable", "error"]
 FinishReason = Literal["stop", "length", "error"]
 
 

@@ -230,11 +230,13 @@ def test_ray_wraps_the_engine_and_score_grades_on_ray(
         def generate(self, requests, sampling):
             return self.inner.generate(requests, sampling)
 
-    def fake_ray_grade_many(responses, golds, *, address, replicas, timeout, progress=False, finished=None):
+    def fake_ray_grade_many(
+        responses, golds, *, address, replicas, timeout, progress=False, finished=None, policy="default"
+    ):
         from skyeval import grade_many
 
         graded.append({"address": address, "replicas": replicas, "count": len(responses)})
-        return grade_many(responses, golds, timeout=timeout, finished=finished)
+        return grade_many(responses, golds, timeout=timeout, finished=finished, policy=policy)
 
     module = types.ModuleType("skyeval.scaleout")
     module.RayEngine = FakeRayEngine  # type: ignore[attr-defined]
