@@ -74,3 +74,43 @@ def load_rl_rows(
     if not rows:
         raise SkyevalError(f"training data {path} has no rows")
     return rows
+
+
+def load_val_rows(
+    tasks: tuple[str, ...], *, data_dir: str | None = None, system_prompt: str | None = None
+) -> list[dict[str, Any]]:
+    """Validation prompts from skyeval tasks (built-in names or ``file:PATH``), with a ``datasource`` per row.
+
+    Each prompt is the task's user template filled with the question (and ``system_prompt`` when given); the
+    answer is the task's gold, graded by the same reward as training.
+    """
+    if not tasks:
+        return []
+    from skyeval.tasks import FILE_PREFIX, FieldMap, file_task, get_task, load_task
+
+    rows = []
+    for name in tasks:
+        spec = (
+            file_task(name[len(FILE_PREFIX) :], FieldMap(question="question", gold="answer"))
+            if name.startswith(FILE_PREFIX)
+            else get_task(name)
+        )
+        loaded = load_task(spec, data_dir=data_dir)
+        for problem in loaded.problems:
+            user = {"role": "user", "content": spec.prompt_template.replace("{question}", problem.question)}
+            messages = [{"role": "system", "content": system_prompt}, user] if system_prompt else [user]
+            rows.append({"prompt": messages, "answer": problem.gold, "datasource": name})
+    return rows
+
+
+def benchmark_warnings(tasks: tuple[str, ...]) -> list[str]:
+    """A warning per validation set that is one of skyeval's evaluation benchmarks."""
+    from skyeval.tasks import task_names
+
+    known = set(task_names())
+    return [
+        f"validation set {name} is an evaluation benchmark: selecting checkpoints or stopping on it biases "
+        f"the {name} score you report; validate on held-out training problems instead"
+        for name in tasks
+        if name in known
+    ]
