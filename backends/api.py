@@ -109,7 +109,7 @@ def _checkpoint_note(spec: Spec) -> str:
 
 def plan_sft_trl(spec: SFTSpec, cluster: Cluster, options: LaunchOptions) -> Launch:
     kwargs = trl_backend.sft_config_kwargs(spec, cluster)
-    from trl import SFTConfig
+    from trl.trainer.sft_config import SFTConfig
 
     notes = trl_backend.check_config(SFTConfig, kwargs)
     launch = _trl_launch(

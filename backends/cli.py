@@ -206,7 +206,7 @@ def _launch(
 @_run_options(save_steps=50)
 @_cluster_options
 @click.pass_context
-def sft(ctx: click.Context, backend: str | None, hostfile: str | None, dry_run: bool, **kw: Any) -> None:
+def sft(ctx: click.Context, /, backend: str | None, hostfile: str | None, dry_run: bool, **kw: Any) -> None:
     """Supervised fine-tuning on chat `messages` (TRL SFTTrainer, or OpenRLHF train_sft).
 
     Recipe defaults: 3 epochs, lr 1e-5, global batch 96 = per-device x gradient accumulation x GPUs, loss on
@@ -300,7 +300,7 @@ def _system_prompt(value: str | None) -> str | None:
 @_run_options(save_steps=15)
 @_cluster_options
 @click.pass_context
-def rl(ctx: click.Context, backend: str | None, ray_address: str | None, dry_run: bool, **kw: Any) -> None:
+def rl(ctx: click.Context, /, backend: str | None, ray_address: str | None, dry_run: bool, **kw: Any) -> None:
     """RL with skyeval's grader as the outcome reward (OpenRLHF train_ppo_ray, or TRL RLOO/GRPO).
 
     One step is one optimizer step over one rollout batch (--prompt-batch x --rollouts samples) on every

@@ -8,6 +8,8 @@ A row that cannot fit ``--max-length`` (SFT) or ``--max-prompt-length`` (RL) is 
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,9 +36,38 @@ def check_model(model: str) -> None:
         raise SkyevalError(f"model path {model} does not exist")
 
 
+def hub_reachable() -> bool:
+    """Whether the Hugging Face Hub can answer (``HF_HUB_OFFLINE=1``: no; else a 3-second connection probe)."""
+    if os.environ.get("HF_HUB_OFFLINE") == "1":
+        return False
+    try:
+        socket.create_connection(("huggingface.co", 443), timeout=3).close()
+    except OSError:
+        return False
+    return True
+
+
+def hub_cached(repo_id: str, repo_type: str = "model") -> bool:
+    """Whether a Hub repository is in the local Hugging Face cache (its config or card file is)."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:
+        return False
+    filename = "config.json" if repo_type == "model" else "README.md"
+    return isinstance(try_to_load_from_cache(repo_id, filename, repo_type=repo_type), str)
+
+
 def load_tokenizer(model: str) -> Any:
-    """The model's tokenizer, or one line saying why it cannot be loaded (missing path, unknown Hub id, offline)."""
+    """The model's tokenizer, or one line saying why it cannot be loaded (missing path, unknown Hub id, offline).
+
+    A Hub id that is neither cached nor reachable fails at once instead of after the Hub client's retries.
+    """
     check_model(model)
+    if not Path(model).expanduser().exists() and not hub_cached(model) and not hub_reachable():
+        raise SkyevalError(
+            f"cannot load model {model}: not a local folder, not in the Hugging Face cache, "
+            "and the Hub is unreachable"
+        )
     require("transformers", extra="train", what="loading the tokenizer of the model")
     from transformers import AutoTokenizer
 

@@ -13,7 +13,6 @@ interrupted recipe continues. A dry run prints every command and checks it with 
 from __future__ import annotations
 
 import os
-import socket
 import sys
 import urllib.error
 import urllib.request
@@ -27,6 +26,7 @@ import click
 
 from skyeval.errors import SkyevalError
 from skytrain.launch import Command, run
+from skytrain.preflight import hub_cached, hub_reachable
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -154,11 +154,14 @@ def load(
                 backend_origin=origin,
             )
         )
+    needs: dict[str, Any] = dict(raw.get("requires", {}))
+    for key, value in about_variant.get("requires", {}).items():  # a variant adds to the lists
+        needs[key] = [*needs.get(key, []), *value] if isinstance(value, list) else value
     requires = {
         key: [_fill(str(v), variables) for v in value]
         if isinstance(value, list)
         else _fill(str(value), variables)
-        for key, value in raw.get("requires", {}).items()
+        for key, value in needs.items()
     }
     return Recipe(
         name=name,
@@ -244,25 +247,6 @@ def validate_step(step: Step, skytrain: click.Command) -> None:
 # --- what a machine needs ----------------------------------------------------------------------------------
 
 
-def _hub_reachable() -> bool:
-    if os.environ.get("HF_HUB_OFFLINE") == "1":
-        return False
-    try:
-        socket.create_connection(("huggingface.co", 443), timeout=3).close()
-    except OSError:
-        return False
-    return True
-
-
-def _cached(repo_id: str, repo_type: str) -> bool:
-    try:
-        from huggingface_hub import try_to_load_from_cache
-    except ImportError:
-        return False
-    filename = "config.json" if repo_type == "model" else "README.md"
-    return isinstance(try_to_load_from_cache(repo_id, filename, repo_type=repo_type), str)
-
-
 def _gpus() -> int:
     try:
         import torch
@@ -305,20 +289,20 @@ def missing_requirements(recipe: Recipe) -> list[str]:
     def hub_ok() -> bool:
         nonlocal hub
         if hub is None:
-            hub = _hub_reachable()
+            hub = hub_reachable()
         return hub
 
     for model in need.get("models", []):
         if Path(model).expanduser().exists():
             continue
-        if model.startswith(("/", "./", "../", "~")) or not (_cached(model, "model") or hub_ok()):
+        if model.startswith(("/", "./", "../", "~")) or not (hub_cached(model, "model") or hub_ok()):
             missing.append(f"model {model} (not local, not cached, Hub unreachable)")
     for source in need.get("sources", []):
         local, hub_id = _source_hub_id(source)
         if local is not None:
             if not Path(local).exists():
                 missing.append(f"data file {local}")
-        elif hub_id and not (_cached(hub_id, "dataset") or hub_ok()):
+        elif hub_id and not (hub_cached(hub_id, "dataset") or hub_ok()):
             missing.append(f"data set {hub_id} (not cached, Hub unreachable)")
     for url in need.get("servers", []):
         if not _server_up(url):

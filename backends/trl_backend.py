@@ -222,7 +222,7 @@ def rl_algorithm(name: str) -> TRLAlgorithm:
 
 
 def _sft_config_class() -> type:
-    from trl import SFTConfig
+    from trl.trainer.sft_config import SFTConfig
 
     return SFTConfig
 
@@ -233,7 +233,7 @@ def parse_extra_args(config_cls: type, tokens: Sequence[str]) -> dict[str, Any]:
         return {}
     from transformers import HfArgumentParser
 
-    parser = HfArgumentParser(config_cls)
+    parser = HfArgumentParser(config_cls)  # type: ignore[arg-type]  # a dataclass type, untyped as such
     what = f"TRL {config_cls.__name__}"
     namespace, unknown = parse_quietly(lambda: parser.parse_known_args(list(tokens)), what)
     if unknown:
@@ -387,7 +387,8 @@ def train_sft(
     for module in ("trl", "datasets", "torch"):
         require(module, extra="train", what="skytrain sft --backend trl")
     from datasets import Dataset
-    from trl import SFTConfig, SFTTrainer
+    from trl.trainer.sft_config import SFTConfig
+    from trl.trainer.sft_trainer import SFTTrainer
 
     rows = load_sft_rows(spec.data)
     tokenizer = _sft_tokenizer(spec)

@@ -99,7 +99,10 @@ def test_missing_model_is_one_line(tmp_path: Path, command: list[str], model: st
 
 def test_hub_id_that_cannot_load_is_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(SkyevalError, match=r"cannot load model nosuchorg/nosuchmodel: not a local folder"):
+    with pytest.raises(
+        SkyevalError,
+        match=r"cannot load model nosuchorg/nosuchmodel: not a local folder, not in the Hugging Face cache",
+    ):
         load_tokenizer("nosuchorg/nosuchmodel")
     (tmp_path / "empty").mkdir()
     with pytest.raises(SkyevalError, match="is not a saved model folder"):
