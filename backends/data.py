@@ -35,12 +35,19 @@ def _check_messages(messages: Any, where: str) -> list[dict[str, str]]:
     return checked
 
 
+def _sft_messages(row: dict[str, Any]) -> Any:
+    """``messages``, or skydata's OpenRLHF SFT export ``{"input": [...], "output": [...]}`` joined into one chat."""
+    if "messages" not in row and isinstance(row.get("input"), list) and isinstance(row.get("output"), list):
+        return [*row["input"], *row["output"]]
+    return row.get("messages")
+
+
 def load_sft_rows(path: str | Path) -> list[dict[str, Any]]:
     """Rows ``{"messages": [...]}`` whose last message is the assistant's (the part that is trained on)."""
     rows = []
     for number, row in _rows(path):
         where = f"{path}:{number}"
-        messages = _check_messages(row.get("messages"), where)
+        messages = _check_messages(_sft_messages(row), where)
         if messages[-1]["role"] != "assistant":
             raise SkyevalError(f"{where}: the last message must be the assistant's response")
         rows.append({"messages": messages})
@@ -68,6 +75,10 @@ def load_rl_rows(
         if system_prompt is not None and messages[0]["role"] != "system":
             messages = [{"role": "system", "content": system_prompt}, *messages]
         answer = row.get(answer_key)
+        if answer_key not in row and answer_key == "answer" and "label" in row:
+            raise SkyevalError(
+                f"{where}: no 'answer' but a 'label' (skydata's openrlhf-rl export): pass --answer-key label"
+            )
         if isinstance(answer, bool) or not isinstance(answer, str | int | float) or str(answer).strip() == "":
             raise SkyevalError(f"{where}: {answer_key!r} must be a non-empty string or number")
         rows.append({"prompt": messages, "answer": str(answer)})
