@@ -17,7 +17,7 @@ from typing import Any
 
 from skyeval.errors import SkyevalError
 from skytrain import openrlhf, trl_backend
-from skytrain.data import benchmark_warnings, load_rl_rows, load_sft_rows
+from skytrain.data import benchmark_warnings, load_sft_rows, spec_rl_rows
 from skytrain.launch import Command, accelerate_command, accelerate_config, run, write_files
 from skytrain.preflight import check_model
 from skytrain.specs import Cluster, RLSpec, SFTSpec, Spec, spec_to_json
@@ -69,7 +69,7 @@ def _check_inputs(spec: Spec) -> Callable[[Announce], object]:
         if isinstance(spec, SFTSpec):
             rows = len(load_sft_rows(spec.data))
         else:
-            rows = len(trl_backend.load_rl_data(spec))
+            rows = len(spec_rl_rows(spec))
         announce(f"data {spec.data}: {rows} rows checked")
 
     return check
@@ -271,13 +271,7 @@ def dry_run_notes(spec: Spec) -> list[str]:
     elif isinstance(spec, SFTSpec):
         notes.append(f"data {spec.data}: {len(load_sft_rows(spec.data))} rows checked")
     else:
-        rows = load_rl_rows(
-            spec.data,
-            prompt_key=spec.prompt_key,
-            answer_key=spec.answer_key,
-            system_prompt=spec.system_prompt,
-        )
-        notes.append(f"data {spec.data}: {len(rows)} rows checked")
+        notes.append(f"data {spec.data}: {len(spec_rl_rows(spec))} rows checked")
     try:
         check_model(spec.model)
     except SkyevalError as err:

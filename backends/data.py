@@ -11,6 +11,7 @@ from typing import Any
 
 from skyeval.errors import SkyevalError
 from skyeval.jsonl import iter_jsonl
+from skytrain.specs import RLSpec
 
 ROLES = ("system", "user", "assistant")
 
@@ -125,3 +126,10 @@ def benchmark_warnings(tasks: tuple[str, ...]) -> list[str]:
         for name in tasks
         if name in known
     ]
+
+
+def spec_rl_rows(spec: RLSpec) -> list[dict[str, Any]]:
+    """The RL rows of ``spec``: its data file read with its prompt/answer keys and system prompt."""
+    return load_rl_rows(
+        spec.data, prompt_key=spec.prompt_key, answer_key=spec.answer_key, system_prompt=spec.system_prompt
+    )

@@ -25,7 +25,6 @@ import ast
 import contextlib
 import importlib.util
 import io
-import json
 import math
 import random
 from collections.abc import Callable, Sequence
@@ -34,9 +33,10 @@ from pathlib import Path
 from typing import Any
 
 from skyeval.errors import SkyevalError
-from skytrain.data import load_rl_rows, load_sft_rows, load_val_rows
+from skyeval.jsonl import write_jsonl
+from skytrain.data import load_val_rows
 from skytrain.launch import Command, parse_quietly, ray_job_submit
-from skytrain.preflight import fit_rows, load_tokenizer, rl_lengths, sft_lengths
+from skytrain.preflight import fitted_rl_rows, fitted_sft_rows, load_tokenizer
 from skytrain.specs import Checkpoints, Cluster, RLSpec, SFTSpec, split_batch
 
 REWARD_FILE = Path(__file__).with_name("openrlhf_reward.py")
@@ -175,12 +175,7 @@ def sft_command(spec: SFTSpec, cluster: Cluster, *, hostfile: str | None = None)
 
 def prepare_sft_data(spec: SFTSpec, announce: Callable[[str], object]) -> Path:
     """Check the SFT rows and their token lengths, then write the rows OpenRLHF reads (dropped ones removed)."""
-    rows = load_sft_rows(spec.data)
-    tokenizer = load_tokenizer(spec.model)
-    lengths = sft_lengths(rows, tokenizer, spec.max_length)
-    kept = fit_rows(
-        rows, lengths, drop_long=spec.drop_long, flag="--max-length", source=spec.data, announce=announce
-    )
+    kept = fitted_sft_rows(spec, load_tokenizer(spec.model), announce)
     _refuse_stale_checkpoints(Path(spec.output_dir) / "checkpoints", spec.checkpoints)
     return _write_jsonl(sft_data_target(spec), kept)
 
@@ -326,8 +321,7 @@ def _refuse_stale_checkpoints(path: Path, checkpoints: Checkpoints) -> None:
 
 
 def _write_jsonl(path: Path, rows: Sequence[dict[str, Any]]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    write_jsonl(path, rows)  # atomic: a failed launch never leaves a half-written prompt file
     return path
 
 
@@ -337,18 +331,7 @@ def prepare_rl_prompts(spec: RLSpec, destination: Path, announce: Callable[[str]
     Without filtering, ``--max-steps`` takes a seeded random sample of exactly the prompts the steps consume
     (a file in source order would otherwise give the first subsets only).
     """
-    rows = load_rl_rows(
-        spec.data, prompt_key=spec.prompt_key, answer_key=spec.answer_key, system_prompt=spec.system_prompt
-    )
-    tokenizer = load_tokenizer(spec.model)
-    rows = fit_rows(
-        rows,
-        rl_lengths(rows, tokenizer, spec.max_prompt_length),
-        drop_long=spec.drop_long,
-        flag="--max-prompt-length",
-        source=spec.data,
-        announce=announce,
-    )
+    rows = fitted_rl_rows(spec, load_tokenizer(spec.model), spec.max_prompt_length, announce)
     needed = prompts_needed(spec)
     if needed is not None:
         if len(rows) < needed:

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from skyeval.errors import SkyevalError, require
+from skytrain.data import load_sft_rows, spec_rl_rows
+from skytrain.specs import RLSpec, SFTSpec
 
 LOCAL_PREFIXES = ("/", "./", "../", "~")
 
@@ -166,3 +168,28 @@ def fit_rows(
         )
     announce(f"--drop-long: dropped {len(dropped)} of {len(rows)} rows over {flag} {lengths.cutoff}")
     return kept
+
+
+def fitted_sft_rows(spec: SFTSpec, tokenizer: Any, announce: Callable[[str], object]) -> list[dict[str, Any]]:
+    """The SFT rows of ``spec`` that fit ``--max-length`` (announced; refused or dropped per ``--drop-long``)."""
+    rows = load_sft_rows(spec.data)
+    lengths = sft_lengths(rows, tokenizer, spec.max_length)
+    return fit_rows(
+        rows, lengths, drop_long=spec.drop_long, flag="--max-length", source=spec.data, announce=announce
+    )
+
+
+def fitted_rl_rows(
+    spec: RLSpec, tokenizer: Any, cutoff: int | None, announce: Callable[[str], object]
+) -> list[dict[str, Any]]:
+    """The RL rows of ``spec`` whose prompts fit ``cutoff`` (None: lengths only reported, nothing refused)."""
+    rows = spec_rl_rows(spec)
+    lengths = rl_lengths(rows, tokenizer, cutoff)
+    return fit_rows(
+        rows,
+        lengths,
+        drop_long=spec.drop_long,
+        flag="--max-prompt-length",
+        source=spec.data,
+        announce=announce,
+    )

@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from skyeval.errors import SkyevalError, require
-from skytrain.data import load_rl_rows, load_sft_rows, load_val_rows
+from skytrain.data import load_val_rows
 from skytrain.launch import parse_quietly
-from skytrain.preflight import fit_rows, load_tokenizer, rl_lengths, sft_lengths
+from skytrain.preflight import fitted_rl_rows, fitted_sft_rows, load_tokenizer
 from skytrain.specs import Checkpoints, Cluster, RLSpec, SFTSpec, Spec, read_spec, split_batch
 
 
@@ -390,17 +390,9 @@ def train_sft(
     from trl.trainer.sft_config import SFTConfig
     from trl.trainer.sft_trainer import SFTTrainer
 
-    rows = load_sft_rows(spec.data)
     tokenizer = _sft_tokenizer(spec)
     check_chat_template(spec, tokenizer)
-    rows = fit_rows(
-        rows,
-        sft_lengths(rows, tokenizer, spec.max_length),
-        drop_long=spec.drop_long,
-        flag="--max-length",
-        source=spec.data,
-        announce=announce,
-    )
+    rows = fitted_sft_rows(spec, tokenizer, announce)
     resumed = resume_point(spec)
     started = time.perf_counter()
     trainer = SFTTrainer(
@@ -410,12 +402,6 @@ def train_sft(
         callbacks=list(callbacks),
     )
     return _train_and_save(trainer, spec, started, resumed)
-
-
-def load_rl_data(spec: RLSpec) -> list[dict[str, Any]]:
-    return load_rl_rows(
-        spec.data, prompt_key=spec.prompt_key, answer_key=spec.answer_key, system_prompt=spec.system_prompt
-    )
 
 
 def train_rl(
@@ -437,11 +423,7 @@ def train_rl(
     from skytrain.trl_reward import reward_for
 
     config_cls, trainer_cls = rl_algorithm(spec.algo).load()
-    rows = load_rl_data(spec)
-    tokenizer = load_tokenizer(spec.model)
-    rows = fit_rows(
-        rows, rl_lengths(rows, tokenizer, None), drop_long=False, flag="", source=spec.data, announce=announce
-    )
+    rows = fitted_rl_rows(spec, load_tokenizer(spec.model), None, announce)
     val = load_val_rows(spec.val_tasks, data_dir=spec.val_data_dir, system_prompt=spec.system_prompt)
     resumed = resume_point(spec)
     started = time.perf_counter()
