@@ -54,7 +54,7 @@ def build_addition_model(path: Path, seed: int = 0) -> Path:
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
     )
     tokenizer.train_from_iterator([*corpus, "user assistant system"], trainer=trainer)
-    fast = PreTrainedTokenizerFast(
+    fast = PreTrainedTokenizerFast(  # type: ignore[no-untyped-call]
         tokenizer_object=tokenizer,
         eos_token="<|im_end|>",
         pad_token="<|endoftext|>",
@@ -109,7 +109,7 @@ def _pass_at_1(model: Path, task: Path, out: Path) -> float:
     (samples,) = out.rglob("samples.jsonl")
     records = [json.loads(line) for line in samples.read_text().splitlines() if line.strip()]
     assert len(records) == HELD_OUT
-    return sum(r["correct"] for r in records) / len(records)
+    return float(sum(r["correct"] for r in records) / len(records))
 
 
 def _skytrain(args: list[str]) -> dict[str, Any]:

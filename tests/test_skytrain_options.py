@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shlex
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -40,15 +41,18 @@ def _command(output: str) -> list[str]:
     return shlex.split(line.removeprefix("command: "))
 
 
-def _openrlhf_args(argv: list[str]) -> tuple[object, list[str]]:
+def _openrlhf_args(argv: list[str]) -> tuple[Any, list[str]]:
     """OpenRLHF's parsed args for a planned command (the arguments after the module or ``--``)."""
     start = argv.index("--") + 1 if "--" in argv else argv.index("openrlhf.cli.train_ppo_ray") + 1
     args, _ = parse_openrlhf("train_ppo_ray", argv[start:])
     return args, argv[:start]
 
 
-def _config(output: str) -> dict:
-    return json.loads(output[output.index("config: ") + len("config: ") :].split("\nnote:")[0])
+def _config(output: str) -> dict[str, Any]:
+    config: dict[str, Any] = json.loads(
+        output[output.index("config: ") + len("config: ") :].split("\nnote:")[0]
+    )
+    return config
 
 
 @pytest.mark.parametrize(
@@ -130,8 +134,8 @@ def test_openrlhf_extra_args_and_pass_through_are_validated_by_its_parser() -> N
     )
     assert code == 0, output
     args, _ = _openrlhf_args(_command(output))
-    assert args.eval.n_samples_per_prompt == 8 and args.train.dynamic_batch_enable is True  # type: ignore[attr-defined]
-    assert args.logger.tensorboard_dir == "/tmp/tb"  # type: ignore[attr-defined]
+    assert args.eval.n_samples_per_prompt == 8 and args.train.dynamic_batch_enable is True
+    assert args.logger.tensorboard_dir == "/tmp/tb"
     _one_line_error([*RL, "--extra-arg", "actor.nope=1", "--dry-run"], "unrecognized arguments: --actor.nope")
     _one_line_error([*RL, "--extra-arg", "actor.adam.lr=1e-3", "--dry-run"], "skytrain sets it; use --lr")
     _one_line_error([*RL, "--extra-arg", "logger.wandb.key=abc", "--dry-run"], "carries a credential")
@@ -157,11 +161,11 @@ def test_openrlhf_saves_hf_checkpoints_at_an_interval_and_resumes_with_optimizer
     code, output = _invoke([*RL, "--gpus-per-node", "8", "--save-steps", "20", "--dry-run"])
     assert code == 0, output
     args, _ = _openrlhf_args(_command(output))
-    ckpt = args.ckpt  # type: ignore[attr-defined]
+    ckpt = args.ckpt
     assert (ckpt.save_steps, ckpt.save_hf, ckpt.disable_ds, ckpt.load_enable) == (20, True, True, False)
     code, output = _invoke([*RL, "--gpus-per-node", "8", "--save-optimizer", "--resume", "--dry-run"])
     assert code == 0, output
-    ckpt = _openrlhf_args(_command(output))[0].ckpt  # type: ignore[attr-defined]
+    ckpt = _openrlhf_args(_command(output))[0].ckpt
     assert (ckpt.save_steps, ckpt.disable_ds, ckpt.load_enable) == (15, False, True)
     _one_line_error([*RL, "--resume", "--dry-run"], "pass --save-optimizer as well")
 
@@ -194,14 +198,14 @@ def test_max_steps_bounds_openrlhf_runs(
     assert argv[2] == entry
     args, head = _openrlhf_args(argv)
     if max_samples is None:  # filtering replaces prompts: the entry point stops the loop itself
-        assert head[-3:] == ["--max-steps", str(steps), "--"] and args.data.max_samples == int(1e8)  # type: ignore[attr-defined]
+        assert head[-3:] == ["--max-steps", str(steps), "--"] and args.data.max_samples == int(1e8)
     else:  # the data bounds the run: OpenRLHF's own step count is the bound
-        assert args.data.max_samples == max_samples  # type: ignore[attr-defined]
+        assert args.data.max_samples == max_samples
         openrlhf_steps = (
             args.data.max_samples
             * args.rollout.n_samples_per_prompt
-            // args.train.batch_size  # type: ignore[attr-defined]
-            * args.train.num_episodes  # type: ignore[attr-defined]
+            // args.train.batch_size
+            * args.train.num_episodes
         )
         assert openrlhf_steps == steps
 

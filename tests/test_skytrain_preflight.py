@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -20,12 +21,12 @@ pytest.importorskip("trl")
 LONG_SYSTEM = "You are a careful assistant. " * 40  # ~200 tokens: the prompt alone fills a short cutoff
 
 
-def _write(path: Path, rows: list[dict]) -> Path:
+def _write(path: Path, rows: list[dict[str, Any]]) -> Path:
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     return path
 
 
-def _sft_rows(n: int, *, long_every: int = 0) -> list[dict]:
+def _sft_rows(n: int, *, long_every: int = 0) -> list[dict[str, Any]]:
     rows = []
     for i in range(n):
         messages = [

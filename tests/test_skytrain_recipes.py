@@ -53,13 +53,14 @@ def _steps(args: Any, head: list[str]) -> int:
 
 def _trl_config(section: str) -> Any:
     """The step's TRL config, rebuilt with TRL's own class (bf16 off: this machine has no CUDA)."""
-    import trl
+    from trl.trainer.grpo_config import GRPOConfig
+    from trl.trainer.rloo_config import RLOOConfig
 
     text = section[section.index("config: ") + 8 :]
     config = json.loads(text[: text.index("\n}") + 2])
     algo = re.search(r"^TRL RL \((\w+)\)", section, flags=re.M)
     assert algo is not None, section
-    cls = {"rloo": trl.RLOOConfig, "grpo": trl.GRPOConfig}[algo.group(1)]
+    cls = {"rloo": RLOOConfig, "grpo": GRPOConfig}[algo.group(1)]
     return cls(**{**config, "bf16": False})
 
 

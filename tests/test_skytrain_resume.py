@@ -21,7 +21,7 @@ torch = pytest.importorskip("torch")
 def _stop_at(step: int) -> Any:
     from transformers import TrainerCallback
 
-    class Stop(TrainerCallback):  # type: ignore[misc]
+    class Stop(TrainerCallback):
         """Stands in for a preemption right after the checkpoint of ``step``."""
 
         def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
