@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from skyeval.errors import SkyevalError
-from skytrain import openrlhf, trl_backend
+from skytrain import openrlhf, trl_backend, trl_config
 from skytrain.data import benchmark_warnings, load_sft_rows, spec_rl_rows
 from skytrain.launch import Command, accelerate_command, accelerate_config, run, write_files
 from skytrain.preflight import check_model
@@ -108,10 +108,10 @@ def _checkpoint_note(spec: Spec) -> str:
 
 
 def plan_sft_trl(spec: SFTSpec, cluster: Cluster, options: LaunchOptions) -> Launch:
-    kwargs = trl_backend.sft_config_kwargs(spec, cluster)
+    kwargs = trl_config.sft_config_kwargs(spec, cluster)
     from trl.trainer.sft_config import SFTConfig
 
-    notes = trl_backend.check_config(SFTConfig, kwargs)
+    notes = trl_config.check_config(SFTConfig, kwargs)
     launch = _trl_launch(
         spec, cluster, kwargs, lambda announce: trl_backend.train_sft(spec, cluster, announce=announce)
     )
@@ -128,9 +128,9 @@ def plan_sft_openrlhf(spec: SFTSpec, cluster: Cluster, options: LaunchOptions) -
 
 
 def plan_rl_trl(spec: RLSpec, cluster: Cluster, options: LaunchOptions) -> Launch:
-    kwargs = trl_backend.rl_config_kwargs(spec, cluster)
-    config_cls, _ = trl_backend.rl_algorithm(spec.algo).load()
-    notes = trl_backend.check_config(config_cls, kwargs)
+    kwargs = trl_config.rl_config_kwargs(spec, cluster)
+    config_cls, _ = trl_config.rl_algorithm(spec.algo).load()
+    notes = trl_config.check_config(config_cls, kwargs)
     if spec.use_vllm and importlib.util.find_spec("vllm") is None:
         notes = (
             *notes,
@@ -180,9 +180,9 @@ BACKENDS: dict[str, Backend] = {
     "trl": Backend(
         plan_sft_trl,
         plan_rl_trl,
-        trl_backend.UNSUPPORTED_SFT,
-        trl_backend.UNSUPPORTED_RL,
-        tuple(trl_backend.RL_ALGOS),
+        trl_config.UNSUPPORTED_SFT,
+        trl_config.UNSUPPORTED_RL,
+        tuple(trl_config.RL_ALGOS),
     ),
     "openrlhf": Backend(
         plan_sft_openrlhf,
@@ -248,14 +248,6 @@ def execute(launch: Launch, announce: Announce = lambda _: None) -> trl_backend.
         return launch.in_process(announce)
     run(launch.command)
     return None
-
-
-def has_checkpoint(output_dir: str) -> bool:
-    """Whether a run in ``output_dir`` left a resumable checkpoint (TRL or OpenRLHF)."""
-    trl_last = trl_backend.last_checkpoint(output_dir)
-    if trl_last is not None and trl_backend.has_optimizer_state(trl_last):
-        return True
-    return (Path(output_dir) / "checkpoints" / "_actor").is_dir()
 
 
 def dry_run_notes(spec: Spec) -> list[str]:

@@ -1,11 +1,7 @@
 """OpenRLHF 0.11 adapter: specs -> ``openrlhf.cli.train_sft`` / ``openrlhf.cli.train_ppo_ray`` command lines.
 
-Flags are the dotted names OpenRLHF uses since 0.10.2. ``validate_openrlhf`` checks an argv with OpenRLHF's own
-argument parser and its own post-parse checks: both live in the ``if __name__ == "__main__":`` block of the CLI
-module (no importable function builds them), so the block is read from the installed OpenRLHF source, its
-``parse_args()`` pointed at our argv and its final ``train(args)`` left out. Only that installed library code
-is compiled; the parser part needs nothing but the standard library, the checks import ``openrlhf.utils``
-(torch, pylatexenc) and are skipped with a note when those are missing.
+Flags are the dotted names OpenRLHF uses since 0.10.2, checked by OpenRLHF's own parser
+(:mod:`skytrain.openrlhf_parser`).
 
 Run sizes: one step is one rollout batch (``--rollout.batch_size`` prompts x ``--rollout.n_samples_per_prompt``
 samples = ``--train.batch_size``, one optimizer step). OpenRLHF has no max-steps option: it trains until the
@@ -21,21 +17,18 @@ process reward model is NOT part of OpenRLHF and is not emulated.
 
 from __future__ import annotations
 
-import ast
-import contextlib
-import importlib.util
-import io
 import math
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from skyeval.errors import SkyevalError
 from skyeval.jsonl import write_jsonl
+from skytrain.checkpoints import openrlhf_checkpoints, openrlhf_resume_check
 from skytrain.data import load_val_rows
-from skytrain.launch import Command, parse_quietly, ray_job_submit
+from skytrain.launch import Command, ray_job_submit
+from skytrain.openrlhf_parser import validate_openrlhf
 from skytrain.preflight import fitted_rl_rows, fitted_sft_rows, load_tokenizer
 from skytrain.specs import Checkpoints, Cluster, RLSpec, SFTSpec, split_batch
 
@@ -136,7 +129,7 @@ def sft_argv(spec: SFTSpec, cluster: Cluster) -> list[str]:
         *_flag("ds.param_dtype", "bf16"),
         *_flag("train.seed", spec.seed),
         *_flag("ckpt.output_dir", spec.output_dir),
-        *_flag("ckpt.path", str(Path(spec.output_dir) / "checkpoints")),
+        *_flag("ckpt.path", openrlhf_checkpoints(spec.output_dir)),
         *_checkpoint_argv(spec.checkpoints),
     ]
     if spec.gradient_checkpointing:
@@ -176,7 +169,7 @@ def sft_command(spec: SFTSpec, cluster: Cluster, *, hostfile: str | None = None)
 def prepare_sft_data(spec: SFTSpec, announce: Callable[[str], object]) -> Path:
     """Check the SFT rows and their token lengths, then write the rows OpenRLHF reads (dropped ones removed)."""
     kept = fitted_sft_rows(spec, load_tokenizer(spec.model), announce)
-    _refuse_stale_checkpoints(Path(spec.output_dir) / "checkpoints", spec.checkpoints)
+    openrlhf_resume_check(spec)
     return _write_jsonl(sft_data_target(spec), kept)
 
 
@@ -258,7 +251,7 @@ def rl_argv(spec: RLSpec, cluster: Cluster, *, reward_file: str, prompts: str, v
         "--actor.gradient_checkpointing_enable",
         "--ds.packing_samples",
         *_flag("ckpt.output_dir", spec.output_dir),
-        *_flag("ckpt.path", str(Path(spec.output_dir) / "checkpoints")),
+        *_flag("ckpt.path", openrlhf_checkpoints(spec.output_dir)),
         *_checkpoint_argv(spec.checkpoints),
     ]
     needed = prompts_needed(spec)
@@ -306,20 +299,6 @@ def rl_command(spec: RLSpec, cluster: Cluster, *, ray_address: str | None = None
     return validate_openrlhf(command, "train_ppo_ray", argv)
 
 
-def _refuse_stale_checkpoints(path: Path, checkpoints: Checkpoints) -> None:
-    """Like TRL: no silent restart over an earlier run's checkpoints, no silent fresh start on --resume."""
-    ds_state = path / "_actor"
-    if checkpoints.resume:
-        if not ds_state.is_dir():
-            raise SkyevalError(f"--resume: no DeepSpeed checkpoint in {ds_state} to continue from")
-        return
-    if path.is_dir() and any(path.iterdir()):
-        raise SkyevalError(
-            f"{path} holds checkpoints of an earlier run: pass --resume (with --save-optimizer) to continue "
-            "it, or choose another --output-dir"
-        )
-
-
 def _write_jsonl(path: Path, rows: Sequence[dict[str, Any]]) -> Path:
     write_jsonl(path, rows)  # atomic: a failed launch never leaves a half-written prompt file
     return path
@@ -341,99 +320,8 @@ def prepare_rl_prompts(spec: RLSpec, destination: Path, announce: Callable[[str]
             )
         rows = random.Random(spec.seed).sample(rows, needed)
         announce(f"--max-steps {spec.max_steps}: {needed} of the prompts, sampled with seed {spec.seed}")
-    _refuse_stale_checkpoints(Path(spec.output_dir) / "checkpoints", spec.checkpoints)
+    openrlhf_resume_check(spec)
     if spec.val_tasks:
         val = load_val_rows(spec.val_tasks, data_dir=spec.val_data_dir, system_prompt=spec.system_prompt)
         _write_jsonl(destination.with_name(VAL_FILE), val)
     return _write_jsonl(destination, rows)
-
-
-# --- validation with OpenRLHF's own parser --------------------------------------------------------------------
-
-
-def main_block(module: str) -> tuple[list[ast.stmt], list[ast.stmt]] | None:
-    """The ``__main__`` block of ``openrlhf.cli.<module>`` split at ``args = parser.parse_args()``."""
-    try:
-        spec = importlib.util.find_spec(f"openrlhf.cli.{module}")
-    except ModuleNotFoundError:
-        return None
-    if spec is None or spec.origin is None:
-        return None
-    tree = ast.parse(Path(spec.origin).read_text(encoding="utf-8"))
-    block = next(
-        (
-            node
-            for node in tree.body
-            if isinstance(node, ast.If)
-            and "__main__" in ast.unparse(node.test)
-            and "__name__" in ast.unparse(node.test)
-        ),
-        None,
-    )
-    if block is None:
-        raise SkyevalError(
-            f"openrlhf.cli.{module} has no __main__ block: this OpenRLHF version is not supported"
-        )
-    split = next((i for i, stmt in enumerate(block.body) if "parser.parse_args()" in ast.unparse(stmt)), None)
-    if split is None:
-        raise SkyevalError(
-            f"openrlhf.cli.{module} does not call parser.parse_args(): unsupported OpenRLHF version"
-        )
-    parse = [*block.body[:split], ast.parse("args = parser.parse_args(_skytrain_argv)").body[0]]
-    checks = [stmt for stmt in block.body[split + 1 :] if ast.unparse(stmt).strip() != "train(args)"]
-    return parse, checks
-
-
-def run_block(statements: list[ast.stmt], namespace: dict[str, Any], where: str) -> None:
-    code = compile(ast.fix_missing_locations(ast.Module(body=statements, type_ignores=[])), where, "exec")
-    exec(code, namespace)  # noqa: S102 - installed OpenRLHF source, never model text
-
-
-def parse_openrlhf(module: str, argv: Sequence[str], *, checks: bool = True) -> tuple[Any, tuple[str, ...]]:
-    """``args`` as OpenRLHF's own parser (and, with ``checks``, its post-parse checks) leave them, plus notes.
-
-    Raises :class:`SkyevalError` for an unknown flag or a failed check; OpenRLHF's printed warnings are notes.
-    """
-    import argparse
-    import datetime
-    import os
-
-    blocks = main_block(module)
-    if blocks is None:
-        raise SkyevalError("openrlhf is not installed: pip install 'skyeval[openrlhf]'")
-    parse, post = blocks
-    namespace: dict[str, Any] = {
-        "argparse": argparse,
-        "datetime": datetime.datetime,
-        "os": os,
-        "_skytrain_argv": list(argv),
-        "__name__": f"skytrain_validate_{module}",
-    }
-    where = f"<openrlhf.cli.{module} __main__>"
-    parse_quietly(lambda: run_block(parse, namespace, where), f"OpenRLHF {module}")
-    if not checks:
-        return namespace["args"], ()
-    printed = io.StringIO()
-    try:
-        with contextlib.redirect_stdout(printed):
-            run_block(post, namespace, where)
-    except AssertionError as err:
-        raise SkyevalError(f"OpenRLHF {module} rejects the command: {err}") from None
-    notes = tuple(f"OpenRLHF: {line}" for line in printed.getvalue().splitlines() if line.strip())
-    return namespace["args"], notes
-
-
-def validate_openrlhf(command: Command, module: str, argv: list[str]) -> Command:
-    """Check ``argv`` with OpenRLHF's parser (and its post-parse assertions when ``openrlhf.utils`` imports)."""
-    if main_block(module) is None:
-        return replace(command, validated_by="not validated (openrlhf is not installed)")
-    try:
-        import openrlhf.utils.config  # noqa: F401 - its package imports torch and pylatexenc
-    except ImportError as err:
-        parse_openrlhf(module, argv, checks=False)
-        note = f"OpenRLHF's post-parse checks skipped: {err}"
-        return replace(command, validated_by=f"OpenRLHF {module} parser", notes=(*command.notes, note))
-    _, warnings = parse_openrlhf(module, argv)
-    return replace(
-        command, validated_by=f"OpenRLHF {module} parser and checks", notes=(*command.notes, *warnings)
-    )

@@ -21,7 +21,7 @@ def main(argv: list[str] | None = None) -> None:
     if len(args) < 3 or args[0] != "--max-steps" or not args[1].isdigit() or args[2] != "--":
         raise SystemExit(USAGE)
     from skyeval.errors import SkyevalError
-    from skytrain.openrlhf import parse_openrlhf
+    from skytrain.openrlhf_parser import parse_openrlhf
     from skytrain.stepbound import bounded
 
     try:

@@ -25,6 +25,7 @@ from typing import Any
 import click
 
 from skyeval.errors import SkyevalError
+from skytrain.checkpoints import has_checkpoint
 from skytrain.launch import Command, run
 from skytrain.preflight import hub_cached, hub_reachable
 
@@ -322,8 +323,6 @@ def _resumable(step: Step) -> bool:
         return False
     if "--output-dir" not in step.args:
         return False
-    from skytrain.api import has_checkpoint
-
     return has_checkpoint(step.args[step.args.index("--output-dir") + 1])
 
 

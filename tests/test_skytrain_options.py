@@ -15,7 +15,7 @@ from skyeval.errors import SkyevalError
 from skytrain import api
 from skytrain.cli import main
 from skytrain.launch import extra_arg_tokens
-from skytrain.openrlhf import parse_openrlhf
+from skytrain.openrlhf_parser import parse_openrlhf
 from skytrain.specs import Checkpoints, Cluster, RLSpec, SFTSpec, read_spec, write_spec
 
 pytest.importorskip("trl")

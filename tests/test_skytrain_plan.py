@@ -13,7 +13,8 @@ from skytrain import api, recipes
 from skytrain.cli import main
 from skytrain.data import load_rl_rows, load_sft_rows
 from skytrain.launch import Command
-from skytrain.openrlhf import REWARD_FILE, validate_openrlhf
+from skytrain.openrlhf import REWARD_FILE
+from skytrain.openrlhf_parser import validate_openrlhf
 from skytrain.specs import Cluster, RLSpec, SFTSpec, read_spec, split_batch, write_spec
 
 pytest.importorskip("trl")

@@ -17,7 +17,8 @@ from click.testing import CliRunner
 from skyeval.errors import SkyevalError
 from skytrain import recipes
 from skytrain.cli import main
-from skytrain.openrlhf import REWARD_FILE, VAL_FILE, parse_openrlhf
+from skytrain.openrlhf import REWARD_FILE, VAL_FILE
+from skytrain.openrlhf_parser import parse_openrlhf
 
 pytest.importorskip("trl")
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "training.md"
