@@ -167,3 +167,24 @@ def test_openrlhf_sft_data_is_checked_and_written_without_dropped_rows(
     )
     out = prepare_sft_data(spec, lambda _: None)
     assert len(out.read_text().splitlines()) == 4
+
+
+def test_openrlhf_validation_rows_carry_their_task(tiny_model_dir: Path, tmp_path: Path) -> None:
+    """``--val-task`` rows go to ``openrlhf_val.jsonl`` with a ``datasource`` (OpenRLHF's per-set pass@k)."""
+    from skytrain.openrlhf import VAL_FILE
+
+    data = _write(tmp_path / "rl.jsonl", [{"prompt": "1+1?", "answer": "2"}] * 4)
+    held = _write(
+        tmp_path / "held.jsonl", [{"question": "2+2?", "answer": "4"}, {"question": "3+3?", "answer": "6"}]
+    )
+    spec = RLSpec(
+        model=str(tiny_model_dir),
+        data=str(data),
+        output_dir=str(tmp_path / "o"),
+        val_tasks=(f"file:{held}",),
+        system_prompt="S",
+    )
+    prepare_rl_prompts(spec, tmp_path / "o" / "p.jsonl", lambda _: None)
+    rows = [json.loads(line) for line in (tmp_path / "o" / VAL_FILE).read_text().splitlines()]
+    assert [r["answer"] for r in rows] == ["4", "6"] and {r["datasource"] for r in rows} == {f"file:{held}"}
+    assert rows[0]["prompt"] == [{"role": "system", "content": "S"}, {"role": "user", "content": "2+2?"}]
