@@ -140,7 +140,8 @@ def train_rl(
 
     from skytrain.trl_reward import reward_for
 
-    config_cls, trainer_cls = rl_algorithm(spec.algo).load()
+    algo = rl_algorithm(spec.algo)
+    config_cls, trainer_cls = algo.load()
     rows = fitted_rl_rows(spec, load_tokenizer(spec.model), None, announce)
     val = load_val_rows(spec.val_tasks, data_dir=spec.val_data_dir, system_prompt=spec.system_prompt)
     resumed = trl_resume_point(spec)
@@ -152,6 +153,7 @@ def train_rl(
         train_dataset=Dataset.from_list(rows),
         eval_dataset=Dataset.from_list(val) if val else None,
         callbacks=list(callbacks),
+        **algo.trainer_kwargs(spec),
     )
     return _train_and_save(trainer, spec, started, resumed)
 

@@ -19,11 +19,13 @@ from skytrain.specs import Checkpoints, Cluster, RLSpec, SFTSpec, split_batch
 
 @dataclass(frozen=True)
 class TRLAlgorithm:
-    """One ``--algo`` on TRL: its config and trainer classes (loaded lazily) and extra config fields."""
+    """One ``--algo`` on TRL: its config and trainer classes (loaded lazily), extra config fields, and extra
+    trainer arguments (beyond model, reward_funcs, args, train_dataset, eval_dataset, callbacks)."""
 
     load: Callable[[], tuple[type, type]]  # -> (config class, trainer class)
     about: str
     extra_config: Callable[[RLSpec], dict[str, Any]] = field(default=lambda spec: {})
+    trainer_kwargs: Callable[[RLSpec], dict[str, Any]] = field(default=lambda spec: {})
 
 
 def _trl_classes(config: str, trainer: str) -> Callable[[], tuple[type, type]]:
