@@ -2,6 +2,10 @@
 
 Specs are pure data. Backends turn them into a framework config (TRL) or a command line (OpenRLHF); the CLI
 builds them from flags and the recipes from TOML. A spec is written next to its run as ``skytrain_spec.json``.
+
+A training step means the same on every backend: one optimizer step over one batch (SFT: ``global_batch``
+sequences; RL: one rollout batch of ``prompt_batch`` prompts x ``rollouts`` samples). ``max_steps`` counts
+those steps everywhere.
 """
 
 from __future__ import annotations
@@ -14,7 +18,8 @@ from typing import Any, Literal
 from skyeval.errors import SkyevalError
 
 Distributed = Literal["zero3", "fsdp", "ddp"]
-RLAlgo = Literal["rloo", "grpo", "prime"]
+Precision = Literal["auto", "bf16", "fp32"]
+LRSchedule = Literal["constant", "cosine", "linear"]
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,19 @@ def split_batch(global_batch: int, world_size: int, per_device_max: int) -> Batc
 
 
 @dataclass(frozen=True)
+class Checkpoints:
+    """Interval checkpoints: HF-format weights every ``save_steps`` steps; optimizer state only on request.
+
+    ``resume`` continues from the newest checkpoint in the output folder; it needs ``save_optimizer`` (an
+    exact continuation: optimizer moments, LR schedule, data position), so a resumable run says so up front.
+    """
+
+    save_steps: int = 50
+    save_optimizer: bool = False
+    resume: bool = False
+
+
+@dataclass(frozen=True)
 class SFTSpec:
     """Supervised fine-tuning on chat ``messages`` rows. Defaults are the Sky-T1 recipe (3 epochs, lr 1e-5, 96)."""
 
@@ -79,9 +97,11 @@ class SFTSpec:
     max_steps: int = -1
     warmup: float = 0.1
     gradient_checkpointing: bool = True
-    precision: Literal["auto", "bf16", "fp32"] = "auto"
+    precision: Precision = "auto"
     seed: int = 42
-    save_steps: int | None = None  # None: save at the end of each epoch
+    checkpoints: Checkpoints = Checkpoints()
+    drop_long: bool = False  # drop (and count) rows longer than max_length instead of refusing the data
+    extra_args: tuple[str, ...] = ()  # framework arguments as argv tokens ("--key", "value", "--flag")
 
 
 @dataclass(frozen=True)
@@ -91,10 +111,12 @@ class RLSpec:
     model: str
     data: str
     output_dir: str
-    algo: RLAlgo = "rloo"
+    algo: str = "rloo"
     rollouts: int = 8
     prompt_batch: int = 256
     learning_rate: float = 1e-6
+    lr_schedule: LRSchedule = "constant"
+    warmup: float = 0.0  # ratio of all steps
     max_prompt_length: int = 1024
     max_response_length: int = 8192
     temperature: float = 1.0
@@ -108,26 +130,41 @@ class RLSpec:
     system_prompt: str | None = None
     use_vllm: bool = True
     tensor_parallel: int = 1
-    precision: Literal["auto", "bf16", "fp32"] = "auto"
+    precision: Precision = "auto"
     seed: int = 42
+    checkpoints: Checkpoints = Checkpoints(save_steps=15)
+    drop_long: bool = False  # drop (and count) prompts longer than max_prompt_length instead of refusing
+    val_tasks: tuple[str, ...] = ()  # skyeval task names or file:PATH, scored every ``val_steps`` steps
+    val_steps: int = 15
+    val_data_dir: str | None = None
+    extra_args: tuple[str, ...] = ()
 
     @property
     def sample_batch(self) -> int:
         return self.prompt_batch * self.rollouts
 
 
-def spec_to_json(spec: SFTSpec | RLSpec, cluster: Cluster) -> dict[str, Any]:
+Spec = SFTSpec | RLSpec
+
+
+def spec_to_json(spec: Spec, cluster: Cluster) -> dict[str, Any]:
     kind = "sft" if isinstance(spec, SFTSpec) else "rl"
     return {"kind": kind, "spec": asdict(spec), "cluster": asdict(cluster)}
 
 
-def write_spec(spec: SFTSpec | RLSpec, cluster: Cluster, path: Path) -> Path:
+def write_spec(spec: Spec, cluster: Cluster, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(spec_to_json(spec, cluster), indent=2) + "\n", encoding="utf-8")
     return path
 
 
-def read_spec(path: Path) -> tuple[SFTSpec | RLSpec, Cluster]:
+def _check_fields(cls: type, values: dict[str, Any], where: str) -> None:
+    unknown = set(values) - {f.name for f in fields(cls)}
+    if unknown:
+        raise SkyevalError(f"{where}: unknown spec fields {sorted(unknown)}")
+
+
+def read_spec(path: Path) -> tuple[Spec, Cluster]:
     """Read a spec written by :func:`write_spec` (unknown keys are an error: nothing is silently dropped)."""
     try:
         row = json.loads(path.read_text(encoding="utf-8"))
@@ -138,9 +175,11 @@ def read_spec(path: Path) -> tuple[SFTSpec | RLSpec, Cluster]:
     if cls is None:
         raise SkyevalError(f"{path}: 'kind' must be one of {sorted(kinds)}")
     values = dict(row.get("spec", {}))
-    unknown = set(values) - {f.name for f in fields(cls)}
-    if unknown:
-        raise SkyevalError(f"{path}: unknown spec fields {sorted(unknown)}")
-    if values.get("filter_range") is not None:
-        values["filter_range"] = tuple(values["filter_range"])
-    return cls(**values), Cluster(**row.get("cluster", {}))
+    _check_fields(cls, values, str(path))
+    checkpoints = dict(values.pop("checkpoints", {}))
+    _check_fields(Checkpoints, checkpoints, f"{path} (checkpoints)")
+    for key in ("filter_range", "val_tasks", "extra_args"):
+        if values.get(key) is not None:
+            values[key] = tuple(values[key])
+    spec: Spec = cls(**values, checkpoints=Checkpoints(**checkpoints))
+    return spec, Cluster(**row.get("cluster", {}))

@@ -2,7 +2,7 @@
 
 * TRL (``GRPOTrainer(reward_funcs=[reward])``): ``reward(prompts, completions, answer, **kw)``; ``answer`` is
   the dataset column of gold answers. Completions may be strings or chat messages. A sample without a gold
-  gets ``None``, which TRL skips.
+  gets ``None``, which TRL skips. With TRL's ``log_metric`` it logs the no-answer and grade-timeout rates.
 * OpenRLHF (``--reward.remote_url`` pointing to a file that does ``from skyeval.rewards import reward_func``):
   ``reward_func(queries, prompts, labels, **kw)`` where each query is the decoded prompt plus response,
   special tokens included; returns ``{"rewards", "scores", "extra_logs"}`` as torch tensors.
@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from skyeval.grading.grade import DEFAULT_TIMEOUT_S, as_text, grade, grade_many
@@ -107,9 +107,14 @@ def reward(
     *,
     timeout: float = DEFAULT_TIMEOUT_S,
     policy: str | EquivalenceConfig | None = None,
+    log_metric: Callable[[str, float], object] | None = None,
     **kwargs: Any,
 ) -> list[float | None]:
-    """TRL reward function: 1.0 when a completion's final answer equals ``answer[i]``, else 0.0 (None: no gold)."""
+    """TRL reward function: 1.0 when a completion's final answer equals ``answer[i]``, else 0.0 (None: no gold).
+
+    ``log_metric`` (TRL passes it to reward functions) receives ``skyeval/no_answer`` and
+    ``skyeval/grade_timeout``: the shares of graded completions with no final answer and with a timed-out grade.
+    """
     config = reward_policy(policy)
     n = len(completions)
     golds: list[Any] = list(answer) if answer is not None else [None] * n
@@ -131,6 +136,9 @@ def reward(
         rewards: list[float | None] = [None] * n
         for i, graded in zip(present, grades, strict=True):
             rewards[i] = 1.0 if graded.correct else 0.0
+        if log_metric is not None and grades:
+            log_metric("skyeval/no_answer", sum(g.reason == "no_answer" for g in grades) / len(grades))
+            log_metric("skyeval/grade_timeout", sum(g.reason == "timeout" for g in grades) / len(grades))
         return rewards
     except Exception:  # noqa: BLE001 - a reward function must not crash training: log and score 0.0
         logger.exception("skyeval reward failed; scoring the batch 0.0")
