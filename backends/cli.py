@@ -8,17 +8,47 @@ from dataclasses import asdict, fields
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
 from skyeval.clickutil import ErrorGroup
 from skyeval.errors import SkyevalError
 from skytrain import api, recipes
-from skytrain.specs import Cluster, PrimeSettings, RLSpec, SFTSpec
+from skytrain.launch import extra_arg_tokens
+from skytrain.specs import PRIME_CHOICES, Checkpoints, Cluster, PrimeSettings, RLSpec, SFTSpec, Spec
+
+DEFAULT_RECIPE = "sky-t1-7b"
 
 
-@click.group(cls=ErrorGroup)
+@click.group(cls=ErrorGroup, invoke_without_command=True)
 @click.version_option(package_name="skyeval")
-def main() -> None:
+@click.option(
+    "--backend",
+    type=click.Choice(sorted(api.BACKENDS)),
+    default=None,
+    help="Backend for sft, rl and the recipe steps that leave it open (a subcommand's own --backend wins). "
+    f"Without a subcommand: plan the default recipe ({DEFAULT_RECIPE}) on it, then run it where this "
+    "machine can, or stop with one line listing what is missing.",
+)
+@click.pass_context
+def main(ctx: click.Context, backend: str | None) -> None:
     """Launch SFT and RL runs through TRL or OpenRLHF with skyeval's grader as the reward."""
+    ctx.obj = {"backend": backend}
+    if ctx.invoked_subcommand is not None:
+        return
+    if backend is None:
+        click.echo(ctx.get_help())
+        return
+    plan = recipes.load(DEFAULT_RECIPE, backend=backend)
+    _dry_run(plan)
+    missing = recipes.missing_requirements(plan)
+    if missing:
+        raise SkyevalError(f"cannot run {plan.name} on this machine: {'; '.join(missing)}")
+    recipes.execute(plan)
+
+
+def _group_backend(ctx: click.Context) -> str | None:
+    obj = ctx.find_root().obj
+    return obj.get("backend") if isinstance(obj, dict) else None
 
 
 def _cluster_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -46,6 +76,68 @@ def _cluster_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
+def _run_options(save_steps: int) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Checkpoints, resume, length policy and framework pass-through, shared by ``sft`` and ``rl``."""
+
+    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+        options = [
+            click.option(
+                "--save-steps",
+                default=save_steps,
+                show_default=True,
+                help="Save an HF-format checkpoint every N steps.",
+            ),
+            click.option(
+                "--save-optimizer",
+                is_flag=True,
+                help="Also save the optimizer state in checkpoints (needed by --resume; several times the "
+                "weights' size).",
+            ),
+            click.option(
+                "--resume", is_flag=True, help="Continue from the newest checkpoint in --output-dir."
+            ),
+            click.option(
+                "--drop-long",
+                is_flag=True,
+                help="Drop (and count) rows longer than the token cutoff instead of refusing the data.",
+            ),
+            click.option(
+                "--extra-arg",
+                "extra_args",
+                multiple=True,
+                metavar="KEY=VALUE",
+                help="A framework option (TRL: a field of its config class; OpenRLHF: a flag without the "
+                "leading --); KEY alone is a switch. Arguments after -- pass through as they are.",
+            ),
+            click.argument("passthrough", nargs=-1, type=click.UNPROCESSED),
+        ]
+        for option in reversed(options):
+            func = option(func)
+        return func
+
+    return decorate
+
+
+def _prime_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--prime-NAME`` for each :class:`PrimeSettings` field (``--backend trl --algo prime``), its defaults."""
+    defaults = PrimeSettings()
+    for setting in reversed(fields(PrimeSettings)):
+        choices = PRIME_CHOICES.get(setting.name)
+        func = click.option(
+            "--prime-" + setting.name.replace("_", "-"),
+            type=click.Choice(choices) if choices else None,
+            default=getattr(defaults, setting.name),
+            show_default=True,
+            help="PRIME: " + setting.metadata["help"],
+        )(func)
+    return func
+
+
+def _prime_settings(kw: dict[str, Any]) -> PrimeSettings:
+    """Pop the ``--prime-*`` options into :class:`PrimeSettings` (``--prime-beta`` -> ``beta``)."""
+    return PrimeSettings(**{f.name: kw.pop(f"prime_{f.name}") for f in fields(PrimeSettings)})
+
+
 def _cluster(kw: dict[str, Any]) -> Cluster:
     return Cluster(
         nodes=kw.pop("nodes"),
@@ -57,40 +149,43 @@ def _cluster(kw: dict[str, Any]) -> Cluster:
     )
 
 
-def _input_notes(spec: SFTSpec | RLSpec) -> list[str]:
-    """Dry run: check the training data now when it exists (a bad row is an error); say what is missing.
+def _run_settings(kw: dict[str, Any]) -> dict[str, Any]:
+    """Pop the shared run options into spec fields (``checkpoints``, ``extra_args``)."""
+    passthrough = kw.pop("passthrough")
+    if passthrough and not passthrough[0].startswith("-"):
+        raise SkyevalError(f"unexpected argument {passthrough[0]!r}: framework arguments go after --")
+    checkpoints = Checkpoints(
+        save_steps=kw.pop("save_steps"), save_optimizer=kw.pop("save_optimizer"), resume=kw.pop("resume")
+    )
+    if checkpoints.save_steps < 1:
+        raise SkyevalError("--save-steps must be at least 1")
+    return {"checkpoints": checkpoints, "extra_args": extra_arg_tokens(kw.pop("extra_args"), passthrough)}
 
-    A recipe's later steps read files that earlier steps write, so a missing input is a note, not an error.
-    """
-    from pathlib import Path
 
-    from skytrain.data import load_rl_rows, load_sft_rows
-
-    notes = []
-    if not Path(spec.data).is_file():
-        notes.append(f"data {spec.data} does not exist (yet): its rows are checked at launch")
-    elif isinstance(spec, SFTSpec):
-        notes.append(f"data {spec.data}: {len(load_sft_rows(spec.data))} rows checked")
-    else:
-        rows = load_rl_rows(
-            spec.data,
-            prompt_key=spec.prompt_key,
-            answer_key=spec.answer_key,
-            system_prompt=spec.system_prompt,
-        )
-        notes.append(f"data {spec.data}: {len(rows)} rows checked")
-    if spec.model.startswith(("/", "./", "../", "~")) and not Path(spec.model).expanduser().exists():
-        notes.append(f"model path {spec.model} does not exist (yet)")
-    return notes
+def _explicit(ctx: click.Context) -> dict[str, str]:
+    """Options given on the command line: parameter name -> the flag as typed in help."""
+    sources = (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
+    return {
+        param.name: param.opts[0]
+        for param in ctx.command.params
+        if param.name and param.opts and ctx.get_parameter_source(param.name) in sources
+    }
 
 
 def _launch(
-    backend: str, spec: SFTSpec | RLSpec, cluster: Cluster, options: api.LaunchOptions, dry_run: bool
+    ctx: click.Context,
+    kind: str,
+    backend: str | None,
+    spec: Spec,
+    cluster: Cluster,
+    options: api.LaunchOptions,
+    dry_run: bool,
 ) -> None:
-    launch = api.plan(backend, spec, cluster, options)
+    chosen = backend or _group_backend(ctx) or api.DEFAULT_BACKEND[kind]
+    launch = api.plan(chosen, spec, cluster, options, explicit=_explicit(ctx))
     if dry_run:
         click.echo(launch.describe())
-        for note in _input_notes(spec):
+        for note in api.dry_run_notes(spec):
             click.echo(f"note: {note}")
         return
     result = api.execute(launch, announce=lambda text: click.echo(text, err=True))
@@ -100,7 +195,7 @@ def _launch(
 
 
 @main.command()
-@click.option("--backend", type=click.Choice(sorted(api.SFT_BACKENDS)), default="trl", show_default=True)
+@click.option("--backend", type=click.Choice(sorted(api.BACKENDS)), default=None, help="Default: trl.")
 @click.option("--model", required=True, help="Base model: a local path or a Hub id.")
 @click.option(
     "--data", required=True, help="JSONL of chat rows {'messages': [...]} ending with the assistant."
@@ -114,7 +209,12 @@ def _launch(
 @click.option(
     "--per-device-batch", "per_device_max", default=1, show_default=True, help="Largest per-device batch."
 )
-@click.option("--max-length", default=16384, show_default=True, help="Token cutoff (long CoT needs 16k+).")
+@click.option(
+    "--max-length",
+    default=16384,
+    show_default=True,
+    help="Token cutoff of prompt + response; longer rows are refused (or --drop-long).",
+)
 @click.option("--packing/--no-packing", default=False, show_default=True)
 @click.option("--assistant-only-loss/--no-assistant-only-loss", default=True, show_default=True)
 @click.option("--chat-template", default=None, help="Jinja file with {% generation %} markers (TRL).")
@@ -122,101 +222,44 @@ def _launch(
 @click.option("--warmup", default=0.1, show_default=True, help="Warmup as a ratio of all steps.")
 @click.option("--precision", type=click.Choice(["auto", "bf16", "fp32"]), default="auto", show_default=True)
 @click.option("--seed", default=42, show_default=True)
-@click.option("--save-steps", default=None, type=int, help="Checkpoint every N steps (default: each epoch).")
 @click.option("--hostfile", default=None, help="DeepSpeed hostfile for multi-node OpenRLHF SFT.")
+@_run_options(save_steps=50)
 @_cluster_options
-def sft(backend: str, hostfile: str | None, dry_run: bool, **kw: Any) -> None:
+@click.pass_context
+def sft(ctx: click.Context, /, backend: str | None, hostfile: str | None, dry_run: bool, **kw: Any) -> None:
     """Supervised fine-tuning on chat `messages` (TRL SFTTrainer, or OpenRLHF train_sft).
 
     Recipe defaults: 3 epochs, lr 1e-5, global batch 96 = per-device x gradient accumulation x GPUs, loss on
     the assistant turns only. One device trains in this process; more go through `accelerate launch` with a
-    generated DeepSpeed ZeRO-3 / FSDP2 config (TRL) or the `deepspeed` launcher (OpenRLHF).
+    generated DeepSpeed ZeRO-3 / FSDP2 config (TRL) or the `deepspeed` launcher (OpenRLHF). Before training,
+    the token lengths of prompts and responses are reported against --max-length.
     """
     cluster = _cluster(kw)
-    _launch(backend, SFTSpec(**kw), cluster, api.LaunchOptions(hostfile=hostfile), dry_run)
+    settings = _run_settings(kw)
+    spec = SFTSpec(**kw, **settings)
+    _launch(ctx, "sft", backend, spec, cluster, api.LaunchOptions(hostfile=hostfile), dry_run)
 
 
-def _prime_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """PRIME's settings (``--backend trl --algo prime``); defaults: the paper and its released run script."""
-    defaults = PrimeSettings()
-    options = [
-        click.option(
-            "--prime-beta",
-            default=defaults.beta,
-            show_default=True,
-            help="beta of r_t = beta log(pi_phi/pi_ref).",
-        ),
-        click.option(
-            "--prime-lr", default=defaults.lr, show_default=True, help="Learning rate of the implicit PRM."
-        ),
-        click.option(
-            "--prime-process-coef",
-            default=defaults.process_coef,
-            show_default=True,
-            help="Weight of the process rewards.",
-        ),
-        click.option(
-            "--prime-outcome-coef",
-            default=defaults.outcome_coef,
-            show_default=True,
-            help="Weight of the outcome reward.",
-        ),
-        click.option(
-            "--prime-update",
-            type=click.Choice(["after", "before"]),
-            default=defaults.update,
-            show_default=True,
-            help="after: rewards from the PRM's forward before its update (one forward); before: update, then score.",
-        ),
-        click.option(
-            "--prime-reward-norm",
-            type=click.Choice(["batch_norm", "none"]),
-            default=defaults.reward_norm,
-            show_default=True,
-            help="batch_norm: divide process rewards by the batch's largest |return|.",
-        ),
-        click.option(
-            "--prime-grad-clip", default=defaults.grad_clip, show_default=True, help="PRM gradient-norm clip."
-        ),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
+def _system_prompt(value: str | None) -> str | None:
+    """A prompt name from skyeval's registry (``sky-t1``, ``qwen-cot``, ``none``) or the literal text."""
+    if value is None:
+        return None
+    from skyeval.prompts import PROMPTS
 
-
-def _prime_settings(kw: dict[str, Any]) -> PrimeSettings:
-    names = [f.name for f in fields(PrimeSettings)]
-    return PrimeSettings(**{name: kw.pop(f"prime_{name}") for name in names})
-
-
-def _refuse_unsupported(backend: str, algo: str) -> None:
-    """An explicitly passed flag that this backend/algorithm ignores is an error, not a silent no-op."""
-    context = click.get_current_context()
-    given = {
-        name
-        for name in context.params
-        if context.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE
-    }
-    prime_only = sorted(n for n in given if n.startswith("prime_"))
-    if prime_only and (backend, algo) != ("trl", "prime"):
-        flags = ", ".join("--" + n.replace("_", "-") for n in prime_only)
-        raise SkyevalError(f"{flags}: PRIME's implicit-PRM settings apply to --backend trl --algo prime only")
-    trl_only = sorted(n for n in given & {"save_steps", "resume"})
-    if trl_only and backend != "trl":
-        flags = ", ".join("--" + n.replace("_", "-") for n in trl_only)
-        raise SkyevalError(f"{flags}: checkpoints and resuming are wired for --backend trl only")
+    return PROMPTS[value] if value in PROMPTS else value
 
 
 @main.command()
-@click.option("--backend", type=click.Choice(sorted(api.RL_BACKENDS)), default="openrlhf", show_default=True)
+@click.option("--backend", type=click.Choice(sorted(api.BACKENDS)), default=None, help="Default: openrlhf.")
 @click.option(
     "--algo",
-    type=click.Choice(["rloo", "grpo", "prime"]),
+    type=click.Choice(api.rl_algos()),
     default="rloo",
     show_default=True,
-    help="TRL: rloo, grpo, or prime = PRIME with its implicit process reward model trained online (dense "
-    "token rewards + RLOO + accuracy-band filter). OpenRLHF: rloo, or prime = PRIME-style filtering + RLOO: "
-    "PRIME's implicit process reward model is NOT in OpenRLHF and is not used there.",
+    help="rloo, grpo or prime on both backends. TRL prime = PRIME with its implicit process reward model "
+    "trained online (dense token rewards + RLOO + accuracy-band filter; --prime-* settings). OpenRLHF prime = "
+    "PRIME-style filtering + RLOO: PRIME's accuracy-band prompt filtering; PRIME's implicit process reward "
+    "model is NOT in OpenRLHF and is not used there.",
 )
 @click.option("--model", required=True, help="Policy to start from: a local path or a Hub id.")
 @click.option(
@@ -229,64 +272,121 @@ def _refuse_unsupported(backend: str, algo: str) -> None:
 )
 @click.option("--lr", "learning_rate", default=1e-6, show_default=True)
 @click.option(
-    "--max-prompt-length", default=1024, show_default=True, help="Prompt token budget (OpenRLHF max_len)."
+    "--lr-schedule",
+    type=click.Choice(["constant", "cosine", "linear"]),
+    default="constant",
+    show_default=True,
+)
+@click.option("--warmup", default=0.0, show_default=True, help="Warmup as a ratio of all steps.")
+@click.option(
+    "--max-prompt-length",
+    default=1024,
+    show_default=True,
+    help="Prompt token cutoff (OpenRLHF); longer prompts are refused (or --drop-long).",
 )
 @click.option("--max-response-length", default=8192, show_default=True, help="Response token cutoff.")
 @click.option("--temperature", default=1.0, show_default=True)
 @click.option("--kl-coef", default=0.0, show_default=True, help="KL penalty (0: no reference model).")
 @click.option("--episodes", default=1, show_default=True, help="Passes over the prompts.")
-@click.option("--max-steps", default=-1, show_default=True, help="Stop after N steps (TRL only).")
+@click.option(
+    "--max-steps",
+    default=-1,
+    show_default=True,
+    help="Stop after N steps of one rollout batch each (-1: run the episodes).",
+)
 @click.option("--per-device-batch", "per_device_max", default=1, show_default=True)
 @click.option(
     "--filter-range",
     type=(float, float),
     default=None,
-    help="Keep prompts with mean reward in (LO, HI); --algo prime: default 0.2 0.8.",
+    help="Keep prompts with mean reward in (LO, HI): OpenRLHF (any --algo), TRL --algo prime; --algo prime "
+    "default 0.2 0.8.",
 )
 @click.option("--prompt-key", default="prompt", show_default=True)
 @click.option("--answer-key", default="answer", show_default=True)
-@click.option("--system-prompt", default=None, help="Prepended to prompts that have no system message.")
+@click.option(
+    "--system-prompt",
+    default=None,
+    help="Prepended to prompts without a system message: qwen-cot, sky-t1, none, or the text itself.",
+)
+@click.option(
+    "--val-task",
+    "val_tasks",
+    multiple=True,
+    help="Validation set: a skyeval task name or file:PATH (repeatable); scored every --val-steps steps.",
+)
+@click.option("--val-steps", default=15, show_default=True)
+@click.option("--val-data-dir", default=None, help="Local <task>.jsonl files for --val-task.")
 @click.option("--vllm/--no-vllm", "use_vllm", default=True, show_default=True, help="Generate with vLLM.")
 @click.option("--tensor-parallel", default=1, show_default=True, help="vLLM tensor-parallel size.")
 @click.option("--precision", type=click.Choice(["auto", "bf16", "fp32"]), default="auto", show_default=True)
 @click.option("--seed", default=42, show_default=True)
-@click.option("--save-steps", default=None, type=int, help="TRL: checkpoint every N steps (default: none).")
-@click.option("--resume", is_flag=True, help="TRL: continue from the newest checkpoint-N in --output-dir.")
-@_prime_options
 @click.option("--ray-address", default=None, help="Submit the OpenRLHF run as a Ray job to this cluster.")
+@_prime_options
+@_run_options(save_steps=15)
 @_cluster_options
-def rl(backend: str, ray_address: str | None, dry_run: bool, **kw: Any) -> None:
+@click.pass_context
+def rl(ctx: click.Context, /, backend: str | None, ray_address: str | None, dry_run: bool, **kw: Any) -> None:
     """RL with skyeval's grader as the outcome reward (OpenRLHF train_ppo_ray, or TRL RLOO/GRPO/PRIME).
 
-    `--backend trl --algo prime` is PRIME: an implicit PRM initialised from --model, trained online from the
-    grader's labels, gives token rewards combined with the outcome reward through RLOO (docs/training.md).
-    `--backend openrlhf --algo prime` is PRIME-style filtering + RLOO: RLOO on the outcome reward with
-    PRIME's prompt filtering (prompts whose 4 rollouts are all right or all wrong are replaced: mean reward
-    kept inside 0.2-0.8); PRIME's implicit process reward model is not used there.
+    One step is one optimizer step over one rollout batch (--prompt-batch x --rollouts samples) on every
+    backend; --max-steps bounds the run on OpenRLHF too. `--backend trl --algo prime` is PRIME: an implicit
+    PRM initialised from --model and trained online from the grader's labels gives token rewards, combined
+    with the outcome reward through RLOO, on the prompts inside the accuracy band (docs/training.md).
+    `--backend openrlhf --algo prime` is PRIME-style filtering + RLOO: prompts whose rollouts are all right or
+    all wrong (mean reward outside 0.2-0.8) are replaced by fresh ones; PRIME's implicit process reward model
+    is not used there.
     """
-    _refuse_unsupported(backend, kw["algo"])
     cluster = _cluster(kw)
+    kw["system_prompt"] = _system_prompt(kw["system_prompt"])
+    settings = _run_settings(kw)
     prime = _prime_settings(kw)
-    _launch(backend, RLSpec(**kw, prime=prime), cluster, api.LaunchOptions(ray_address=ray_address), dry_run)
+    spec = RLSpec(**kw, **settings, prime=prime)
+    _launch(ctx, "rl", backend, spec, cluster, api.LaunchOptions(ray_address=ray_address), dry_run)
+
+
+def _dry_run(plan: recipes.Recipe) -> None:
+    click.echo(recipes.describe(plan))
+    for step in plan.steps:
+        recipes.validate_step(step, main)
 
 
 @main.command()
 @click.argument("name", required=False)
+@click.option(
+    "--variant",
+    default=None,
+    help="Which source the settings follow: blog (default) or released-scripts; see docs/training.md.",
+)
+@click.option("--backend", type=click.Choice(sorted(api.BACKENDS)), default=None, help="For open steps.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a recipe variable.")
 @click.option("--dry-run", is_flag=True, help="Print every step's command and validate it; run nothing.")
-def recipe(name: str | None, overrides: tuple[str, ...], dry_run: bool) -> None:
+@click.pass_context
+def recipe(
+    ctx: click.Context,
+    name: str | None,
+    variant: str | None,
+    backend: str | None,
+    overrides: tuple[str, ...],
+    dry_run: bool,
+) -> None:
     """Run a training recipe (sky-t1-7b, sky-t1-mini): named steps chaining skydata and skytrain commands.
 
-    Without NAME, list the recipes. Steps whose outputs all exist are skipped, so a rerun resumes.
+    Without NAME, list the recipes and their variants. Steps whose outputs all exist are skipped, and a
+    training step with a resumable checkpoint is resumed, so a rerun continues where it stopped.
     """
     if name is None:
         for known in recipes.available():
-            click.echo(f"{known}: {recipes.load(known).summary}")
+            loaded = recipes.load(known)
+            click.echo(f"{known}: {loaded.summary} (variants: {', '.join(loaded.variants)})")
         return
-    plan = recipes.load(name, recipes.parse_overrides(overrides))
+    plan = recipes.load(
+        name,
+        recipes.parse_overrides(overrides),
+        variant=variant,
+        backend=backend or _group_backend(ctx),
+    )
     if dry_run:
-        click.echo(recipes.describe(plan))
-        for step in plan.steps:
-            recipes.validate_step(step, main)
+        _dry_run(plan)
         return
     recipes.execute(plan)

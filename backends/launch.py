@@ -12,7 +12,7 @@ import json
 import shlex
 import subprocess
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,6 +58,38 @@ def run(command: Command) -> None:
         raise SkyevalError(f"cannot start {command.argv[0]!r}: is it installed and on PATH?") from err
     if completed.returncode != 0:
         raise SkyevalError(f"{command.argv[0]} exited with status {completed.returncode}: {command.render()}")
+
+
+_SECRET_NAMES = {"key", "token", "secret", "password", "api_key"}
+
+
+def is_secret_name(name: str) -> bool:
+    """An option that carries a credential (``logger.wandb.key``, ``hub_token``): never on a command line."""
+    last = name.rsplit(".", 1)[-1].lower()
+    return last in _SECRET_NAMES or last.endswith(("_token", "_api_key", "_secret", "_password"))
+
+
+def extra_arg_tokens(pairs: Sequence[str], passthrough: Sequence[str] = ()) -> tuple[str, ...]:
+    """``--extra-arg KEY=VALUE`` / ``KEY`` (a switch) and ``-- ...`` pass-through as framework argv tokens.
+
+    A credential option is refused: command lines and spec files are printed and written, so secrets go
+    through the environment (``WANDB_API_KEY``, ``HF_TOKEN``).
+    """
+    tokens: list[str] = []
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        key = key.strip().removeprefix("--")
+        if not key:
+            raise SkyevalError(f"--extra-arg expects KEY=VALUE or KEY, got {pair!r}")
+        tokens += [f"--{key}", value] if sep else [f"--{key}"]
+    tokens += list(passthrough)
+    for token in tokens:
+        if token.startswith("--") and is_secret_name(token[2:].split("=", 1)[0]):
+            raise SkyevalError(
+                f"{token.split('=', 1)[0]} carries a credential: set it in the environment "
+                "(e.g. WANDB_API_KEY, HF_TOKEN), never on the command line"
+            )
+    return tuple(tokens)
 
 
 def parse_quietly(parse: Callable[[], Any], what: str) -> Any:

@@ -19,7 +19,7 @@ ZeRO-3 or FSDP. docs/training.md maps every step to the paper and the reference 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -35,12 +35,10 @@ from trl.trainer.utils import (
     selective_log_softmax,
 )
 
-logger = logging.getLogger(__name__)
+from skytrain.checkpoints import PRIME_PRM_DIR, PRIME_PRM_OPTIMIZER, PRIME_STATE, missing_state
+from skytrain.specs import PRIME_CHOICES, PRIME_FILTER, PrimeSettings
 
-PRM_DIR = "prime_prm"  # inside each checkpoint-N folder: the PRM's weights
-PRM_OPTIMIZER_FILE = "prime_prm_optimizer.pt"  # ... and its optimizer state
-UPDATE_MODES = ("after", "before")
-REWARD_NORMS = ("batch_norm", "none")
+logger = logging.getLogger(__name__)
 
 
 # --- the equations -------------------------------------------------------------------------------------
@@ -134,21 +132,32 @@ def whiten(values: torch.Tensor, mask: torch.Tensor, mean: float, var: float) ->
 # --- TRL config and trainer ----------------------------------------------------------------------------
 
 
+_DEFAULTS = {setting.name: setting for setting in fields(PrimeSettings)}
+
+
+def _setting(name: str) -> Any:
+    """A ``prime_NAME`` config field with :class:`PrimeSettings`' default and help (one place for both)."""
+    setting = _DEFAULTS[name]
+    return field(default=setting.default, metadata={"help": setting.metadata["help"]})
+
+
 @dataclass
 class PrimeConfig(GRPOConfig):
     """``GRPOConfig`` plus PRIME's settings; the defaults are the paper's / its released run script's."""
 
-    prime_beta: float = field(default=0.05, metadata={"help": "beta of the implicit reward (beta_train)."})
-    prime_lr: float = field(default=1e-6, metadata={"help": "Learning rate of the implicit PRM."})
-    prime_process_coef: float = field(default=5.0, metadata={"help": "Weight of the process rewards."})
-    prime_outcome_coef: float = field(default=5.0, metadata={"help": "Weight of the outcome reward."})
-    prime_filter_low: float = field(default=0.2, metadata={"help": "Keep prompts with accuracy > this."})
-    prime_filter_high: float = field(default=0.8, metadata={"help": "Keep prompts with accuracy < this."})
-    prime_update: str = field(
-        default="after", metadata={"help": "'after': rewards from the PRM before its update."}
+    prime_beta: float = _setting("beta")
+    prime_lr: float = _setting("lr")
+    prime_process_coef: float = _setting("process_coef")
+    prime_outcome_coef: float = _setting("outcome_coef")
+    prime_update: str = _setting("update")
+    prime_reward_norm: str = _setting("reward_norm")
+    prime_grad_clip: float = _setting("grad_clip")
+    prime_filter_low: float = field(
+        default=PRIME_FILTER[0], metadata={"help": "Keep prompts with accuracy > this."}
     )
-    prime_reward_norm: str = field(default="batch_norm", metadata={"help": "'batch_norm' or 'none'."})
-    prime_grad_clip: float = field(default=10.0, metadata={"help": "Gradient-norm clip of the PRM update."})
+    prime_filter_high: float = field(
+        default=PRIME_FILTER[1], metadata={"help": "Keep prompts with accuracy < this."}
+    )
 
     def __post_init__(self) -> None:
         super().__post_init__()  # type: ignore[no-untyped-call]
@@ -162,12 +171,10 @@ class PrimeConfig(GRPOConfig):
             )
         if self.prime_beta <= 0 or self.prime_lr <= 0 or self.prime_grad_clip <= 0:
             problems.append("prime_beta, prime_lr and prime_grad_clip must be positive")
-        if self.prime_update not in UPDATE_MODES:
-            problems.append(f"prime_update must be one of {UPDATE_MODES}, not {self.prime_update!r}")
-        if self.prime_reward_norm not in REWARD_NORMS:
-            problems.append(
-                f"prime_reward_norm must be one of {REWARD_NORMS}, not {self.prime_reward_norm!r}"
-            )
+        for name, allowed in PRIME_CHOICES.items():
+            value = getattr(self, f"prime_{name}")
+            if value not in allowed:
+                problems.append(f"prime_{name} must be one of {allowed}, not {value!r}")
         if problems:
             raise ValueError("; ".join(problems))
 
@@ -341,27 +348,30 @@ class PrimeTrainer(GRPOTrainer):
         return rewards
 
     # --- checkpoints: the PRM and its optimizer travel with TRL's checkpoint-N folders -----------------
+    # (the layout and the resume rules are skytrain.checkpoints'; these two hooks only fill and read it)
 
     def _save_checkpoint(self, model: Any, trial: Any) -> None:
         super()._save_checkpoint(model, trial)  # type: ignore[no-untyped-call]
         if not self.args.should_save:
             return
         folder = Path(self._get_output_dir(trial=trial)) / f"checkpoint-{self.state.global_step}"
-        self.prm.save_pretrained(folder / PRM_DIR)
-        torch.save(self.prm_optimizer.state_dict(), folder / PRM_OPTIMIZER_FILE)
+        self.prm.save_pretrained(folder / PRIME_PRM_DIR)
+        if not self.args.save_only_model:  # as TRL's optimizer state: only in resumable checkpoints
+            torch.save(self.prm_optimizer.state_dict(), folder / PRIME_PRM_OPTIMIZER)
 
     def _load_optimizer_and_scheduler(self, checkpoint: str | None) -> None:
         super()._load_optimizer_and_scheduler(checkpoint)  # type: ignore[no-untyped-call]
         if checkpoint is None:
             return
         folder = Path(checkpoint)
-        if not (folder / PRM_DIR).is_dir() or not (folder / PRM_OPTIMIZER_FILE).is_file():
+        lacking = missing_state(folder, PRIME_STATE)
+        if lacking:
             raise ValueError(
-                f"{folder} holds no PRIME PRM state ({PRM_DIR}/, {PRM_OPTIMIZER_FILE}); cannot resume"
+                f"{folder} holds no PRIME PRM state ({', '.join(lacking)} missing); cannot resume"
             )
-        saved = create_model_from_path(str(folder / PRM_DIR), dtype=torch.float32, device_map=None)
+        saved = create_model_from_path(str(folder / PRIME_PRM_DIR), dtype=torch.float32, device_map=None)
         self.prm.load_state_dict(saved.state_dict())
         state = torch.load(
-            folder / PRM_OPTIMIZER_FILE, map_location=self.accelerator.device, weights_only=True
+            folder / PRIME_PRM_OPTIMIZER, map_location=self.accelerator.device, weights_only=True
         )
         self.prm_optimizer.load_state_dict(state)

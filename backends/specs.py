@@ -2,19 +2,25 @@
 
 Specs are pure data. Backends turn them into a framework config (TRL) or a command line (OpenRLHF); the CLI
 builds them from flags and the recipes from TOML. A spec is written next to its run as ``skytrain_spec.json``.
+
+A training step means the same on every backend: one optimizer step over one batch (SFT: ``global_batch``
+sequences; RL: one rollout batch of ``prompt_batch`` prompts x ``rollouts`` samples). ``max_steps`` counts
+those steps everywhere.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
 from skyeval.errors import SkyevalError
 
 Distributed = Literal["zero3", "fsdp", "ddp"]
-RLAlgo = Literal["rloo", "grpo", "prime"]
+Precision = Literal["auto", "bf16", "fp32"]
+LRSchedule = Literal["constant", "cosine", "linear"]
 
 
 @dataclass(frozen=True)
@@ -60,6 +66,19 @@ def split_batch(global_batch: int, world_size: int, per_device_max: int) -> Batc
 
 
 @dataclass(frozen=True)
+class Checkpoints:
+    """Interval checkpoints: HF-format weights every ``save_steps`` steps; optimizer state only on request.
+
+    ``resume`` continues from the newest checkpoint in the output folder; it needs ``save_optimizer`` (an
+    exact continuation: optimizer moments, LR schedule, data position), so a resumable run says so up front.
+    """
+
+    save_steps: int = 50
+    save_optimizer: bool = False
+    resume: bool = False
+
+
+@dataclass(frozen=True)
 class SFTSpec:
     """Supervised fine-tuning on chat ``messages`` rows. Defaults are the Sky-T1 recipe (3 epochs, lr 1e-5, 96)."""
 
@@ -79,25 +98,53 @@ class SFTSpec:
     max_steps: int = -1
     warmup: float = 0.1
     gradient_checkpointing: bool = True
-    precision: Literal["auto", "bf16", "fp32"] = "auto"
+    precision: Precision = "auto"
     seed: int = 42
-    save_steps: int | None = None  # None: save at the end of each epoch
+    checkpoints: Checkpoints = Checkpoints()
+    drop_long: bool = False  # drop (and count) rows longer than max_length instead of refusing the data
+    extra_args: tuple[str, ...] = ()  # framework arguments as argv tokens ("--key", "value", "--flag")
+
+
+#: PRIME's accuracy band: prompts whose mean reward is strictly inside are kept (the paper's code: 0.2 <= acc <= 0.8)
+PRIME_FILTER = (0.2, 0.8)
+#: The PRIME settings that are a choice, and their values.
+PRIME_CHOICES: dict[str, tuple[str, ...]] = {
+    "update": ("after", "before"),
+    "reward_norm": ("batch_norm", "none"),
+}
+
+
+def _prime(default: Any, about: str) -> Any:
+    return field(default=default, metadata={"help": about})
 
 
 @dataclass(frozen=True)
 class PrimeSettings:
-    """PRIME's own settings (``--backend trl --algo prime``); defaults from the paper and its released run script.
+    """PRIME's implicit-PRM settings (``--backend trl --algo prime``); defaults: the paper and its run script.
 
-    The accuracy band is ``RLSpec.filter_range`` (default (0.2, 0.8) under ``--algo prime``).
+    Each field is the ``--prime-NAME`` flag and the ``prime_NAME`` field of ``skytrain.prime.PrimeConfig``
+    (the help text is theirs). The accuracy band is ``RLSpec.filter_range`` (default :data:`PRIME_FILTER`).
     """
 
-    beta: float = 0.05  # implicit reward scale (reward_model.prime_model.beta_train)
-    lr: float = 1e-6  # PRM learning rate (reward_model.prime_model.optim.lr)
-    process_coef: float = 5.0  # weight of the process rewards (reward_model.rm_coef)
-    outcome_coef: float = 5.0  # weight of the outcome reward (verifier.reward_coef)
-    update: Literal["after", "before"] = "after"  # rewards from the PRM before / after its update
-    reward_norm: Literal["batch_norm", "none"] = "batch_norm"  # reward_model.prime_norm
-    grad_clip: float = 10.0  # PRM gradient-norm clip (reward_model.prime_model.optim.grad_clip)
+    # reward_model.prime_model.beta_train
+    beta: float = _prime(0.05, "beta of the implicit reward r_t = beta log(pi_phi/pi_ref).")
+    # reward_model.prime_model.optim.lr
+    lr: float = _prime(1e-6, "learning rate of the implicit PRM.")
+    # reward_model.rm_coef, verifier.reward_coef
+    process_coef: float = _prime(5.0, "weight of the process rewards.")
+    outcome_coef: float = _prime(5.0, "weight of the outcome reward.")
+    # reward_model.prime_model.update
+    update: Literal["after", "before"] = _prime(
+        "after",
+        "after = rewards from the PRM's forward before its update (one forward); before = update, then score.",
+    )
+    # reward_model.prime_norm
+    reward_norm: Literal["batch_norm", "none"] = _prime(
+        "batch_norm",
+        "batch_norm = divide the process rewards by the batch's largest |return|; none = as they are.",
+    )
+    # reward_model.prime_model.optim.grad_clip
+    grad_clip: float = _prime(10.0, "gradient-norm clip of the PRM update.")
 
 
 @dataclass(frozen=True)
@@ -107,10 +154,12 @@ class RLSpec:
     model: str
     data: str
     output_dir: str
-    algo: RLAlgo = "rloo"
+    algo: str = "rloo"
     rollouts: int = 8
     prompt_batch: int = 256
     learning_rate: float = 1e-6
+    lr_schedule: LRSchedule = "constant"
+    warmup: float = 0.0  # ratio of all steps
     max_prompt_length: int = 1024
     max_response_length: int = 8192
     temperature: float = 1.0
@@ -124,29 +173,48 @@ class RLSpec:
     system_prompt: str | None = None
     use_vllm: bool = True
     tensor_parallel: int = 1
-    precision: Literal["auto", "bf16", "fp32"] = "auto"
+    precision: Precision = "auto"
     seed: int = 42
-    save_steps: int | None = None  # TRL: checkpoint every N steps (None: no intermediate checkpoints)
-    resume: bool = False  # TRL: continue from the last checkpoint-N in output_dir
-    prime: PrimeSettings = PrimeSettings()
+    checkpoints: Checkpoints = Checkpoints(save_steps=15)
+    drop_long: bool = False  # drop (and count) prompts longer than max_prompt_length instead of refusing
+    val_tasks: tuple[str, ...] = ()  # skyeval task names or file:PATH, scored every ``val_steps`` steps
+    val_steps: int = 15
+    val_data_dir: str | None = None
+    extra_args: tuple[str, ...] = ()
+    prime: PrimeSettings = PrimeSettings()  # read by --backend trl --algo prime only
 
     @property
     def sample_batch(self) -> int:
         return self.prompt_batch * self.rollouts
 
 
-def spec_to_json(spec: SFTSpec | RLSpec, cluster: Cluster) -> dict[str, Any]:
+Spec = SFTSpec | RLSpec
+
+
+def changed_fields(spec: RLSpec, names: Iterable[str]) -> list[str]:
+    """Which of the fields ``names`` ``spec`` sets away from their defaults (settings some algorithms ignore)."""
+    defaults = {f.name: f.default for f in fields(RLSpec)}
+    return [name for name in names if getattr(spec, name) != defaults[name]]
+
+
+def spec_to_json(spec: Spec, cluster: Cluster) -> dict[str, Any]:
     kind = "sft" if isinstance(spec, SFTSpec) else "rl"
     return {"kind": kind, "spec": asdict(spec), "cluster": asdict(cluster)}
 
 
-def write_spec(spec: SFTSpec | RLSpec, cluster: Cluster, path: Path) -> Path:
+def write_spec(spec: Spec, cluster: Cluster, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(spec_to_json(spec, cluster), indent=2) + "\n", encoding="utf-8")
     return path
 
 
-def read_spec(path: Path) -> tuple[SFTSpec | RLSpec, Cluster]:
+def _check_fields(cls: type, values: dict[str, Any], where: str) -> None:
+    unknown = set(values) - {f.name for f in fields(cls)}
+    if unknown:
+        raise SkyevalError(f"{where}: unknown spec fields {sorted(unknown)}")
+
+
+def read_spec(path: Path) -> tuple[Spec, Cluster]:
     """Read a spec written by :func:`write_spec` (unknown keys are an error: nothing is silently dropped)."""
     try:
         row = json.loads(path.read_text(encoding="utf-8"))
@@ -157,15 +225,16 @@ def read_spec(path: Path) -> tuple[SFTSpec | RLSpec, Cluster]:
     if cls is None:
         raise SkyevalError(f"{path}: 'kind' must be one of {sorted(kinds)}")
     values = dict(row.get("spec", {}))
-    unknown = set(values) - {f.name for f in fields(cls)}
-    if unknown:
-        raise SkyevalError(f"{path}: unknown spec fields {sorted(unknown)}")
-    if values.get("filter_range") is not None:
-        values["filter_range"] = tuple(values["filter_range"])
-    if isinstance(values.get("prime"), dict):
-        prime = values["prime"]
-        unknown = set(prime) - {f.name for f in fields(PrimeSettings)}
-        if unknown:
-            raise SkyevalError(f"{path}: unknown spec fields {sorted('prime.' + k for k in unknown)}")
-        values["prime"] = PrimeSettings(**prime)
-    return cls(**values), Cluster(**row.get("cluster", {}))
+    _check_fields(cls, values, str(path))
+    checkpoints = dict(values.pop("checkpoints", {}))
+    _check_fields(Checkpoints, checkpoints, f"{path} (checkpoints)")
+    nested: dict[str, Any] = {"checkpoints": Checkpoints(**checkpoints)}
+    if cls is RLSpec:
+        prime = dict(values.pop("prime", {}))
+        _check_fields(PrimeSettings, prime, f"{path} (prime)")
+        nested["prime"] = PrimeSettings(**prime)
+    for key in ("filter_range", "val_tasks", "extra_args"):
+        if values.get(key) is not None:
+            values[key] = tuple(values[key])
+    spec: Spec = cls(**values, **nested)
+    return spec, Cluster(**row.get("cluster", {}))

@@ -1,24 +1,26 @@
-"""TRL adapter: specs -> ``SFTConfig`` / ``RLOOConfig`` / ``GRPOConfig`` keyword arguments -> TRL's trainers.
+"""TRL runs: check the model, the chat template and the token lengths, build TRL's trainer from the config of
+:mod:`skytrain.trl_config`, train (or resume), and save the final model to ``output_dir`` (``skyeval run
+--engine hf --model OUTPUT_DIR`` evaluates it as is).
 
-No training loop lives here: TRL trains. The config builders are pure (dicts you can print and diff); the
-``train_*`` functions load the data, build the trainer and save the final model to ``output_dir`` so that
-``skyeval run --engine hf --model OUTPUT_DIR`` evaluates it as is. Multi-GPU runs execute this module under
-``accelerate launch -m skytrain.trl_backend SPEC.json``.
+No training loop lives here: TRL trains. Multi-GPU runs execute this module under ``accelerate launch -m
+skytrain.trl_backend SPEC.json`` (one process per device).
 """
 
 from __future__ import annotations
 
-import importlib
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from skyeval.errors import SkyevalError, require
-from skytrain.data import load_rl_rows, load_sft_rows
-from skytrain.specs import Cluster, RLSpec, SFTSpec, read_spec, split_batch
+from skytrain.checkpoints import trl_resume_point
+from skytrain.data import load_val_rows
+from skytrain.preflight import fitted_rl_rows, fitted_sft_rows, load_tokenizer
+from skytrain.specs import Cluster, RLSpec, SFTSpec, Spec, read_spec
+from skytrain.trl_config import rl_algorithm, rl_config_kwargs, sft_config_kwargs
 
 
 @dataclass(frozen=True)
@@ -30,147 +32,19 @@ class TrainResult:
     train_loss: float | None
     seconds: float  # trainer construction (tokenization) + training + saving
     train_seconds: float | None = None  # the training loop alone, as the trainer measured it
+    resumed_from: str | None = None
 
 
-def _use_bf16(precision: str, cluster: Cluster) -> bool:
-    """``auto``: bf16 on GPUs (a multi-device run only happens on GPUs), fp32 on a CPU-only machine."""
-    if precision != "auto":
-        return precision == "bf16"
-    if cluster.world_size > 1:
-        return True
-    import torch
-
-    return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
-
-
-def _precision_flags(precision: str, cluster: Cluster) -> dict[str, Any]:
-    bf16 = _use_bf16(precision, cluster)
-    return {"bf16": bf16, "fp16": False, "model_init_kwargs": {"dtype": "bfloat16" if bf16 else "float32"}}
-
-
-def sft_config_kwargs(spec: SFTSpec, cluster: Cluster) -> dict[str, Any]:
-    """The ``trl.SFTConfig`` arguments for ``spec`` (field names checked against TRL 1.16)."""
-    split = split_batch(spec.global_batch, cluster.world_size, spec.per_device_max)
-    return {
-        "output_dir": spec.output_dir,
-        "num_train_epochs": spec.epochs,
-        "max_steps": spec.max_steps,
-        "learning_rate": spec.learning_rate,
-        "lr_scheduler_type": "cosine",
-        "warmup_steps": spec.warmup,
-        "per_device_train_batch_size": split.per_device,
-        "gradient_accumulation_steps": split.grad_accum,
-        "max_length": spec.max_length,
-        "packing": spec.packing,
-        "assistant_only_loss": spec.assistant_only_loss,
-        "chat_template_path": spec.chat_template,
-        "activation_checkpointing": spec.gradient_checkpointing,
-        "save_strategy": "steps" if spec.save_steps else "epoch",
-        "save_steps": spec.save_steps or 500,
-        "logging_steps": 1,
-        "report_to": "none",
-        "seed": spec.seed,
-        **_precision_flags(spec.precision, cluster),
-    }
-
-
-def rl_config_kwargs(spec: RLSpec, cluster: Cluster) -> dict[str, Any]:
-    """The ``trl.RLOOConfig`` / ``trl.GRPOConfig`` arguments: the global batch counts samples (prompts x rollouts)."""
-    if spec.filter_range is not None and spec.algo != "prime":
-        raise SkyevalError("accuracy-band prompt filtering (--filter-range) is part of --algo prime")
-    split = split_batch(spec.sample_batch, cluster.world_size, spec.per_device_max)
-    return {
-        "output_dir": spec.output_dir,
-        "learning_rate": spec.learning_rate,
-        "num_train_epochs": spec.episodes,
-        "max_steps": spec.max_steps,
-        "per_device_train_batch_size": split.per_device,
-        "gradient_accumulation_steps": split.grad_accum,
-        "num_generations": spec.rollouts,
-        "max_completion_length": spec.max_response_length,
-        "temperature": spec.temperature,
-        "beta": spec.kl_coef,
-        "use_vllm": spec.use_vllm,
-        "vllm_mode": "colocate",
-        "vllm_tensor_parallel_size": spec.tensor_parallel,
-        "save_strategy": "steps" if spec.save_steps else "no",
-        "save_steps": spec.save_steps or 500,
-        "logging_steps": 1,
-        "report_to": "none",
-        "seed": spec.seed,
-        **_precision_flags(spec.precision, cluster),
-    }
-
-
-PRIME_FILTER = (0.2, 0.8)  # the paper's accuracy band (0.2 <= acc <= 0.8 in its code; strict here)
-
-
-def prime_config_kwargs(spec: RLSpec, cluster: Cluster) -> dict[str, Any]:
-    """The ``skytrain.prime.PrimeConfig`` arguments: GRPO's plus PRIME's settings and accuracy band."""
-    low, high = spec.filter_range or PRIME_FILTER
-    prime = spec.prime
-    return {
-        **rl_config_kwargs(spec, cluster),
-        "prime_beta": prime.beta,
-        "prime_lr": prime.lr,
-        "prime_process_coef": prime.process_coef,
-        "prime_outcome_coef": prime.outcome_coef,
-        "prime_filter_low": low,
-        "prime_filter_high": high,
-        "prime_update": prime.update,
-        "prime_reward_norm": prime.reward_norm,
-        "prime_grad_clip": prime.grad_clip,
-    }
-
-
-@dataclass(frozen=True)
-class TrlAlgo:
-    """An ``--algo`` on TRL: where its config and trainer classes live (imported at use) and its config builder."""
-
-    module: str
-    config: str
-    trainer: str
-    config_kwargs: Callable[[RLSpec, Cluster], dict[str, Any]]
-
-    def classes(self) -> tuple[Any, Any]:
-        """``(config class, trainer class)``, importing their module now."""
-        module = importlib.import_module(self.module)
-        return getattr(module, self.config), getattr(module, self.trainer)
-
-
-RL_ALGOS: dict[str, TrlAlgo] = {
-    "rloo": TrlAlgo("trl", "RLOOConfig", "RLOOTrainer", rl_config_kwargs),
-    "grpo": TrlAlgo("trl", "GRPOConfig", "GRPOTrainer", rl_config_kwargs),
-    "prime": TrlAlgo("skytrain.prime", "PrimeConfig", "PrimeTrainer", prime_config_kwargs),
-}
-
-
-def rl_algo(name: str) -> TrlAlgo:
-    algo = RL_ALGOS.get(name)
-    if algo is None:
-        raise SkyevalError(f"--backend trl supports --algo {', '.join(RL_ALGOS)}, not {name!r}")
-    return algo
-
-
-def check_chat_template(spec: SFTSpec) -> None:
+def check_chat_template(spec: SFTSpec, tokenizer: Any) -> None:
     """Fail early (one line) when assistant-only loss cannot work with the model's chat template."""
     if not spec.assistant_only_loss:
         return
     from trl.chat_template_utils import get_training_chat_template, has_generation_markers
 
     if spec.chat_template is not None:
-        path = Path(spec.chat_template)
-        if not path.is_file() or path.suffix not in (".jinja", ".j2"):
-            raise SkyevalError(f"--chat-template {path} must be an existing .jinja file")
-        if not has_generation_markers(path.read_text(encoding="utf-8")):
-            raise SkyevalError(f"--chat-template {path} has no {{% generation %}} markers")
+        if not has_generation_markers(tokenizer.chat_template or ""):
+            raise SkyevalError(f"--chat-template {spec.chat_template} has no {{% generation %}} markers")
         return
-    from transformers import AutoTokenizer
-
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(spec.model)
-    except OSError as err:
-        raise SkyevalError(f"cannot load the tokenizer of {spec.model}: {err}") from err
     if not tokenizer.chat_template:
         raise SkyevalError(f"{spec.model} has no chat template; pass --chat-template FILE.jinja")
     try:
@@ -182,7 +56,20 @@ def check_chat_template(spec: SFTSpec) -> None:
         ) from err
 
 
-def _result(trainer: Any, output_dir: str, started: float) -> TrainResult:
+def _sft_tokenizer(spec: SFTSpec) -> Any:
+    tokenizer = load_tokenizer(spec.model)
+    if spec.chat_template is not None:
+        path = Path(spec.chat_template)
+        if not path.is_file() or path.suffix not in (".jinja", ".j2"):
+            raise SkyevalError(f"--chat-template {path} must be an existing .jinja file")
+        tokenizer.chat_template = path.read_text(encoding="utf-8")
+    return tokenizer
+
+
+# --- training --------------------------------------------------------------------------------------------------
+
+
+def _result(trainer: Any, output_dir: str, started: float, resumed: Path | None) -> TrainResult:
     summary: dict[str, Any] = next(
         (row for row in reversed(trainer.state.log_history) if "train_loss" in row), {}
     )
@@ -192,29 +79,57 @@ def _result(trainer: Any, output_dir: str, started: float) -> TrainResult:
         summary.get("train_loss"),
         time.perf_counter() - started,
         summary.get("train_runtime"),
+        str(resumed) if resumed else None,
     )
 
 
-def train_sft(spec: SFTSpec, cluster: Cluster = Cluster()) -> TrainResult:
+def _train_and_save(trainer: Any, spec: Spec, started: float, resumed: Path | None) -> TrainResult:
+    trainer.train(resume_from_checkpoint=str(resumed) if resumed else None)
+    trainer.save_model(spec.output_dir)
+    trainer.save_state()  # trainer_state.json: every logged step (loss, reward, lr) beside the model
+    return _result(trainer, spec.output_dir, started, resumed)
+
+
+def _announce(text: str) -> None:
+    print(text, file=sys.stderr)
+
+
+def train_sft(
+    spec: SFTSpec,
+    cluster: Cluster = Cluster(),
+    *,
+    callbacks: Sequence[Any] = (),
+    announce: Callable[[str], object] = _announce,
+) -> TrainResult:
     """Run TRL SFT on ``spec.data`` and save the final model and tokenizer to ``spec.output_dir``."""
     for module in ("trl", "datasets", "torch"):
         require(module, extra="train", what="skytrain sft --backend trl")
     from datasets import Dataset
-    from trl import SFTConfig, SFTTrainer
+    from trl.trainer.sft_config import SFTConfig
+    from trl.trainer.sft_trainer import SFTTrainer
 
-    dataset = Dataset.from_list(load_sft_rows(spec.data))
-    check_chat_template(spec)
+    tokenizer = _sft_tokenizer(spec)
+    check_chat_template(spec, tokenizer)
+    rows = fitted_sft_rows(spec, tokenizer, announce)
+    resumed = trl_resume_point(spec)
     started = time.perf_counter()
     trainer = SFTTrainer(
-        model=spec.model, args=SFTConfig(**sft_config_kwargs(spec, cluster)), train_dataset=dataset
+        model=spec.model,
+        args=SFTConfig(**sft_config_kwargs(spec, cluster)),
+        train_dataset=Dataset.from_list(rows),
+        callbacks=list(callbacks),
     )
-    trainer.train()
-    trainer.save_model(spec.output_dir)
-    return _result(trainer, spec.output_dir, started)
+    return _train_and_save(trainer, spec, started, resumed)
 
 
-def train_rl(spec: RLSpec, cluster: Cluster = Cluster()) -> TrainResult:
-    """Run TRL RLOO, GRPO or PRIME with ``skyeval.rewards.reward`` (the dataset's ``answer`` column reaches it by name)."""
+def train_rl(
+    spec: RLSpec,
+    cluster: Cluster = Cluster(),
+    *,
+    callbacks: Sequence[Any] = (),
+    announce: Callable[[str], object] = _announce,
+) -> TrainResult:
+    """Run a TRL RL algorithm with skyeval's grader as reward (the dataset's ``answer`` reaches it by name)."""
     for module in ("trl", "datasets", "torch"):
         require(module, extra="train", what=f"skytrain rl --backend trl --algo {spec.algo}")
     if spec.use_vllm:
@@ -223,39 +138,27 @@ def train_rl(spec: RLSpec, cluster: Cluster = Cluster()) -> TrainResult:
         )
     from datasets import Dataset
 
-    from skyeval.rewards import reward
+    from skytrain.trl_reward import reward_for
 
-    algo = rl_algo(spec.algo)
-    config_cls, trainer_cls = algo.classes()
-    rows = load_rl_rows(
-        spec.data, prompt_key=spec.prompt_key, answer_key=spec.answer_key, system_prompt=spec.system_prompt
-    )
-    resume = resume_checkpoint(spec.output_dir) if spec.resume else None
+    algo = rl_algorithm(spec.algo)
+    config_cls, trainer_cls = algo.load()
+    rows = fitted_rl_rows(spec, load_tokenizer(spec.model), None, announce)
+    val = load_val_rows(spec.val_tasks, data_dir=spec.val_data_dir, system_prompt=spec.system_prompt)
+    resumed = trl_resume_point(spec, algo.checkpoint_state)
     started = time.perf_counter()
     trainer = trainer_cls(
         model=spec.model,
-        reward_funcs=[reward],
-        args=config_cls(**algo.config_kwargs(spec, cluster)),
+        reward_funcs=[reward_for(spec.max_response_length)],
+        args=config_cls(**rl_config_kwargs(spec, cluster)),
         train_dataset=Dataset.from_list(rows),
+        eval_dataset=Dataset.from_list(val) if val else None,
+        callbacks=list(callbacks),
+        **algo.trainer_kwargs(spec),
     )
-    trainer.train(resume_from_checkpoint=resume)
-    trainer.save_model(spec.output_dir)
-    return _result(trainer, spec.output_dir, started)
+    return _train_and_save(trainer, spec, started, resumed)
 
 
-def resume_checkpoint(output_dir: str) -> str:
-    """The newest ``checkpoint-N`` in ``output_dir`` (``--resume``); none is a one-line error."""
-    from transformers.trainer_utils import get_last_checkpoint
-
-    last = get_last_checkpoint(output_dir) if Path(output_dir).is_dir() else None  # type: ignore[no-untyped-call]
-    if last is None:
-        raise SkyevalError(
-            f"--resume: no checkpoint-N folder in {output_dir} (save them with --save-steps N)"
-        )
-    return str(last)
-
-
-RUNNERS: dict[type, Callable[[Any, Cluster], TrainResult]] = {SFTSpec: train_sft, RLSpec: train_rl}
+RUNNERS: dict[type, Callable[..., TrainResult]] = {SFTSpec: train_sft, RLSpec: train_rl}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -264,7 +167,10 @@ def main(argv: list[str] | None = None) -> None:
     if len(args) != 1:
         raise SystemExit("usage: python -m skytrain.trl_backend SPEC.json")
     spec, cluster = read_spec(Path(args[0]))
-    RUNNERS[type(spec)](spec, cluster)
+    try:
+        RUNNERS[type(spec)](spec, cluster)
+    except SkyevalError as err:
+        raise SystemExit(f"error: {err}") from None
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
-from skydata.decontam import BenchmarkProblem, DecontamConfig, NgramIndex, decontaminate, load_benchmarks
+from skydata.decontam import BenchmarkProblem, ContaminationIndex, decontaminate_rows, load_benchmarks
 from skydata.dedup import dedup
 from skydata.records import Drop, Item
 from skydata.select import resolve_rules, select
@@ -154,7 +154,7 @@ def main() -> None:
         bench = [BenchmarkProblem("synthetic", str(i), synthetic_problem(rng)) for i in range(1300)]
     from skydata.dedup import DedupConfig
 
-    index = NgramIndex(bench, DecontamConfig().n)
+    index = ContaminationIndex(bench)
     rules = resolve_rules("sky-t1")
     start = time.perf_counter()
     for _ in rows(args.rows, bench):
@@ -169,7 +169,7 @@ def main() -> None:
     stream = select(
         (
             x
-            for x in decontaminate(
+            for x in decontaminate_rows(
                 (
                     y
                     for y in dedup(rows(args.rows, bench), DedupConfig(near=not args.exact_only))

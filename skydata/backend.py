@@ -6,13 +6,20 @@ and grading through ``skyeval.scaleout.ray_grade_many``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from skyeval.types import Engine, Grade
 
-Grader = Callable[[Sequence[str], Sequence[str]], list[Grade]]
+
+class Grader(Protocol):
+    """Grades responses against golds; ``finished`` says per response whether it ended on its own (its
+    engine's ``finish_reason == "stop"``), which extraction uses (``skyeval.grade``)."""
+
+    def __call__(
+        self, responses: Sequence[str], golds: Sequence[str], finished: Sequence[bool | None] | None = None
+    ) -> list[Grade]: ...
 
 
 @dataclass(frozen=True)
@@ -38,18 +45,10 @@ class EngineConfig:
 
 
 def build_engine(config: EngineConfig) -> Engine:
-    if config.ray_address is not None:
-        from skyeval.scaleout import RayEngine
+    """The stage's engine, built by skyeval's one builder (locally, or replicated on Ray)."""
+    from skyeval.engines.build import build_engine as build
 
-        return RayEngine(
-            engine=config.engine,
-            engine_options=dict(config.options),
-            replicas=config.replicas,
-            address=config.ray_address,
-        )
-    from skyeval.engines import get_engine
-
-    return get_engine(config.engine, **dict(config.options))
+    return build(config.engine, config.options, config.ray_address, config.replicas)
 
 
 def build_grader(*, timeout: float = 5.0, ray_address: str | None = None, replicas: int = 1) -> Grader:
@@ -57,14 +56,20 @@ def build_grader(*, timeout: float = 5.0, ray_address: str | None = None, replic
     if ray_address is not None:
         from skyeval.scaleout import ray_grade_many
 
-        def ray_grader(responses: Sequence[str], golds: Sequence[str]) -> list[Grade]:
-            return ray_grade_many(responses, golds, address=ray_address, replicas=replicas, timeout=timeout)
+        def ray_grader(
+            responses: Sequence[str], golds: Sequence[str], finished: Sequence[bool | None] | None = None
+        ) -> list[Grade]:
+            return ray_grade_many(
+                responses, golds, address=ray_address, replicas=replicas, timeout=timeout, finished=finished
+            )
 
         return ray_grader
 
     import skyeval
 
-    def local_grader(responses: Sequence[str], golds: Sequence[str]) -> list[Grade]:
-        return skyeval.grade_many(responses, golds, timeout=timeout)
+    def local_grader(
+        responses: Sequence[str], golds: Sequence[str], finished: Sequence[bool | None] | None = None
+    ) -> list[Grade]:
+        return skyeval.grade_many(responses, golds, timeout=timeout, finished=finished)
 
     return local_grader

@@ -9,9 +9,11 @@ parameter); every command body is a few lines over a library call."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -29,6 +31,7 @@ from skydata.cli_options import (
     judge_options,
     ray_options,
 )
+from skydata.decontam import ContaminationIndex, DecontamConfig
 from skydata.stage import StageFailed, StageResult
 from skyeval.clickutil import ErrorGroup
 from skyeval.errors import SkyevalError
@@ -126,28 +129,61 @@ def dedup_cmd(input_path: str, out: str, near: bool, threshold: float) -> None:
     _report(dedup.run(input_path, out, dedup.DedupConfig(near=near, threshold=threshold)))
 
 
-@main.command("decontam")
-@INPUT
-@OUTPUT
-@click.option(
-    "--task", "tasks", multiple=True, help="benchmark to check against (default: every skyeval task)"
-)
-@click.option("--data-dir", default=None, type=click.Path(file_okay=False), help="folder with <task>.jsonl")
-@click.option("--ngram", type=int, default=8, show_default=True, help="words per n-gram")
-def decontam_cmd(input_path: str, out: str, tasks: tuple[str, ...], data_dir: str | None, ngram: int) -> None:
-    """Remove problems sharing a word n-gram with a benchmark problem; drops name the benchmark and overlap."""
-    from skydata.decontam import DecontamConfig, NgramIndex, decontaminate, load_benchmarks
-    from skydata.stage import run_items
+def decontam_options(f: Callable[..., Any]) -> Any:
+    """``--task``, ``--data-dir``, ``--max-edit-ratio``: the benchmarks to check against, how close a copy is."""
+    for opt in reversed(
+        [
+            click.option(
+                "--task",
+                "tasks",
+                multiple=True,
+                help="benchmark to check against (default: every skyeval task)",
+            ),
+            click.option(
+                "--data-dir", default=None, type=click.Path(file_okay=False), help="folder with <task>.jsonl"
+            ),
+            click.option(
+                "--max-edit-ratio",
+                type=float,
+                default=None,
+                help=f"edits a copy may have per word (default {DecontamConfig().max_edit_ratio})",
+            ),
+        ]
+    ):
+        f = opt(f)
+    return f
 
-    cfg = DecontamConfig(n=ngram)
+
+def _contamination_index(
+    tasks: tuple[str, ...], data_dir: str | None, max_edit_ratio: float | None
+) -> ContaminationIndex:
+    """Load the benchmarks (saying which, and which default tasks had no file) and index them."""
+    from skydata.decontam import load_benchmarks
+
+    cfg = DecontamConfig() if max_edit_ratio is None else DecontamConfig(max_edit_ratio=max_edit_ratio)
     bench = load_benchmarks(tasks, data_dir=data_dir)
     click.echo(
         f"decontam: checking against {', '.join(bench.tasks)} ({len(bench.problems)} problems)", err=True
     )
     if bench.skipped:
         click.echo(f"decontam: no file in --data-dir for {', '.join(bench.skipped)}: not checked", err=True)
-    index = NgramIndex(bench.problems, cfg.n)
-    _report(run_items("decontam", input_path, out, lambda rows: decontaminate(rows, index, cfg)))
+    return ContaminationIndex(bench.problems, cfg)
+
+
+@main.command("decontam")
+@INPUT
+@OUTPUT
+@decontam_options
+def decontam_cmd(
+    input_path: str, out: str, tasks: tuple[str, ...], data_dir: str | None, max_edit_ratio: float | None
+) -> None:
+    """Remove problems holding a copy of a benchmark problem (verbatim, embedded, or a few words changed);
+    drops name the benchmark problem, the edits and the copied text."""
+    from skydata.decontam import decontaminate_rows
+    from skydata.stage import run_items
+
+    index = _contamination_index(tasks, data_dir, max_edit_ratio)
+    _report(run_items("decontam", input_path, out, lambda rows: decontaminate_rows(rows, index)))
 
 
 @main.command("label")
@@ -347,17 +383,66 @@ def rewrite_cmd(
     help="system prompt name (default: sky-t1 for SFT, none for RL; 'none' for none)",
 )
 @click.option("--allow-empty", is_flag=True, help="write the file even when it has no rows (else an error)")
-def export_cmd(input_path: str, out: str, fmt: str, system_prompt: str | None, allow_empty: bool) -> None:
-    """Convert curated SFT rows or problem rows to a trainer's format."""
-    from skydata.export import prompts_for, write
-    from skyeval.jsonl import read_jsonl
+@click.option(
+    "--no-decontam", is_flag=True, help="RL formats: do not check the prompts against the benchmarks"
+)
+@decontam_options
+def export_cmd(
+    input_path: str,
+    out: str,
+    fmt: str,
+    system_prompt: str | None,
+    allow_empty: bool,
+    no_decontam: bool,
+    tasks: tuple[str, ...],
+    data_dir: str | None,
+    max_edit_ratio: float | None,
+) -> None:
+    """Convert curated SFT rows or problem rows to a trainer's format. RL prompts are decontaminated first
+    (as ``skydata decontam``; ``--no-decontam`` to skip): drops are counted and listed in <out>.dropped.jsonl.
+    SFT rows are not re-checked (they were when curated)."""
+    from collections import Counter
 
+    from skydata.decontam import decontaminate_rows
+    from skydata.export import get_format, prompts_for, write
+    from skydata.records import Drop
+    from skydata.stage import dropped_path
+    from skyeval.jsonl import read_jsonl, write_jsonl
+
+    rl = get_format(fmt).kind == "rl"
+    if (tasks or data_dir or max_edit_ratio is not None) and (no_decontam or not rl):
+        raise SkyevalError(
+            "--task/--data-dir/--max-edit-ratio set how RL exports are decontaminated"
+            + (
+                ": drop --no-decontam"
+                if rl
+                else f"; {fmt!r} is an SFT format (its rows were checked when curated)"
+            )
+        )
     prompts = prompts_for(fmt, system_prompt)
-    n = write(read_jsonl(input_path), out, fmt, system_prompt=system_prompt, allow_empty=allow_empty)
-    click.echo(
-        f"export: {n} rows -> {out} ({fmt}; system prompt {prompts.system_prompt}, user suffix {prompts.user_suffix})",
-        err=True,
-    )
+    described = f"({fmt}; system prompt {prompts.system_prompt}, user suffix {prompts.user_suffix})"
+    if not rl or no_decontam:
+        if rl:
+            click.echo("export: --no-decontam: the prompts are not checked against the benchmarks", err=True)
+        n = write(read_jsonl(input_path), out, fmt, system_prompt=system_prompt, allow_empty=allow_empty)
+        click.echo(f"export: {n} rows -> {out} {described}", err=True)
+        return
+    index = _contamination_index(tasks, data_dir, max_edit_ratio)
+    kept: list[Mapping[str, Any]] = []
+    drops: list[dict[str, Any]] = []
+    for row in decontaminate_rows(read_jsonl(input_path), index):
+        if isinstance(row, Drop):
+            drops.append({"stage": "export", **row.to_json()})
+        else:
+            kept.append(row)
+    reasons = dict(Counter(d["reason"] for d in drops))
+    _report(StageResult("export", len(kept) + len(drops), len(kept), reasons))
+    why = f"all {len(drops)} rows were contaminated" if drops else "the input has no rows"
+    n = write(kept, out, fmt, system_prompt=system_prompt, allow_empty=allow_empty, why_empty=why)
+    write_jsonl(dropped_path(out), drops)
+    click.echo(f"export: {n} rows -> {out} {described}", err=True)
+    if drops:
+        click.echo(f"export: the contaminated rows and their matches are in {dropped_path(out)}", err=True)
 
 
 @main.command("mix")
@@ -468,7 +553,13 @@ def filter_prompts_cmd(
 @click.option("--no-decontam", is_flag=True)
 @click.option("--task", "tasks", multiple=True, help="decontaminate against these tasks (default: all)")
 @click.option("--data-dir", default=None, type=click.Path(file_okay=False), help="folder with <task>.jsonl")
-@click.option("--ngram", type=click.IntRange(min=1), default=8, show_default=True)
+@click.option(
+    "--max-edit-ratio",
+    type=float,
+    default=DecontamConfig().max_edit_ratio,
+    show_default=True,
+    help="decontamination: edits a copy of a benchmark problem may have per word",
+)
 @click.option("--no-judge", is_flag=True, help="skip difficulty labelling")
 @engine_options(prefix="judge")
 @judge_options(prefix="judge")
@@ -525,7 +616,7 @@ def curate_cmd(
     no_decontam: bool,
     tasks: tuple[str, ...],
     data_dir: str | None,
-    ngram: int,
+    max_edit_ratio: float,
     no_judge: bool,
     judge_engine: EngineArgs,
     judge: JudgeArgs,
@@ -614,7 +705,7 @@ def curate_cmd(
         reject=RejectConfig(accept.acceptance, policy, per_problem, accept.target),
         rewrite=rewrite,
         dedup=None if no_dedup else DedupConfig(threshold=dedup_threshold),
-        decontam=None if no_decontam else DecontamConfig(n=ngram),
+        decontam=None if no_decontam else DecontamConfig(max_edit_ratio=max_edit_ratio),
         decontam_tasks=tasks,
         data_dir=data_dir,
         skip_malformed=skip_malformed,

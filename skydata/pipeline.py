@@ -26,7 +26,7 @@ from skydata import difficulty, reject, rewrite, select, sources, teacher
 from skydata.backend import EngineConfig, Grader, build_engine, build_grader
 from skydata.calls import LazyEngine
 from skydata.config import CurateConfig, JudgeStage, RewriteStage, TeacherStage
-from skydata.decontam import NgramIndex, decontaminate, load_benchmarks
+from skydata.decontam import ContaminationIndex, decontaminate_rows, load_benchmarks
 from skydata.export import prompts_for, refuse_empty, write
 from skydata.rewrite import REWRITE_VERSION
 from skydata.rundir import RunDir, settings_hash
@@ -114,9 +114,9 @@ def _decontam(ctx: Context, stage: Stage) -> Body:
     dc = config.decontam
     assert dc is not None
     bench = load_benchmarks(config.decontam_tasks, data_dir=config.data_dir)
-    index = NgramIndex(bench.problems, dc.n)
+    index = ContaminationIndex(bench.problems, dc)
     res = run_items(
-        "decontam", ctx.source(), out, lambda rows: decontaminate(rows, index, dc), progress=ctx.progress
+        "decontam", ctx.source(), out, lambda rows: decontaminate_rows(rows, index), progress=ctx.progress
     )
     tasks = {"checked": list(bench.tasks), "skipped_no_file": list(bench.skipped)}
     ctx.run.manifest["decontam_tasks"] = tasks

@@ -75,20 +75,23 @@ def check_engine(
     if spec is None:
         return
     options = dict(config.options)
-    if config.ray_address is None:
-        if not problems.passes(partial(preflight, config.engine, options), prefix):
-            return
-    elif not all(_importable(m) for m in spec.requires):
-        return  # the Ray cluster has the extra; its options are checked there
+    # the flag-specific checks come first, so an error names this stage's flags (not skyeval run's)
     if "base_url" in engine_parameters(config.engine) and not options.get("base_url"):
         what = f" serving {serving}" if serving else ""
         problems.add(
             f"missing {flag}base-url URL (the OpenAI-compatible server{what}, e.g. http://localhost:8000/v1; "
             f"the hosted API: {HOSTED_API})"
         )
+        return
     env = options.get("api_key_env")
-    if env and env not in os.environ:
+    if env and not os.environ.get(env):
         problems.add(f"{flag}api-key-env {env}: that environment variable is not set")
+        return
+    if config.ray_address is None:
+        if not problems.passes(partial(preflight, config.engine, options), prefix):
+            return
+    elif not all(_importable(m) for m in spec.requires):
+        return  # the Ray cluster has the extra; its options are checked there
     if spec.loads_model:
         problems.passes(partial(check_model_path, str(options["model"])), prefix)
 

@@ -73,7 +73,11 @@ def rewrite(
                 for k, r in by_key.items()
             ]
             outs = list(ask(engine, requests, one, tally))
-            grades = grader([c.text for c in outs], [by_key[c.problem_id]["gold"] for c in outs])
+            grades = grader(
+                [c.text for c in outs],
+                [by_key[c.problem_id]["gold"] for c in outs],
+                [c.finish_reason == "stop" for c in outs],
+            )
             for c, g in zip(outs, grades, strict=True):
                 rec: dict[str, Any] = {
                     "id": c.problem_id,

@@ -119,7 +119,11 @@ class GradedLog:
         if not self.pending:
             return
         rows, self.pending = self.pending, []
-        grades = self.grader([str(r["text"]) for r in rows], [self.golds(str(r["id"])) for r in rows])
+        grades = self.grader(
+            [str(r["text"]) for r in rows],
+            [self.golds(str(r["id"])) for r in rows],
+            [r["finish_reason"] == "stop" for r in rows],
+        )
         for r, g in zip(rows, grades, strict=True):
             self.verdicts.write(
                 {

@@ -20,14 +20,22 @@ def normalise(text: str) -> str:
     return " ".join(tokens(text))
 
 
-def ngram_hashes(toks: list[str], n: int) -> list[int]:
-    """Hashes of the word n-grams of ``toks`` (one hash of the whole text if it is shorter than n).
+def token_hashes(toks: list[str]) -> list[int]:
+    """crc32 of each token: the same in every process (unlike ``hash(str)``) and computed in C."""
+    return [zlib.crc32(t.encode()) for t in toks]
 
-    Tokens hash with crc32 and n-grams with CPython's tuple-of-ints hash: both are the same in every process
-    (unlike ``hash(str)``) and run in C, which keeps ~1M rows in the minutes range.
+
+def grams(th: list[int], n: int) -> list[int]:
+    """Hashes of the n-grams of token hashes ``th`` (none when there are fewer than n tokens).
+
+    An n-gram hashes with CPython's tuple-of-ints hash, which is the same in every process for int tuples.
     """
-    th = [zlib.crc32(t.encode()) for t in toks]
-    if not th:
+    if n > len(th):
         return []
-    n = min(n, len(th))
     return list(map(hash, zip(*(th[j:] for j in range(n)), strict=False)))
+
+
+def ngram_hashes(toks: list[str], n: int) -> list[int]:
+    """Hashes of the word n-grams of ``toks`` (one hash of the whole text if it is shorter than n)."""
+    th = token_hashes(toks)
+    return grams(th, min(n, len(th))) if th else []

@@ -3,6 +3,7 @@
 Public API (imported lazily so ``import skyeval`` stays light: no sympy, torch or vllm until used)::
 
     from skyeval import extract_answer, is_equivalent, grade, grade_many, pass_at_k, Grade
+    from skyeval import compare, policy, POLICIES, GRADER_VERSION  # verdicts, policy presets, grader version
 """
 
 from __future__ import annotations
@@ -16,7 +17,11 @@ _EXPORTS = {
     "extract_answer": "skyeval.grading.extract",
     "ExtractConfig": "skyeval.grading.extract",
     "is_equivalent": "skyeval.grading.equivalence",
-    "EquivalenceConfig": "skyeval.grading.equivalence",
+    "compare": "skyeval.grading.equivalence",
+    "EquivalenceConfig": "skyeval.grading.numbers",
+    "POLICIES": "skyeval.grading.numbers",
+    "policy": "skyeval.grading.numbers",
+    "GRADER_VERSION": "skyeval.grading.version",
     "grade": "skyeval.grading.grade",
     "grade_many": "skyeval.grading.grade",
     "pass_at_k": "skyeval.metrics",
@@ -26,22 +31,28 @@ _EXPORTS = {
 }
 
 __all__ = [
+    "GRADER_VERSION",
+    "POLICIES",
     "EquivalenceConfig",
     "ExtractConfig",
     "Grade",
     "Problem",
     "SampleRecord",
+    "compare",
     "extract_answer",
     "grade",
     "grade_many",
     "is_equivalent",
     "pass_at_k",
+    "policy",
 ]
 
 if TYPE_CHECKING:
-    from skyeval.grading.equivalence import EquivalenceConfig, is_equivalent
+    from skyeval.grading.equivalence import compare, is_equivalent
     from skyeval.grading.extract import ExtractConfig, extract_answer
     from skyeval.grading.grade import grade, grade_many
+    from skyeval.grading.numbers import POLICIES, EquivalenceConfig, policy
+    from skyeval.grading.version import GRADER_VERSION
     from skyeval.metrics import pass_at_k
     from skyeval.types import Grade, Problem, SampleRecord
 

@@ -12,7 +12,8 @@ from skyeval.errors import SkyevalError
 
 
 class ErrorGroup(click.Group):
-    """User-facing errors become one line on stderr and exit status 2, with no traceback."""
+    """User-facing errors, and click's own usage errors (a bad option value), become one line on stderr and
+    exit status 2, with no traceback."""
 
     def invoke(self, ctx: click.Context) -> object:
         try:
@@ -20,6 +21,10 @@ class ErrorGroup(click.Group):
         except SkyevalError as err:
             click.echo(f"error: {err}", err=True)
             sys.exit(2)
+        except click.UsageError as err:
+            where = f" (see: {err.ctx.command_path} --help)" if err.ctx is not None else ""
+            click.echo(f"error: {' '.join(err.format_message().split())}{where}", err=True)
+            sys.exit(err.exit_code)
 
 
 def parse_engine_option(text: str) -> tuple[str, Any]:

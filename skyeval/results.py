@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from skyeval.errors import SkyevalError
+from skyeval.fingerprint import identity_fields
 from skyeval.jsonl import AppendLog, has_torn_tail, iter_jsonl, write_json, write_jsonl
 from skyeval.tasks import FILE_PREFIX
 from skyeval.types import (
@@ -50,26 +51,33 @@ def slug(text: str) -> str:
 def run_identity(config: RunConfig) -> dict[str, Any]:
     """The settings that make two runs the same run: everything that changes what is generated.
 
-    Model, task, engine, sampling (not ``n`` or ``limit``: they can grow on resume), seed, system prompt
-    and template, plus every engine option that changes generations (``option.<name>``: hf/vllm ``dtype``,
-    ``seed``, vllm ``max_model_len``, openai ``mode``, the replay file and fields ...). Options the engine's
-    registry entry lists as neutral (concurrency, retries, timeouts, batch size, device, tensor parallelism,
-    server URL ...) and options left at their default are not part of it, so changing them resumes.
+    The model as resolved (``model_source``: a local path made absolute plus its content fingerprint and chat
+    template hash, or a Hub id with its revision; the string as typed when there is none), the task (a ``file:``
+    task by its absolute path), engine, sampling (not ``n`` or ``limit``: they can grow on resume), seed, system
+    prompt and template, plus every engine option that changes generations (``option.<name>``: hf/vllm
+    ``dtype``, ``seed``, vllm ``max_model_len``, openai ``mode``, the replay file and fields ...). Options the
+    engine's registry entry lists as neutral (concurrency, retries, timeouts, batch size, device, tensor
+    parallelism, server URL ...) and options left at their default are not part of it, so changing them resumes.
+    Recorded but not identity: the grader version and policy (a change re-grades), versions, ``files``.
     """
     from skyeval.engines import generation_options
 
     s = config.sampling
-    ident: dict[str, Any] = {
-        "model": config.model,
-        "task": config.task,
-        "engine": config.engine,
-        "temperature": s.temperature,
-        "top_p": s.top_p,
-        "max_tokens": s.max_tokens,
-        "seed": s.seed,
-        "system_prompt": config.system_prompt,
-        "prompt_template": config.prompt_template,
-    }
+    ident: dict[str, Any] = {"model": config.model}
+    if config.model_source is not None:
+        ident.update(identity_fields(config.model_source))
+    ident.update(
+        {
+            "task": config.task,
+            "engine": config.engine,
+            "temperature": s.temperature,
+            "top_p": s.top_p,
+            "max_tokens": s.max_tokens,
+            "seed": s.seed,
+            "system_prompt": config.system_prompt,
+            "prompt_template": config.prompt_template,
+        }
+    )
     for key, value in generation_options(config.engine, config.engine_options).items():
         ident[f"option.{key}"] = value
     return ident
@@ -82,15 +90,20 @@ def identity_changes(old: RunConfig, new: RunConfig) -> list[str]:
 
 
 def run_dir_for(output_dir: str | Path, config: RunConfig, prompt_name: str) -> Path:
-    """``OUTPUT/<model>/<task>/<engine>-t<T>-p<top_p>-m<max_tokens>-s<seed>-<prompt>-<hash>``."""
+    """``OUTPUT/<model>/<task>/<engine>-t<T>-p<top_p>-m<max_tokens>-s<seed>-<prompt>-<hash>``.
+
+    ``<model>`` is a local model's folder name (``./tiny`` and ``/abs/tiny`` are one run) or the model string.
+    """
     ident = json.dumps(run_identity(config), sort_keys=True, ensure_ascii=False)
     digest = hashlib.sha256(ident.encode()).hexdigest()[:8]
     s = config.sampling
+    source = config.model_source
+    model = Path(source.id).name if source is not None and source.kind == "local" else config.model
     task = config.task
     if task.startswith(FILE_PREFIX):
         task = "file-" + Path(task[len(FILE_PREFIX) :]).stem
     name = f"{config.engine}-t{s.temperature:g}-p{s.top_p:g}-m{s.max_tokens}-s{s.seed}-{prompt_name}-{digest}"
-    return Path(output_dir) / slug(config.model) / slug(task) / slug(name)
+    return Path(output_dir) / slug(model) / slug(task) / slug(name)
 
 
 def check_schema(found: object, supported: int, where: str) -> None:

@@ -1,28 +1,36 @@
 """The runner: the one place that composes task -> prompts -> engine -> grader -> run directory -> summary.
 
 ``run`` is resumable: it reads what the run directory already holds, asks the engine only for the missing
-(problem, sample index) pairs, and appends each graded sample as it arrives. ``score`` re-grades a run
-directory without generating.
+(problem, sample index) pairs, and appends each graded sample as it arrives. Before anything is loaded or
+written, ``prepare_all`` checks every run of a command at once (``skyeval.preflight``): a bad last ``--task``
+fails before the first one generates. Samples graded by another grader version or policy are re-graded (never
+regenerated) when the directory is run or scored again. ``score`` re-grades a run directory without generating.
+
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from skyeval import results
-from skyeval.errors import SkyevalError, require
+from skyeval.engines.build import EngineCache, build_engine
+from skyeval.engines.build import run_options as engine_options_for
+from skyeval.errors import SkyevalError
+from skyeval.grading.version import GRADER_VERSION
+from skyeval.hub import HubClient
+from skyeval.preflight import Preflight
 from skyeval.prompts import build_messages, resolve_prompt
+from skyeval.regrade import check_grading, graded_by, grader_tag, regrade, regrade_stale
+from skyeval.signals import SignalInterrupt
 from skyeval.summary import summarize_run
-from skyeval.tasks import FILE_PREFIX, FieldMap, LoadedTask, TaskSpec, file_task, get_task, load_task
+from skyeval.tasks import FieldMap, LoadedTask, TaskSpec
 from skyeval.types import (
-    SCHEMA_VERSION,
     Completion,
-    Engine,
     GenerationRequest,
     Grade,
     Problem,
@@ -55,18 +63,35 @@ class RunOptions:
     ray_address: str | None = None
     replicas: int = 1
     grade_timeout: float = 5.0
+    grade_policy: str = "default"  # a name from skyeval.grading's policies; recorded, not identity
     progress: bool = True
 
 
 class Interrupted(KeyboardInterrupt):
-    """Ctrl-C during ``run``: the samples graded so far are kept and a partial ``summary.json`` is written."""
+    """Ctrl-C, SIGTERM or SIGHUP during ``run``: the samples graded so far are kept and a partial
+    ``summary.json`` is written."""
 
-    def __init__(self, run_dir: Path, samples: int) -> None:
+    def __init__(self, run_dir: Path, samples: int, signame: str = "") -> None:
+        how = f" ({signame})" if signame else ""
         super().__init__(
-            f"interrupted: {samples} sample(s) kept in {run_dir}; re-run the same command to resume"
+            f"interrupted{how}: {samples} sample(s) kept in {run_dir}; re-run the same command to resume"
         )
         self.run_dir = run_dir
         self.samples = samples
+
+
+class PreparedRun(NamedTuple):
+    """A run checked and ready to go: its task's problems, its config and its directory (not created yet)."""
+
+    loaded: LoadedTask
+    config: RunConfig
+    run_dir: Path
+    prompt_name: str
+
+
+def _note(line: str) -> None:
+    """The default ``log``: a line on stderr, where the progress bar goes."""
+    print(line, file=sys.stderr)
 
 
 @dataclass(frozen=True)
@@ -75,73 +100,8 @@ class RunResult:
     summary: RunSummary
 
 
-def resolve_task(name: str, fields: FieldMap | None = None) -> TaskSpec:
-    """A built-in task by name, or ``file:PATH`` with ``fields`` (default: id/question/answer)."""
-    if name.startswith(FILE_PREFIX):
-        return file_task(name[len(FILE_PREFIX) :], fields or FieldMap(question="question", gold="answer"))
-    return get_task(name)
-
-
-def engine_options_for(engine: str, model: str, options: Mapping[str, Any], task: TaskSpec) -> dict[str, Any]:
-    """The engine's constructor options: ``model`` when it takes one; replay defaults to the task's file."""
-    from skyeval.engines import check_options, engine_parameters
-
-    opts = dict(options)
-    params = engine_parameters(engine)
-    if "model" in params:
-        opts.setdefault("model", model)
-    if engine == "replay" and task.name.startswith(FILE_PREFIX):
-        opts.setdefault("path", task.name[len(FILE_PREFIX) :])
-        if task.local_fields.id:
-            opts.setdefault("id_field", task.local_fields.id)
-    check_options(engine, opts)
-    return opts
-
-
-def build_engine(name: str, options: Mapping[str, Any], ray_address: str | None, replicas: int) -> Engine:
-    """The engine itself, or a Ray-replicated one when ``ray_address`` is given (Ray imported only then)."""
-    if ray_address is None:
-        from skyeval.engines import get_engine
-
-        return get_engine(name, **options)
-    from skyeval.scaleout import RayEngine
-
-    engine: Engine = RayEngine(
-        engine=name, engine_options=dict(options), replicas=replicas, address=ray_address
-    )
-    return engine
-
-
-class EngineCache:
-    """Engines built once per command and reused by its tasks, so a model loads once rather than per task."""
-
-    def __init__(self) -> None:
-        self._engines: dict[str, Engine] = {}
-
-    def get(self, name: str, options: Mapping[str, Any], ray_address: str | None, replicas: int) -> Engine:
-        key = json.dumps([name, options, ray_address, replicas], sort_keys=True, default=str)
-        if key not in self._engines:
-            self._engines[key] = build_engine(name, options, ray_address, replicas)
-        return self._engines[key]
-
-    def close(self) -> None:
-        """Release engines that hold resources (Ray actors, GPUs)."""
-        for engine in self._engines.values():
-            close = getattr(engine, "close", None)
-            if close is not None:
-                close()
-        self._engines.clear()
-
-
-def prepare(options: RunOptions) -> tuple[LoadedTask, RunConfig, Path, str]:
-    """Load the task and work out the run's config and directory (no generation)."""
-    from skyeval.engines import engine_spec, public_options
-    from skyeval.engines._common import check_model_path
-
-    if engine_spec(options.engine).loads_model:  # an unknown engine fails here, before any loading or writing
-        check_model_path(options.model)
-    spec = resolve_task(options.task, options.fields)
-    loaded = load_task(spec, options.data_dir)
+def _sampling(options: RunOptions, spec: TaskSpec) -> SamplingParams:
+    """The run's sampling: the options given, the task's defaults for the rest; out-of-range values refused."""
     d = spec.sampling
     sampling = SamplingParams(
         n=options.samples if options.samples is not None else d.n,
@@ -158,37 +118,94 @@ def prepare(options: RunOptions) -> tuple[LoadedTask, RunConfig, Path, str]:
         raise SkyevalError(f"--top-p must be in (0, 1], got {sampling.top_p:g}")
     if sampling.max_tokens < 1:
         raise SkyevalError(f"--max-tokens must be >= 1, got {sampling.max_tokens}")
-    if not options.grade_timeout > 0:
-        raise SkyevalError(f"--grade-timeout must be > 0, got {options.grade_timeout:g}")
-    engine_options_for(options.engine, options.model, options.engine_options, spec)  # refuse unknown options
-    if options.ray_address is None:  # a missing extra fails before the run directory is created
-        engine = engine_spec(options.engine)
-        for module in engine.requires:
-            require(module, extra=engine.extra, what=f"the {options.engine!r} engine")
+    return sampling
+
+
+def _check_run_settings(options: RunOptions) -> None:
+    """The settings that depend on no task: limit, grading, replicas."""
     if options.limit is not None and options.limit < 1:
         raise SkyevalError(f"--limit must be >= 1, got {options.limit}")
-    prompt_name, system = resolve_prompt(options.system_prompt, options.model)
-    selected = loaded.problems[: options.limit] if options.limit is not None else loaded.problems
-    config = RunConfig(
-        model=options.model,
-        task=spec.name,
-        engine=options.engine,
-        sampling=sampling,
-        system_prompt=system,
-        prompt_template=options.prompt_template or spec.prompt_template,
-        task_fingerprint=loaded.fingerprint,
-        limit=options.limit,
-        engine_options=public_options(options.engine, options.engine_options),
-        versions=results.versions(),
-        problems=len(selected),
-        problem_ids=tuple(p.id for p in selected),
-        meta_fields=spec.breakdown,
-        system_prompt_name=prompt_name,
+    check_grading(options.grade_timeout, options.grade_policy, options.ray_address, options.replicas)
+
+
+def prepare_all(
+    runs: Sequence[RunOptions],
+    *,
+    hub_client: HubClient | None = None,
+    log: Callable[[str], None] = _note,
+) -> list[PreparedRun]:
+    """Check every run of a command and load every task before anything is generated or written.
+
+    All problems found (unknown tasks, missing data files or extras, bad options or devices, a server down,
+    the Hub offline for a task without local data, an output folder that cannot be written, a run directory
+    holding other settings) are raised together in one ``SkyevalError``. Notes (working offline) go to ``log``.
+    ``hub_client`` resolves Hub model revisions (default: ``huggingface_hub``).
+    """
+    from skyeval.engines import engine_spec, public_options
+
+    pf = Preflight(hub_client=hub_client)
+    specs = [pf.task(o.task, o.fields, o.data_dir) for o in runs]
+    checked_engines: set[str] = set()
+    sources = []
+    for options, spec in zip(runs, specs, strict=True):
+        pf.passes(_check_run_settings, options)
+        engine = pf.check(engine_spec, options.engine)  # an unknown engine: nothing more to check about it
+        if engine is not None and spec is not None:
+            opts = pf.check(engine_options_for, options.engine, options.model, options.engine_options, spec)
+            key = json.dumps([options.engine, opts, options.ray_address], sort_keys=True, default=str)
+            if opts is not None and key not in checked_engines:
+                checked_engines.add(key)
+                pf.engine(options.engine, opts, ray=options.ray_address is not None)
+        pf.writable_dir(options.output_dir, "run directory under")
+        sources.append(pf.model(options.model, loads_model=engine.loads_model) if engine else None)
+        pf.check(resolve_prompt, options.system_prompt, options.model)
+        if spec is not None:
+            pf.check(_sampling, options, spec)
+    loaded = pf.load_tasks(
+        (spec, o.data_dir) for o, spec in zip(runs, specs, strict=True) if spec is not None
     )
-    return loaded, config, results.run_dir_for(options.output_dir, config, prompt_name), prompt_name
+    pf.raise_problems()
+
+    prepared = []
+    for options, task, source in zip(runs, loaded, sources, strict=True):
+        assert task is not None  # every task loaded, or raise_problems raised
+        prompt_name, system = resolve_prompt(options.system_prompt, options.model)
+        selected = task.problems[: options.limit] if options.limit is not None else task.problems
+        config = RunConfig(
+            model=options.model,
+            task=task.spec.name,
+            engine=options.engine,
+            sampling=_sampling(options, task.spec),
+            system_prompt=system,
+            prompt_template=options.prompt_template or task.spec.prompt_template,
+            task_fingerprint=task.fingerprint,
+            limit=options.limit,
+            engine_options=public_options(options.engine, options.engine_options),
+            versions=results.versions(),
+            problems=len(selected),
+            problem_ids=tuple(p.id for p in selected),
+            meta_fields=task.spec.breakdown,
+            system_prompt_name=prompt_name,
+            model_source=source,
+            grader_version=GRADER_VERSION,
+            grade_policy=options.grade_policy,
+        )
+        run_dir = results.run_dir_for(options.output_dir, config, prompt_name)
+        pf.passes(_check_resume, run_dir, config)  # without the lock: run() checks again holding it
+        prepared.append(PreparedRun(task, config, run_dir, prompt_name))
+    pf.raise_problems()
+    for note in pf.notes:
+        log(f"note: {note}")
+    return prepared
+
+
+def prepare(options: RunOptions) -> PreparedRun:
+    """Check and load one run (``prepare_all`` of one); nothing is generated or written."""
+    return prepare_all([options])[0]
 
 
 def _check_resume(run_dir: Path, config: RunConfig) -> None:
+    """Refuse a run directory whose recorded identity or task data differ from ``config``'s."""
     if not (run_dir / results.CONFIG).is_file():
         return
     old = results.read_config(run_dir)
@@ -204,7 +221,9 @@ def _check_resume(run_dir: Path, config: RunConfig) -> None:
         )
 
 
-def _record(problem: Problem, prompt: str, completion: Completion, verdict: Grade) -> SampleRecord:
+def _record(
+    problem: Problem, prompt: str, completion: Completion, verdict: Grade, grader: str
+) -> SampleRecord:
     return SampleRecord(
         problem_id=problem.id,
         sample_index=completion.sample_index,
@@ -218,25 +237,41 @@ def _record(problem: Problem, prompt: str, completion: Completion, verdict: Grad
         correct=verdict.correct,
         reason=verdict.reason,
         meta=dict(problem.meta),
+        grader=grader,
     )
 
 
-def run(options: RunOptions, engines: EngineCache | None = None) -> RunResult:
+def run(
+    options: RunOptions,
+    engines: EngineCache | None = None,
+    *,
+    prepared: PreparedRun | None = None,
+    log: Callable[[str], None] = _note,
+) -> RunResult:
     """Generate the missing samples of a run, grade and append each one, then write ``summary.json``.
 
-    Raises ``SkyevalError`` (after writing a partial summary) when the engine fails; a re-run resumes.
+    ``prepared``: this run from ``prepare_all`` (which checks a command's runs together); without it the run is
+    prepared here. Raises ``SkyevalError`` (after writing a partial summary) when the engine fails, and
+    ``Interrupted`` on Ctrl-C (or SIGTERM/SIGHUP, see ``skyeval.signals``); a re-run resumes.
     """
     from tqdm import tqdm
 
     from skyeval import grade
 
-    loaded, config, run_dir, _ = prepare(options)
+    loaded, config, run_dir, _ = prepared if prepared is not None else prepare_all([options], log=log)[0]
     problems = loaded.problems[: options.limit] if options.limit is not None else loaded.problems
     n = config.sampling.n
+    tag = grader_tag(config.grade_policy)
     with results.lock(run_dir):
         _check_resume(run_dir, config)
         results.write_config(run_dir, config)
-        rows = results.read_samples(run_dir)
+        rows = regrade_stale(
+            run_dir,
+            timeout=options.grade_timeout,
+            policy=config.grade_policy,
+            progress=options.progress,
+            log=log,
+        )
         done = results.dedupe(rows)
         duplicates = len(rows) - len(done)
         messages = {
@@ -252,15 +287,6 @@ def run(options: RunOptions, engines: EngineCache | None = None) -> RunResult:
         kept = [done[(p.id, i)] for p in problems for i in range(n) if (p.id, i) in done]
         correct = sum(r.correct for r in kept)
         failures: list[str] = []
-        engine = None
-        if requests:
-            engine_opts = engine_options_for(
-                options.engine, options.model, options.engine_options, loaded.spec
-            )
-            if engines is None:
-                engine = build_engine(options.engine, engine_opts, options.ray_address, options.replicas)
-            else:
-                engine = engines.get(options.engine, engine_opts, options.ray_address, options.replicas)
         bar = tqdm(
             total=len(problems) * n,
             initial=len(kept),
@@ -270,7 +296,16 @@ def run(options: RunOptions, engines: EngineCache | None = None) -> RunResult:
             file=sys.stderr,
         )
         try:
-            if engine is not None:
+            if (
+                requests
+            ):  # the engine (a model load: minutes) is built inside, so a signal there is handled too
+                engine_opts = engine_options_for(
+                    options.engine, options.model, options.engine_options, loaded.spec
+                )
+                if engines is None:
+                    engine = build_engine(options.engine, engine_opts, options.ray_address, options.replicas)
+                else:
+                    engine = engines.get(options.engine, engine_opts, options.ray_address, options.replicas)
                 with results.open_writer(run_dir) as writer:
                     for completion in engine.generate(requests, config.sampling):
                         key = (completion.problem_id, completion.sample_index)
@@ -281,8 +316,15 @@ def run(options: RunOptions, engines: EngineCache | None = None) -> RunResult:
                             continue
                         wanted.discard(key)
                         problem = by_id[completion.problem_id]
-                        verdict = grade(completion.text, problem.gold, timeout=options.grade_timeout)
-                        record = _record(problem, messages[problem.id][-1].content, completion, verdict)
+                        verdict = grade(
+                            completion.text,
+                            problem.gold,
+                            timeout=options.grade_timeout,
+                            finished=completion.finish_reason == "stop",
+                            policy=config.grade_policy,
+                        )
+                        prompt = messages[problem.id][-1].content
+                        record = _record(problem, prompt, completion, verdict, tag)
                         writer.write(record)
                         kept.append(record)
                         correct += record.correct
@@ -293,9 +335,12 @@ def run(options: RunOptions, engines: EngineCache | None = None) -> RunResult:
             raise SkyevalError(
                 f"{err} (partial results kept in {run_dir}; re-run the same command to resume)"
             ) from err
-        except KeyboardInterrupt as err:  # Ctrl-C: keep what was graded, summarise it, tell the user where
+        except (
+            KeyboardInterrupt
+        ) as err:  # Ctrl-C, SIGTERM, SIGHUP: keep what was graded, summarise it, say where
             _write_summary(run_dir, kept, config, duplicates)
-            raise Interrupted(run_dir, len(kept)) from err
+            signame = err.signame if isinstance(err, SignalInterrupt) else ""
+            raise Interrupted(run_dir, len(kept), signame) from err
         finally:
             bar.close()
         summary = _write_summary(run_dir, kept, config, duplicates)
@@ -326,67 +371,40 @@ def score(
     ray_address: str | None = None,
     replicas: int = 1,
     progress: bool = True,
+    policy: str = "default",
+    log: Callable[[str], None] = _note,
 ) -> RunSummary:
     """Re-grade every sample of a run directory (e.g. after a grader change) and rewrite its summary.
 
     ``samples.jsonl`` is rewritten with one row per (problem_id, sample_index) (the first of repeated rows, and
     without a torn last line); the summary is the one ``run`` writes (``skyeval.summary``), over the problems
-    and sample indices the last ``run`` covered.
+    and sample indices the last ``run`` covered. The grader version and ``policy`` used are recorded in
+    ``config.json`` and in every sample; samples graded by another one are named in one ``log`` line.
     """
-    from skyeval import grade_many
-
     path = Path(run_dir)
-    if not timeout > 0:
-        raise SkyevalError(f"--grade-timeout must be > 0, got {timeout:g}")
+    check_grading(timeout, policy, ray_address, replicas)
     results.read_config(path)  # not a run directory: fail before the lock creates anything
     with results.lock(path):
         data = results.read_run(path)
         records = data.records
         if not records:
             raise SkyevalError(f"no samples to score in {path}")
-        responses = [r.completion for r in records]
-        golds = [r.gold for r in records]
-        if ray_address is None:
-            verdicts = _grade_with_progress(grade_many, responses, golds, timeout, progress)
-        else:
-            from skyeval.scaleout import ray_grade_many
-
-            verdicts = list(
-                ray_grade_many(
-                    responses,
-                    golds,
-                    address=ray_address,
-                    replicas=replicas,
-                    timeout=timeout,
-                    progress=progress,
-                )
-            )
-        regraded = [
-            replace(
-                r, extracted=v.extracted, correct=v.correct, reason=v.reason, schema_version=SCHEMA_VERSION
-            )
-            for r, v in zip(records, verdicts, strict=True)
-        ]
+        tag = grader_tag(policy)
+        stale = [r for r in records if r.grader != tag]
+        regraded = regrade(
+            records,
+            timeout=timeout,
+            policy=policy,
+            ray_address=ray_address,
+            replicas=replicas,
+            progress=progress,
+        )
         results.rewrite_samples(path, regraded)
-        return _write_summary(path, regraded, data.config, data.duplicates)
-
-
-def _grade_with_progress(
-    grade_many: Callable[..., list[Grade]],
-    responses: list[str],
-    golds: list[str],
-    timeout: float,
-    progress: bool,
-    chunk: int = 256,
-) -> list[Grade]:
-    from tqdm import tqdm
-
-    verdicts: list[Grade] = []
-    with tqdm(
-        total=len(responses), unit="sample", desc="grading", disable=not progress, file=sys.stderr
-    ) as bar:
-        for start in range(0, len(responses), chunk):
-            part = grade_many(responses[start : start + chunk], golds[start : start + chunk], timeout=timeout)
-            verdicts.extend(part)
-            bar.update(len(part))
-    return verdicts
+        config = replace(data.config, grader_version=GRADER_VERSION, grade_policy=policy)
+        results.write_config(path, config)
+        summary = _write_summary(path, regraded, config, data.duplicates)
+    if stale:
+        log(
+            f"note: {len(stale)} sample(s) in {path} had been graded by {graded_by(stale)}; now by grader {tag}"
+        )
+    return summary

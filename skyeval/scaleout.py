@@ -16,11 +16,11 @@ from __future__ import annotations
 import math
 import os
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
-from skyeval.engines import ENGINES, EngineSpec
+from skyeval.engines import EngineSpec, construct, engine_spec
 from skyeval.errors import SkyevalError, require
 from skyeval.types import Completion, Engine, GenerationRequest, Grade, SamplingParams
 
@@ -28,12 +28,6 @@ _MAX_AUTO_BATCH = 256  # samples per batch at most when the batch size is chosen
 _BATCHES_PER_REPLICA = 4  # auto batch size aims at this many batches per replica (balance and streaming)
 
 Key = tuple[str, int]
-
-# GPUs one replica reserves when the caller does not say: vLLM's tensor-parallel group, hf on a CUDA device
-_GPUS_PER_REPLICA: dict[str, Callable[[Mapping[str, Any]], float]] = {
-    "vllm": lambda options: float(options.get("tensor_parallel_size") or 1),
-    "hf": lambda options: 1.0 if str(options.get("device") or "").startswith("cuda") else 0.0,
-}
 
 
 def connect(address: str | None = None) -> None:
@@ -96,7 +90,11 @@ def _keys(batch: Sequence[GenerationRequest]) -> list[Key]:
 
 
 class _Replica:
-    """The body of one Ray actor: builds its engine on first use (also after Ray restarts the actor)."""
+    """The body of one Ray actor: builds its engine on first use (also after Ray restarts the actor).
+
+    It gets the engine's spec, not just its name, so an engine registered only in the driver (a test's) builds
+    too; ``skyeval.engines.construct`` checks the extra and the options exactly as a local build does.
+    """
 
     def __init__(self, name: str, spec: EngineSpec, options: Mapping[str, Any]) -> None:
         self._name = name
@@ -106,12 +104,7 @@ class _Replica:
 
     def _get(self) -> Engine:
         if self._engine is None:
-            import importlib
-
-            for module in self._spec.requires:
-                require(module, extra=self._spec.extra, what=f"the {self._name!r} engine")
-            module_name, factory = self._spec.target.split(":")
-            self._engine = getattr(importlib.import_module(module_name), factory)(**self._options)
+            self._engine = construct(self._name, self._spec, self._options)
         return self._engine
 
     def ready(self) -> int:
@@ -144,8 +137,8 @@ class RayEngine:
     """Data-parallel generation: ``replicas`` copies of engine ``engine`` on Ray actors, one per actor.
 
     ``engine_options`` are passed to the engine's factory inside each actor (for example ``model``).
-    ``num_gpus_per_replica=None`` reserves what the engine needs: ``tensor_parallel_size`` GPUs for ``vllm``,
-    one for ``hf`` on a ``cuda`` device, none otherwise. ``batch_size`` is in samples; ``None`` picks about
+    ``num_gpus_per_replica=None`` reserves what the engine's spec says it needs (``EngineSpec.gpus``:
+    ``tensor_parallel_size`` GPUs for ``vllm``, one for ``hf`` on a ``cuda`` device, none otherwise). ``batch_size`` is in samples; ``None`` picks about
     four batches per replica (at most 256 samples each).
     """
 
@@ -163,11 +156,9 @@ class RayEngine:
         max_task_retries: int = 3,
         batch_size: int | None = None,
     ) -> None:
-        spec = ENGINES.get(engine)
-        if spec is None:
-            raise SkyevalError(f"unknown engine {engine!r}; choose one of: {', '.join(sorted(ENGINES))}")
         if engine == "ray":
             raise SkyevalError("the 'ray' engine cannot replicate itself")
+        spec = engine_spec(engine)
         if replicas < 1:
             raise SkyevalError(f"--replicas must be at least 1, got {replicas}")
         if batch_size is not None and batch_size < 1:
@@ -178,8 +169,7 @@ class RayEngine:
         self.address = address
         self.num_cpus_per_replica = num_cpus_per_replica
         if num_gpus_per_replica is None:
-            gpus = _GPUS_PER_REPLICA.get(engine)
-            num_gpus_per_replica = gpus(engine_options) if gpus else 0.0
+            num_gpus_per_replica = spec.gpus(engine_options)
         self.num_gpus_per_replica = num_gpus_per_replica
         self.max_task_retries = max_task_retries
         self.batch_size = batch_size
@@ -198,7 +188,8 @@ class RayEngine:
             connect(self.address)
             import ray
 
-            self._check_resources(ray.cluster_resources())
+            cluster: dict[str, float] = ray.cluster_resources()  # type: ignore[no-untyped-call]
+            self._check_resources(cluster)
             actor_class = ray.remote(_Replica).options(
                 num_cpus=self.num_cpus_per_replica,
                 num_gpus=self.num_gpus_per_replica,
@@ -350,10 +341,16 @@ def _reraise(err: Exception) -> NoReturn:
 # -- grading --------------------------------------------------------------------------------------------
 
 
-def _grade_chunk(responses: Sequence[str], golds: Sequence[str], timeout: float) -> list[Grade]:
+def _grade_chunk(
+    responses: Sequence[str],
+    golds: Sequence[str],
+    timeout: float,
+    finished: Sequence[bool | None] | None,
+    policy: str,
+) -> list[Grade]:
     from skyeval.grading.grade import grade_many
 
-    return grade_many(responses, golds, timeout=timeout, workers=1)
+    return grade_many(responses, golds, timeout=timeout, workers=1, finished=finished, policy=policy)
 
 
 def ray_grade_many(
@@ -365,8 +362,12 @@ def ray_grade_many(
     timeout: float = 5.0,
     batch_size: int = 256,
     progress: bool = False,
+    finished: Sequence[bool | None] | None = None,
+    policy: str = "default",
 ) -> list[Grade]:
     """Grade (response, gold) pairs on Ray workers, ``replicas`` chunks at a time; same order as the input.
+    ``finished``: per response, whether it ended on its own; ``policy``: the grading preset (see
+    ``skyeval.grade``).
 
     Each chunk of ``batch_size`` pairs is one Ray task calling :func:`skyeval.grade_many`; a task whose worker
     dies is retried by Ray, so every pair gets exactly one grade.
@@ -391,7 +392,12 @@ def ray_grade_many(
             while todo and len(pending) < replicas:
                 i = todo.popleft()
                 s = starts[i]
-                pending[task.remote(responses[s : s + batch_size], golds[s : s + batch_size], timeout)] = i
+                part = None if finished is None else finished[s : s + batch_size]
+                pending[
+                    task.remote(
+                        responses[s : s + batch_size], golds[s : s + batch_size], timeout, part, policy
+                    )
+                ] = i
             (ref,), _ = ray.wait(list(pending), num_returns=1)
             i = pending.pop(ref)
             try:

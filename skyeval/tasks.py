@@ -2,8 +2,10 @@
 
 Problems come from the Hugging Face Hub (``datasets``, the default) or from local JSONL files: ``--data-dir DIR``
 (or ``SKYEVAL_DATA_DIR``) holding ``<task>.jsonl`` in the Qwen2.5-Math evaluation format, or any JSONL file as
-an ad-hoc task (``file:PATH`` with an explicit field mapping). A loaded task carries a fingerprint: a hash of
-its problems (id, question, gold) that the run config records.
+an ad-hoc task (``file:PATH`` with an explicit field mapping; the path is made absolute, so a run's identity
+does not depend on the folder it was started from). A loaded task carries a fingerprint: a hash of its problems
+(id, question, gold) that the run config records. The Hub is probed once (``skyeval.hub.probe``) before
+``datasets`` is asked, so offline fails in a line and seconds, not retries.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from skyeval import hub
 from skyeval.errors import SkyevalError
 from skyeval.jsonl import iter_jsonl
 from skyeval.types import Problem, SamplingParams
@@ -129,7 +132,8 @@ def get_task(name: str) -> TaskSpec:
 
 
 def file_task(path: str, fields: FieldMap, template: str = "{question}") -> TaskSpec:
-    """An ad-hoc task over a local JSONL file (``--task file:PATH``): greedy, one sample by default."""
+    """An ad-hoc task over a local JSONL file (``--task file:PATH``, made absolute): greedy, one sample by default."""
+    path = str(Path(path).expanduser().resolve())
     return TaskSpec(
         name=f"{FILE_PREFIX}{path}",
         description=f"local file {path}",
@@ -138,6 +142,13 @@ def file_task(path: str, fields: FieldMap, template: str = "{question}") -> Task
         local_fields=fields,
         breakdown=fields.meta,
     )
+
+
+def resolve_task(name: str, fields: FieldMap | None = None) -> TaskSpec:
+    """A built-in task by name, or ``file:PATH`` with ``fields`` (default: id/question/answer)."""
+    if name.startswith(FILE_PREFIX):
+        return file_task(name[len(FILE_PREFIX) :], fields or FieldMap(question="question", gold="answer"))
+    return get_task(name)
 
 
 def normalize_gold(value: Any) -> str:
@@ -211,45 +222,78 @@ def fingerprint(problems: Sequence[Problem]) -> str:
     return digest.hexdigest()[:16]
 
 
-def _load_hub(spec: TaskSpec) -> tuple[list[Problem], str]:
+def _load_hub(spec: TaskSpec, status: hub.HubStatus | None) -> tuple[list[Problem], str]:
     from skyeval.errors import require
 
-    hub = spec.hub
-    if hub is None:
+    source = spec.hub
+    if source is None:
         raise SkyevalError(f"task {spec.name!r} has no Hub source; use --data-dir")
+    status = status or hub.probe()
+    if not status.online:
+        raise SkyevalError(offline_message(spec, status))
     require("datasets", extra="hf", what=f"loading {spec.name!r} from the Hugging Face Hub")
     import datasets
 
     try:
-        ds = datasets.load_dataset(hub.path, hub.config, split=hub.split)
+        ds = datasets.load_dataset(source.path, source.config, split=source.split)
     except (OSError, ValueError, ConnectionError) as err:
         raise SkyevalError(
-            f"cannot load {hub.path} from the Hub ({type(err).__name__}: {err}); "
+            f"cannot load {source.path} from the Hub ({type(err).__name__}: {err}); "
             f"use --data-dir DIR with {spec.name}.jsonl offline"
         ) from err
     rows: Iterable[Mapping[str, Any]] = ds
-    if hub.filter_field:
-        rows = [r for r in ds if hub.filter_contains in str(r.get(hub.filter_field, ""))]
-    return rows_to_problems(rows, hub.fields, f"hub:{hub.path}"), f"hub:{hub.path}"
+    if source.filter_field:
+        rows = [r for r in ds if source.filter_contains in str(r.get(source.filter_field, ""))]
+    return rows_to_problems(rows, source.fields, f"hub:{source.path}"), f"hub:{source.path}"
 
 
-def load_task(spec: TaskSpec, data_dir: str | Path | None = None, limit: int | None = None) -> LoadedTask:
+def offline_message(spec: TaskSpec, status: hub.HubStatus) -> str:
+    """The one line for a task that has no local data while the Hub is unreachable."""
+    return (
+        f"{spec.name}: no local data and the Hugging Face Hub is unreachable ({status.detail}); "
+        f"use --data-dir DIR (or SKYEVAL_DATA_DIR) with {spec.name}.jsonl"
+    )
+
+
+def data_root(data_dir: str | Path | None) -> str | None:
+    """The local data folder: ``data_dir``, else ``$SKYEVAL_DATA_DIR``; None: built-in tasks load from the Hub."""
+    root = data_dir if data_dir is not None else os.environ.get(DATA_DIR_ENV)
+    return str(root) if root else None
+
+
+def local_path(spec: TaskSpec, data_dir: str | Path | None) -> Path | None:
+    """The file a task's rows come from (a ``file:`` task's own, or ``<root>/<task>.jsonl``); None: the Hub."""
+    if spec.name.startswith(FILE_PREFIX):
+        return Path(spec.name[len(FILE_PREFIX) :])
+    root = data_root(data_dir)
+    return Path(root) / f"{spec.name}.jsonl" if root else None
+
+
+def load_task(
+    spec: TaskSpec,
+    data_dir: str | Path | None = None,
+    limit: int | None = None,
+    *,
+    hub_status: hub.HubStatus | None = None,
+) -> LoadedTask:
     """Load a task's problems: a ``file:`` task from its file, else ``data_dir``/``$SKYEVAL_DATA_DIR``, else Hub.
 
-    ``limit`` keeps the first N problems; the fingerprint is of the problems kept.
+    ``limit`` keeps the first N problems; the fingerprint is of the problems kept. ``hub_status``: the result
+    of a probe already made (``skyeval.hub.probe``); without it the Hub is probed before it is used.
     """
-    if spec.name.startswith(FILE_PREFIX):
-        path = Path(spec.name[len(FILE_PREFIX) :])
-        problems, source = _file_problems(path, spec.local_fields), str(path)
+    path = local_path(spec, data_dir)
+    if path is None:
+        problems, source = _load_hub(spec, hub_status)
     else:
-        root = data_dir if data_dir is not None else os.environ.get(DATA_DIR_ENV)
-        if root:
-            path = Path(root) / f"{spec.name}.jsonl"
-            if not path.is_file():
-                raise SkyevalError(f"no {spec.name}.jsonl in data dir {root}")
-            problems, source = _file_problems(path, spec.local_fields), str(path)
-        else:
-            problems, source = _load_hub(spec)
+        if not spec.name.startswith(FILE_PREFIX) and not path.is_file():
+            if not path.parent.is_dir():
+                raise SkyevalError(f"data dir not found: {path.parent}")
+            raise SkyevalError(f"no {spec.name}.jsonl in data dir {path.parent}")
+        problems, source = _file_problems(path, spec.local_fields), str(path)
+        if spec.name.startswith(FILE_PREFIX):
+            absent = [f for f in spec.local_fields.meta if not any(f in p.meta for p in problems)]
+            if absent:
+                raise SkyevalError(f"--meta-field {', '.join(absent)}: no row of {path} has a value for it")
     if not problems:
         raise SkyevalError(f"task {spec.name!r} has no problems ({source})")
     if limit is not None:
@@ -259,7 +303,7 @@ def load_task(spec: TaskSpec, data_dir: str | Path | None = None, limit: int | N
 
 def count_rows(name: str, data_dir: str | Path | None = None) -> int | None:
     """Row count of a task from the data dir when available (never touches the network)."""
-    root = data_dir if data_dir is not None else os.environ.get(DATA_DIR_ENV)
+    root = data_root(data_dir)
     if not root:
         return None
     path = Path(root) / f"{name}.jsonl"
@@ -274,10 +318,13 @@ __all__ = [
     "LoadedTask",
     "TaskSpec",
     "count_rows",
+    "data_root",
     "file_task",
     "fingerprint",
     "get_task",
     "load_task",
+    "local_path",
     "normalize_gold",
+    "resolve_task",
     "task_names",
 ]

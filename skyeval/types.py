@@ -20,7 +20,7 @@ SCHEMA_VERSION = (
 )
 SUMMARY_SCHEMA_VERSION = 2  # summary.json; 1 was the pre-release untyped summary
 
-GradeReason = Literal["equal", "not_equal", "no_answer", "timeout", "unparsable", "error"]
+GradeReason = Literal["equal", "not_equal", "no_answer", "timeout", "too_large", "unparsable", "error"]
 FinishReason = Literal["stop", "length", "error"]
 
 
@@ -109,6 +109,7 @@ class SampleRecord:
     reason: str
     meta: Mapping[str, Any] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
+    grader: str = ""  # "<GRADER_VERSION>/<policy>" that graded it ("": before grader versions were recorded)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -117,6 +118,24 @@ class SampleRecord:
     def from_json(cls, row: Mapping[str, Any]) -> SampleRecord:
         known = {f for f in cls.__dataclass_fields__}
         return cls(**{k: v for k, v in row.items() if k in known})
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """Which model a run used, beyond the string typed: what ``run_identity`` hashes for the model.
+
+    ``local``: ``id`` is the absolute path, ``fingerprint`` a hash of its weight, config and tokenizer files
+    (``files`` lists each one's entry) and ``chat_template`` a hash of the chat template's text. ``hub``: ``id`` is
+    the Hub id and ``revision`` the commit it resolved to ("" offline, when no cached copy says). ``name``: a
+    served model name or a label (openai, replay), identified by ``id`` alone.
+    """
+
+    kind: Literal["local", "hub", "name"]
+    id: str
+    revision: str = ""
+    fingerprint: str = ""
+    chat_template: str = ""
+    files: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -142,6 +161,9 @@ class RunConfig:
     system_prompt_name: str = (
         ""  # the registry name ``system_prompt`` was resolved from (recorded, not identity)
     )
+    model_source: ModelSource | None = None  # the resolved model (None: identified by ``model`` as typed)
+    grader_version: str = ""  # recorded, not part of the identity: a change re-grades the samples
+    grade_policy: str = "default"
 
 
 # --- the summary of a run (summary.json) ----------------------------------------------------------------------

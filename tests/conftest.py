@@ -15,6 +15,18 @@ import pytest
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
 
+@pytest.fixture(autouse=True)
+def _hub_offline_env() -> Iterator[None]:
+    """``skyeval.hub.probe`` sets ``HF_HUB_OFFLINE=1`` for the process when the Hub does not answer (as it
+    never does here); in-process CLI tests must not pass that on to the next test."""
+    before = os.environ.get("HF_HUB_OFFLINE")
+    yield
+    if before is None:
+        os.environ.pop("HF_HUB_OFFLINE", None)
+    else:
+        os.environ["HF_HUB_OFFLINE"] = before
+
+
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
     """``../shared`` beside the checkout: a missing one is an error (``SKYEVAL_NO_SHARED=1`` skips instead)."""

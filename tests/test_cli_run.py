@@ -125,7 +125,10 @@ def test_tasks_lists_defaults(shared_dir: Path) -> None:
         (["run", "--model", "m", "--task", "aime24", "--max-tokens", "0"], "--max-tokens must be >= 1"),
         (["run", "--model", "m", "--task", "aime24", "--samples", "0"], "--samples must be >= 1"),
         (["run", "--model", "m", "--task", "aime24", "--grade-timeout", "0"], "--grade-timeout must be > 0"),
-        (["run", "--model", "m", "--task", "aime24", "-E", "bogus=1"], "does not take option(s) bogus"),
+        (
+            ["run", "-m", "m", "--task", "aime24", "-e", "hf", "-E", "bogus=1"],
+            "does not take option(s) bogus",
+        ),
         (["run", "-m", "m", "--task", "aime24", "-e", "openai", "-E", "concurrency=abc"], "must be int like"),
         (["run", "-m", "m", "--task", "aime24", "-e", "openai", "-E", "use_n=1"], "must be bool like"),
         (["run", "-m", "m", "--task", "aime24", "--gold-field", "gt"], "apply to file:PATH tasks only"),
@@ -156,15 +159,14 @@ def test_server_down_exits_nonzero(tmp_path: Path) -> None:
             "-E", "max_retries=0", "--output-dir", str(tmp_path / "runs"), "--no-progress",
         ],
     )  # fmt: skip
-    assert (
-        result.exit_code == 2 and "unreachable" in result.output and "partial results kept" in result.output
-    )
+    assert result.exit_code == 2 and "server http://127.0.0.1:9/v1 not reachable" in result.output
+    assert not (tmp_path / "runs").exists()  # the preflight probe fails before any run directory exists
 
 
 def test_unwritable_output_dir_is_one_line(shared_dir: Path, tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("")
-    args = ["run", "-m", "m", "--task", "aime24", "--base-url", "http://127.0.0.1:9/v1"]
+    args = ["run", "-m", "m", "--task", "aime24", "--base-url", "http://127.0.0.1:9/v1", "-E", "probe=false"]
     args += ["--data-dir", str(shared_dir / "data"), "-o", str(blocker)]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 2 and "cannot write run directory" in result.output

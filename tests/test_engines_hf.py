@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -87,3 +88,46 @@ def test_cuda_matches_itself_across_batch_sizes(tiny_model_dir: Path) -> None:
     a = get_engine("hf", model=str(tiny_model_dir), batch_size=4, device="cuda")
     b = get_engine("hf", model=str(tiny_model_dir), batch_size=1, device="cuda")
     assert _texts(a.generate(_requests(), SAMPLING)) == _texts(b.generate(_requests(), SAMPLING))
+
+
+@pytest.mark.parametrize(
+    ("device", "message"),
+    [
+        ("nosuch", "unknown device 'nosuch'; use auto, cpu, cuda, cuda:N or mps"),
+        ("cuda:x", "unknown device 'cuda:x'"),
+        ("meta", "device type 'meta' is not supported by the hf engine"),
+    ],
+)
+def test_bad_device_fails_at_preflight_before_loading(
+    device: str, message: str, tiny_model_dir: Path
+) -> None:
+    from skyeval.engines import preflight
+
+    with pytest.raises(SkyevalError, match=re.escape(message)):
+        preflight("hf", {"model": str(tiny_model_dir), "device": device})
+    preflight("hf", {"model": str(tiny_model_dir), "device": "cpu"})
+
+
+def test_missing_cuda_or_index_fails_at_preflight(tiny_model_dir: Path) -> None:
+    import torch
+
+    from skyeval.engines import preflight
+
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    message = "sees no CUDA device" if count == 0 else f"sees {count} CUDA device"
+    with pytest.raises(SkyevalError, match=message):
+        preflight("hf", {"model": str(tiny_model_dir), "device": f"cuda:{count}"})
+
+
+def test_cli_bad_device_is_one_line_and_writes_nothing(tiny_model_dir: Path, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from skyeval.cli import main
+
+    task = tmp_path / "t.jsonl"
+    task.write_text('{"question": "1+1?", "answer": "2"}\n')
+    args = ["run", "-e", "hf", "-m", str(tiny_model_dir), "--task", f"file:{task}", "--device", "nosuch"]
+    result = CliRunner().invoke(main, [*args, "-o", str(tmp_path / "runs"), "--no-progress"])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert result.output == "error: unknown device 'nosuch'; use auto, cpu, cuda, cuda:N or mps\n"
+    assert not (tmp_path / "runs").exists()

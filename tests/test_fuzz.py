@@ -81,6 +81,25 @@ TOKENS = [
     "\\over",
     "1e5",
     ":",
+    "²",
+    "√",
+    "π",
+    "½",
+    "**",
+    "oo",
+    "pi",
+    "sqrt(",
+    "\\mid",
+    "\\{",
+    "\\}",
+    "\\varnothing",
+    "_{\\max}",
+    "E_",
+    "1101_2",
+    "7^{150}",
+    "80!",
+    "\\bmod",
+    "0.333333",
 ]
 latexish = st.lists(st.sampled_from(TOKENS), max_size=40).map("".join)
 any_text = st.text(alphabet=st.characters(codec=None, exclude_categories=()), max_size=200)
@@ -101,12 +120,37 @@ def test_grade_never_raises(response: object, gold: object) -> None:
         assert graded.extracted is None
 
 
+# Tokens that change what is extracted from a box or how a gold is unwrapped (markers, math delimiters, think
+# tags, other boxes); an answer free of them, with balanced braces, is recovered from its box as it is.
+_EXTRACTION_TOKENS = ("$", "\\boxed", "\\fbox", "think>", "\\(", "\\)", "Answer", "\n", "答案", ":", "\x00")
+
+
+def _recoverable(answer: str) -> bool:
+    depth = 0
+    for c in answer:
+        depth += {"{": 1, "}": -1}.get(c, 0)
+        if depth < 0:
+            return False
+    return depth == 0 and bool(answer.strip()) and not any(t in answer for t in _EXTRACTION_TOKENS)
+
+
 @settings(max_examples=60, deadline=None, derandomize=True)
 @given(answer=latexish)
-def test_boxed_answers_grade_consistently(answer: str) -> None:
+def test_boxed_answers_equal_themselves(answer: str) -> None:
     graded = skyeval.grade(f"Thus \\boxed{{{answer}}}.", answer, timeout=2.0)
     assert graded.reason in REASONS
     assert graded.correct == (graded.reason == "equal")
+    if _recoverable(answer) and graded.extracted == answer.strip().rstrip("."):
+        assert graded.correct, (answer, graded)
+
+
+@settings(max_examples=80, deadline=None, derandomize=True)
+@given(answer=latexish.filter(_recoverable))
+def test_an_answer_equals_itself(answer: str) -> None:
+    """Self-equality, whatever the answer: the one verdict every grader must give."""
+    graded = skyeval.grade(f"Thus \\boxed{{{answer}}}.", answer, timeout=5.0)
+    if graded.extracted is not None and graded.extracted == answer.strip().rstrip(". "):
+        assert graded.correct, (answer, graded)
 
 
 @settings(max_examples=60, deadline=None, derandomize=True)

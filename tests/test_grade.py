@@ -11,10 +11,13 @@ from pathlib import Path
 import pytest
 
 import skyeval
+import skyeval.grading
+from skyeval.errors import SkyevalError
 from skyeval.grading import grade as grade_module
+from skyeval.grading.numbers import EquivalenceConfig
 from skyeval.types import Grade
 
-HOSTILE_TIMEOUT = 1.0
+HOSTILE_TIMEOUT = 5.0
 
 
 def test_importing_the_grader_stays_light() -> None:
@@ -82,36 +85,48 @@ def test_never_raises_on_odd_objects() -> None:
     assert skyeval.grade(_Hostile(), "1").reason == "error"
 
 
-def _hostile_cases(tmp_path: Path) -> list[tuple[str, str]]:
+def _hostile_cases(tmp_path: Path) -> list[tuple[str, str, str]]:
+    """(response, gold, the reason grade must give): each is decided, or refused, within about the timeout."""
     pwned = tmp_path / "pwned"
     return [
-        (r"\boxed{10^{10^{10}}}", "1"),
-        (r"\boxed{2^{2^{2^{100}}}}", "2"),
-        (r"\boxed{" + "{" * 500_000 + "}" * 500_000 + "}", "1"),
-        (r"\boxed{" + "1" * 100_000 + "}", "1" * 99_999 + "2"),
-        (r"\boxed{" + "x+" * 50_000 + "1}", "x+1"),
-        (rf"\boxed{{__import__('os').system('touch {pwned}')}}", "0"),
+        (
+            r"\boxed{10^{10^{10}}}",
+            "1",
+            "not_equal",
+        ),  # beyond the size bound, but clearly a different magnitude
+        (r"\boxed{2^{2^{2^{100}}}}", "2", "not_equal"),
+        (r"\boxed{10^{10^{10}}+1}", "10^{10^{10}}", "too_large"),  # the same magnitude: not computed
+        (r"\boxed{2^{30000}+1}", "2^{30000}", "too_large"),
+        (r"\boxed{" + "{" * 500_000 + "}" * 500_000 + "}", "1", "not_equal"),
+        (r"\boxed{" + "1" * 100_000 + "}", "1" * 99_999 + "2", "not_equal"),
+        (r"\boxed{" + "x+" * 50_000 + "1}", "x+1", "not_equal"),
+        (rf"\boxed{{__import__('os').system('touch {pwned}')}}", "0", "not_equal"),
         (
             r"\boxed{__import__('os').system('touch " + str(pwned) + r"')}",
             f"__import__('os').system('touch {pwned}')",
+            "equal",  # identical text: equal, and nothing is executed
         ),
-        ("\\boxed{1\x002}", "12"),
-        ("\\boxed{\ud800\udfff}", "\udc80"),
-        ("\x00" * 1000, "\x00"),
-        (r"\boxed{\frac{" * 5000 + "1" + "}" * 10000, "1"),
-        (r"\boxed{" + r"\sqrt{" * 2000 + "2" + "}" * 2001, "2"),
+        ("\\boxed{1\x002}", "12", "not_equal"),
+        ("\\boxed{\ud800\udfff}", "\udc80", "not_equal"),
+        ("\x00" * 1000, "\x00", "no_answer"),
+        (r"\boxed{\frac{" * 5000 + "1" + "}" * 10000, "1", "not_equal"),
+        (r"\boxed{" + r"\sqrt{" * 2000 + "2" + "}" * 2001, "2", "not_equal"),
+        # cheap inputs are decided exactly, not refused (issue 12 class 8)
+        (r"\boxed{" + "+".join(["1"] * 500) + "}", "500", "equal"),
+        (r"\boxed{" + "(" * 200 + "1" + ")" * 200 + "}", "1", "equal"),
+        (r"\boxed{" + r"\sqrt{" * 30 + "1" + "}" * 30 + "}", "1", "equal"),
     ]
 
 
-def test_hostile_inputs_cost_at_most_about_the_timeout(tmp_path: Path) -> None:
-    for response, gold in _hostile_cases(tmp_path):
+def test_hostile_inputs_get_their_verdict_within_about_the_timeout(tmp_path: Path) -> None:
+    for response, gold, reason in _hostile_cases(tmp_path):
         # Wait for a warm worker first (after a timeout kill, its replacement may still be starting):
         # start-up is paid once per worker and is not part of a grade's budget.
         assert skyeval.grade(r"\boxed{x+1}", "1+x").correct
         start = time.monotonic()
         graded = skyeval.grade(response, gold, timeout=HOSTILE_TIMEOUT)
         elapsed = time.monotonic() - start
-        assert isinstance(graded, Grade)
+        assert (graded.correct, graded.reason) == (reason == "equal", reason), (response[:60], graded)
         assert elapsed < HOSTILE_TIMEOUT + 5.0, (response[:60], elapsed, graded)
     assert not (tmp_path / "pwned").exists()
 
@@ -120,11 +135,29 @@ def test_hostile_inputs_in_a_batch(tmp_path: Path) -> None:
     cases = _hostile_cases(tmp_path)
     start = time.monotonic()
     grades = skyeval.grade_many(
-        [r for r, _ in cases], [g for _, g in cases], timeout=HOSTILE_TIMEOUT, workers=2
+        [r for r, _, _ in cases], [g for _, g, _ in cases], timeout=HOSTILE_TIMEOUT, workers=2
     )
-    assert len(grades) == len(cases)
+    assert [g.reason for g in grades] == [want for _, _, want in cases]
     assert time.monotonic() - start < len(cases) * (HOSTILE_TIMEOUT + 1.0) / 2 + 10
     assert not (tmp_path / "pwned").exists()
+
+
+@pytest.mark.parametrize(
+    ("response", "gold", "reason"),
+    [
+        (r"\boxed{10^{10^{10}}}", "1", "not_equal"),
+        (r"\boxed{2^{2^{2^{100}}}}", "2", "not_equal"),
+        (r"\boxed{10^{10^{10}}+1}", "10^{10^{10}}", "too_large"),
+        (r"\boxed{7^{30000}+1}", "7^{30000}", "too_large"),
+        (r"\boxed{7^{150}+1}", "7^{150}", "not_equal"),
+        (r"\boxed{80!-1}", "80!", "not_equal"),
+        (r"\boxed{2^{19990}}", "4^{9995}", "equal"),
+    ],
+)
+def test_values_beyond_the_size_bound_are_decided_or_too_large(response: str, gold: str, reason: str) -> None:
+    """The size bound (20,000 bits) is never exceeded; beyond it, magnitudes decide or the reason is too_large."""
+    graded = skyeval.grade(response, gold, timeout=10.0)
+    assert (graded.correct, graded.reason) == (reason == "equal", reason)
 
 
 PAIRS = [
@@ -160,19 +193,72 @@ class _NoPool:
 
 
 @pytest.mark.parametrize(
-    ("response", "gold"),
+    ("response", "gold", "reason"),
     [
-        (r"\boxed{42}", "42"),
-        (r"\boxed{-7}", "7"),
-        (r"\boxed{\frac{3}{4}}", r"\frac{3}{4}"),
-        (r"\boxed{0.5}", "1/2"),
+        (r"\boxed{42}", "42", "equal"),
+        (r"\boxed{-7}", "7", "not_equal"),
+        (r"\boxed{\frac{3}{4}}", r"\frac{3}{4}", "equal"),
+        (r"\boxed{0.5}", "1/2", "equal"),
+        (r"\boxed{7^{150}+1}", "7^{150}", "not_equal"),
+        (r"\boxed{\binom{6}{3} = 20}", "20", "equal"),
+        (r"\boxed{0.333}", r"\frac{1}{3}", "not_equal"),
+        (r"\boxed{1101}", "1101_2", "equal"),
+        (r"\boxed{13}", "1101_2", "not_equal"),
     ],
 )
 def test_integers_and_simple_fractions_stay_in_process(
-    monkeypatch: pytest.MonkeyPatch, response: str, gold: str
+    monkeypatch: pytest.MonkeyPatch, response: str, gold: str, reason: str
 ) -> None:
     monkeypatch.setattr(grade_module, "_POOL", _NoPool())
-    assert skyeval.grade(response, gold).reason in ("equal", "not_equal")
+    graded = skyeval.grade(response, gold)
+    assert (graded.correct, graded.reason) == (reason == "equal", reason)
+
+
+def test_policy_presets() -> None:
+    assert skyeval.grading.POLICIES == ("default", "qwen-harness")
+    assert skyeval.grading.policy("default") == EquivalenceConfig()
+    assert skyeval.grading.policy("qwen-harness").rel_tol == 1e-4
+    assert skyeval.grading.policy_name(skyeval.grading.policy("qwen-harness")) == "qwen-harness"
+    assert skyeval.grading.policy_name(EquivalenceConfig(rel_tol=0.5)) == "custom"
+    with pytest.raises(
+        SkyevalError, match="unknown grading policy 'qwen'; choose one of: default, qwen-harness"
+    ):
+        skyeval.grading.policy("qwen")
+    with pytest.raises(SkyevalError):
+        skyeval.grade(r"\boxed{1}", "1", policy="qwen")
+
+
+@pytest.mark.parametrize(
+    ("response", "gold", "default", "harness"),
+    [
+        (r"\boxed{3.1416}", r"\pi", False, True),  # relative error 2e-6 (the harness's isclose, rel_tol=1e-4)
+        (r"\boxed{3.14}", r"\pi", False, False),  # 5e-4: too far for both
+        (r"\boxed{100001}", "100000", False, True),
+        (r"\boxed{50}", "0.5", False, True),  # the harness's include_percentage
+        (r"\boxed{\frac{1}{3}}", "0.333", True, True),  # a decimal gold is a rounded value
+        (r"\boxed{0.333}", r"\frac{1}{3}", False, False),  # a decimal prediction needs 6 digits
+        (r"\boxed{0.333333}", r"\frac13", True, True),
+    ],
+)
+def test_policy_is_threaded_through_grade_and_grade_many(
+    response: str, gold: str, default: bool, harness: bool
+) -> None:
+    assert skyeval.grade(response, gold).correct is default
+    assert skyeval.grade(response, gold, policy="qwen-harness").correct is harness
+    preset = skyeval.grading.policy("qwen-harness")
+    assert [g.correct for g in skyeval.grade_many([response], [gold], policy=preset)] == [harness]
+
+
+def test_the_worker_protocol_carries_the_policy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Expressions the in-process fast path cannot decide are compared in a worker under the caller's policy."""
+    counting = _CountingPool(grade_module._POOL)
+    monkeypatch.setattr(grade_module, "_POOL", counting)
+    pairs = [(r"\boxed{x + 3.1416}", r"x + \pi"), (r"\boxed{x^2 + 100001}", "x^2 + 100000")]
+    assert [skyeval.grade(r, g).correct for r, g in pairs] == [False, False]
+    assert [skyeval.grade(r, g, policy="qwen-harness").correct for r, g in pairs] == [True, True]
+    grades = skyeval.grade_many([r for r, _ in pairs], [g for _, g in pairs], policy="qwen-harness")
+    assert [g.correct for g in grades] == [True, True]
+    assert counting.calls >= 4
 
 
 class _CountingPool:

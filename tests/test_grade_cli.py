@@ -107,3 +107,166 @@ def test_console_script(tmp_path: Path) -> None:
     )
     assert bad.returncode == 2
     assert bad.stderr.strip().splitlines() == [f"error: file not found: {tmp_path / 'missing.jsonl'}"]
+
+
+# ---- differential grading: --compare-field / --disagreements (issue 12)
+
+HARNESS_ROWS = [
+    {"idx": 0, "code": [r"so \boxed{5}"], "answer": "5", "score": [True]},
+    {
+        "idx": 1,
+        "code": [r"\boxed{7}. This ensures the final answer is clearly stated."],
+        "answer": "7",
+        "score": [False],
+    },
+    {"idx": 2, "code": [r"\boxed{3}", r"\boxed{4}"], "answer": "3", "score": [True, True]},
+]
+
+
+def _grade_harness(tmp_path: Path, *extra: str) -> tuple[object, Path]:
+    src = write_jsonl(tmp_path / "in.jsonl", HARNESS_ROWS)
+    args = ["grade", str(src), "--response-field", "code", "--compare-field", "score", *extra]
+    return CliRunner().invoke(main, args), src
+
+
+def test_compare_field_prints_both_accuracies_and_writes_disagreements(tmp_path: Path) -> None:
+    out = tmp_path / "graded.jsonl"
+    result, _ = _grade_harness(tmp_path, "-o", str(out))
+    assert result.exit_code == 0, result.output
+    assert "accuracy 0.7500 (3/4 responses in 3 rows)" in result.output
+    assert (
+        "score: accuracy 0.7500 (3/4); disagreements 2 (1 correct only for us, 1 only for score)"
+        in result.output
+    )
+    target = tmp_path / "graded.disagreements.jsonl"
+    assert f"wrote 2 disagreements to {target}" in result.output
+    rows = [json.loads(line) for line in target.read_text().splitlines()]
+    assert rows == [
+        {
+            "row": 2,
+            "sample": 0,
+            "gold": "7",
+            "extracted": "7",
+            "theirs": False,
+            "ours": True,
+            "reason": "equal",
+        },
+        {
+            "row": 3,
+            "sample": 1,
+            "gold": "3",
+            "extracted": "4",
+            "theirs": True,
+            "ours": False,
+            "reason": "not_equal",
+        },
+    ]
+
+
+def test_disagreements_default_beside_the_input_and_csv_by_extension(tmp_path: Path) -> None:
+    result, src = _grade_harness(tmp_path)
+    assert result.exit_code == 0, result.output
+    assert len((tmp_path / "in.disagreements.jsonl").read_text().splitlines()) == 2
+    csv_path = tmp_path / "d.csv"
+    result, _ = _grade_harness(tmp_path, "--disagreements", str(csv_path))
+    assert result.exit_code == 0, result.output
+    lines = csv_path.read_text().splitlines()
+    assert lines == [
+        "row,sample,gold,extracted,theirs,ours,reason",
+        "2,0,7,7,False,True,equal",
+        "3,1,3,4,True,False,not_equal",
+    ]
+
+
+def test_compare_field_on_single_responses(tmp_path: Path) -> None:
+    rows = [
+        {"response": r"\boxed{5}", "answer": "5", "ok": False},
+        {"response": r"\boxed{6}", "answer": "6", "ok": True},
+    ]
+    src = write_jsonl(tmp_path / "in.jsonl", rows)
+    result = CliRunner().invoke(
+        main, ["grade", str(src), "--compare-field", "ok", "--disagreements", str(tmp_path / "d.jsonl")]
+    )
+    assert result.exit_code == 0, result.output
+    assert "wrote 1 disagreement to" in result.output
+    assert json.loads((tmp_path / "d.jsonl").read_text())["sample"] is None
+
+
+def test_policy_option_default(tmp_path: Path) -> None:
+    src = write_jsonl(tmp_path / "in.jsonl", ROWS[:1])
+    result = CliRunner().invoke(main, ["grade", str(src), "--policy", "default"])
+    assert result.exit_code == 0 and "accuracy 1.0000" in result.output
+
+
+@pytest.mark.parametrize(
+    ("rows", "args", "message"),
+    [
+        ([{"response": "5", "answer": ""}], [], "row 1 has an empty 'answer'"),
+        ([{"response": "5", "answer": "  "}], [], "row 1 has an empty 'answer'"),
+        ([{"response": "5", "answer": []}], [], "row 1 has an empty 'answer'"),
+        ([{"response": "5", "answer": {"value": 5}}], [], "row 1: 'answer' holds a dict"),
+        ([{"response": [], "answer": "1"}], [], "row 1 has an empty 'response' list"),
+        ([{"response": {"text": "\\boxed{3}"}, "answer": "3"}], [], "row 1: 'response' is a dict"),
+        ([{"response": ["\\boxed{3}", {"text": "3"}], "answer": "3"}], [], "row 1: 'response'[1] is a dict"),
+        ([{"response": True, "answer": "3"}], [], "row 1: 'response' is a bool"),
+        ([{"response": "x", "answer": "1"}], ["--compare-field", "v"], "row 1 has no 'v' field"),
+        (
+            [{"response": "x", "answer": "1", "v": 1}],
+            ["--compare-field", "v"],
+            "'v' must hold true/false verdicts",
+        ),
+        (
+            [{"response": ["x", "y"], "answer": "1", "v": [True]}],
+            ["--compare-field", "v"],
+            "list of 2 true/false",
+        ),
+        ([{"response": ["x"], "answer": "1", "v": True}], ["--compare-field", "v"], "list of 1 true/false"),
+        (
+            [{"response": "x", "answer": "1"}],
+            ["--disagreements", "d.jsonl"],
+            "--disagreements needs --compare-field",
+        ),
+    ],
+)
+def test_ungradable_input_is_refused(
+    tmp_path: Path, rows: list[object], args: list[str], message: str
+) -> None:
+    src = write_jsonl(tmp_path / "in.jsonl", rows)
+    out = tmp_path / "out.jsonl"
+    result = CliRunner().invoke(main, ["grade", str(src), "-o", str(out), *args])
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert "Traceback" not in result.output and "accuracy" not in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl"]  # nothing half-written
+
+
+def test_empty_file_is_refused(tmp_path: Path) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_text("\n")
+    result = CliRunner().invoke(main, ["grade", str(src)])
+    assert result.exit_code == 2 and "no rows to grade" in result.output
+
+
+def test_disagreements_library(tmp_path: Path) -> None:
+    """The pure API behind --compare-field (reused by importers of other harnesses' outputs)."""
+    from skyeval.grading.disagreements import Disagreement, VerdictPair, compare_verdicts, write_disagreements
+    from skyeval.types import Grade
+
+    pairs = [
+        VerdictPair(1, None, "5", Grade(True, "5", "equal"), True),
+        VerdictPair(2, 0, "6", Grade(False, "7", "not_equal"), True),
+        VerdictPair(2, 1, "6", Grade(True, "6", "equal"), False),
+        VerdictPair(3, None, "\udc80", Grade(False, None, "no_answer"), False),
+    ]
+    comparison = compare_verdicts(pairs)
+    assert (comparison.responses, comparison.ours_correct, comparison.theirs_correct) == (4, 2, 2)
+    assert (comparison.only_ours, comparison.only_theirs, comparison.ours_accuracy) == (1, 1, 0.5)
+    assert comparison.disagreements == (
+        Disagreement(2, 0, "6", "7", True, False, "not_equal"),
+        Disagreement(2, 1, "6", "6", False, True, "equal"),
+    )
+    rows = [*comparison.disagreements, Disagreement(3, None, "\udc80", None, True, False, "no_answer")]
+    write_disagreements(tmp_path / "d.csv", rows)  # a lone surrogate is escaped, never a crash
+    assert (tmp_path / "d.csv").read_text().splitlines()[-1] == "3,,\\udc80,,True,False,no_answer"
+    write_disagreements(tmp_path / "d.jsonl", [])
+    assert (tmp_path / "d.jsonl").read_text() == ""

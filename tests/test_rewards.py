@@ -118,3 +118,25 @@ def test_strip_special_tokens() -> None:
     assert rewards.strip_special_tokens("0<|x|>1 is false") == "0<|x|>1 is false"
     long_text = " " * 200_000 + "x"
     assert rewards.strip_special_tokens(long_text) == long_text
+
+
+def test_reward_policy_from_keyword_or_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """policy= wins, else $SKYEVAL_GRADE_POLICY, else default; the harness preset accepts 3.1416 for pi."""
+    from skyeval.errors import SkyevalError
+
+    monkeypatch.delenv(rewards.POLICY_ENV, raising=False)
+    completion, gold = r"So \boxed{3.1416}.", r"\pi"
+    assert rewards.reward(["p"], [completion], answer=[gold]) == [0.0]
+    assert rewards.reward(["p"], [completion], answer=[gold], policy="qwen-harness") == [1.0]
+    assert rewards.compute_score("math", completion, gold) == 0.0
+    assert rewards.compute_score("math", completion, gold, policy="qwen-harness") == 1.0
+    query = QWEN_PROMPT + completion + "<|im_end|>"
+    assert rewards.reward_func([query], [QWEN_PROMPT], [gold])["rewards"].tolist() == [0.0]
+    monkeypatch.setenv(rewards.POLICY_ENV, "qwen-harness")
+    assert rewards.reward(["p"], [completion], answer=[gold]) == [1.0]
+    assert rewards.compute_score("math", completion, gold) == 1.0
+    assert rewards.reward_func([query], [QWEN_PROMPT], [gold])["rewards"].tolist() == [1.0]
+    assert rewards.reward(["p"], [completion], answer=[gold], policy="default") == [0.0]
+    monkeypatch.setenv(rewards.POLICY_ENV, "qwen")
+    with pytest.raises(SkyevalError, match="unknown grading policy"):
+        rewards.compute_score("math", completion, gold)

@@ -103,13 +103,13 @@ def test_replay_missing_samples_is_an_error(tmp_path: Path) -> None:
 
 def test_openai_run_unreachable_keeps_partial_results(tmp_path: Path) -> None:
     data = _data(tmp_path)
-    script = Script(fail=lambda i: 500 if i >= 3 else None)
+    script = Script(fail=lambda i: 500 if i >= 3 else None, retry_after="0.01")
     with FakeServer(script) as url:
         opts = RunOptions(
             model="m",
             task="amc23",
             engine="openai",
-            engine_options={"base_url": url, "max_retries": 1, "concurrency": 1, "backoff_base": 0.01},
+            engine_options={"base_url": url, "max_retries": 1, "concurrency": 1},
             samples=2,
             data_dir=str(data),
             output_dir=str(tmp_path / "runs"),
@@ -230,11 +230,13 @@ def test_ray_wraps_the_engine_and_score_grades_on_ray(
         def generate(self, requests, sampling):
             return self.inner.generate(requests, sampling)
 
-    def fake_ray_grade_many(responses, golds, *, address, replicas, timeout, progress=False):
+    def fake_ray_grade_many(
+        responses, golds, *, address, replicas, timeout, progress=False, finished=None, policy="default"
+    ):
         from skyeval import grade_many
 
         graded.append({"address": address, "replicas": replicas, "count": len(responses)})
-        return grade_many(responses, golds, timeout=timeout)
+        return grade_many(responses, golds, timeout=timeout, finished=finished, policy=policy)
 
     module = types.ModuleType("skyeval.scaleout")
     module.RayEngine = FakeRayEngine  # type: ignore[attr-defined]

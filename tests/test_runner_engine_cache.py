@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from skyeval import runner
+from skyeval.engines import build
 
 
 class _Closable:
@@ -24,8 +24,8 @@ def test_engine_cache_builds_once_per_settings_and_closes(monkeypatch: pytest.Mo
         built.append((name, dict(options)))
         return _Closable()
 
-    monkeypatch.setattr(runner, "build_engine", fake_build)
-    cache = runner.EngineCache()
+    monkeypatch.setattr(build, "build_engine", fake_build)
+    cache = build.EngineCache()
     a = cache.get("hf", {"model": "m", "batch_size": 4}, None, 1)
     b = cache.get("hf", {"batch_size": 4, "model": "m"}, None, 1)
     c = cache.get("hf", {"model": "other"}, None, 1)
@@ -33,3 +33,23 @@ def test_engine_cache_builds_once_per_settings_and_closes(monkeypatch: pytest.Mo
     assert len(built) == 2
     cache.close()
     assert a.closed and c.closed  # type: ignore[attr-defined]
+
+
+def test_engine_cache_keeps_one_engine_per_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the openai engine learns about a server (``n`` support) stays with that server."""
+    from testkit.fake_openai_server import FakeServer, Script
+
+    from skyeval.types import GenerationRequest, Message, SamplingParams
+
+    cache = build.EngineCache()
+    request = [GenerationRequest("p", (Message("user", "q"),), (0, 1))]
+    sampled = SamplingParams(n=2, temperature=0.7)
+    with FakeServer(Script(supports_n=False)) as a, FakeServer(Script()) as b:
+        first = cache.get("openai", {"model": "m", "base_url": a})
+        assert len(list(first.generate(request, sampled))) == 2
+        second = cache.get("openai", {"model": "m", "base_url": b})
+        assert len(list(second.generate(request, sampled))) == 2
+        assert cache.get("openai", {"base_url": a, "model": "m"}) is first
+    assert first is not second
+    assert (first.n_supported, second.n_supported) == (False, True)  # type: ignore[attr-defined]
+    cache.close()

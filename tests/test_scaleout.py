@@ -114,6 +114,19 @@ def test_engine_errors_in_a_replica_are_one_line_user_errors(fake_engine: str) -
         engine.close()
 
 
+def test_a_replica_checks_its_options_like_a_local_build(fake_engine: str) -> None:
+    """The actor builds through ``skyeval.engines.construct``: an option the engine does not take is refused there
+    too (``build_engine`` refuses it on the driver already; this is the actor's own check)."""
+    engine = RayEngine(fake_engine, {"bogus": 1}, replicas=1)
+    try:
+        with pytest.raises(
+            SkyevalError, match=r"^engine 'fake' does not take option\(s\) bogus; it takes: delay, fail$"
+        ):
+            engine.start()
+    finally:
+        engine.close()
+
+
 def test_more_replicas_than_the_cluster_holds_fail_at_once(fake_engine: str) -> None:
     with pytest.raises(SkyevalError, match="3 replicas x 1 CPU need 3 CPUs but the Ray cluster has 2"):
         RayEngine(fake_engine, {}, replicas=3).start()

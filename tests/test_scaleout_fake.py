@@ -93,3 +93,30 @@ def test_replicas_reserve_the_gpus_their_engine_needs() -> None:
     assert RayEngine("hf", {"device": "cpu"}).num_gpus_per_replica == 0
     assert RayEngine("openai", {}).num_gpus_per_replica == 0
     assert RayEngine("vllm", {"tensor_parallel_size": 4}, num_gpus_per_replica=2).num_gpus_per_replica == 2
+
+
+def test_gpus_per_replica_come_from_the_engine_spec(monkeypatch: pytest.MonkeyPatch) -> None:
+    from skyeval.engines import ENGINES, EngineSpec
+    from skyeval.scaleout import RayEngine
+
+    spec = EngineSpec(
+        "test_scaleout_fake:FakeEngine", (), "test", gpus=lambda options: 2.0 * options["shards"]
+    )
+    monkeypatch.setitem(ENGINES, "sharded", spec)
+    assert RayEngine("sharded", {"shards": 3}).num_gpus_per_replica == 6
+
+
+def test_build_engine_checks_options_on_the_driver_before_ray_starts() -> None:
+    code = (
+        "import sys\n"
+        "from skyeval.engines.build import build_engine\n"
+        "from skyeval.errors import SkyevalError\n"
+        "try:\n"
+        "    build_engine('hf', {'model': 'm', 'bogus': 1}, ray_address='auto', replicas=2)\n"
+        "except SkyevalError as err:\n"
+        "    print(err, 'ray' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.startswith("engine 'hf' does not take option(s) bogus") and out.stdout.strip().endswith(
+        "False"
+    )

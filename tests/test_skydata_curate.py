@@ -46,7 +46,7 @@ def source(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def server() -> Iterator[tuple[str, Script]]:
-    script = Script(answer=_answer)
+    script = Script(answer=_answer, models=("judge-m", "Qwen/QwQ-32B-Preview", "m"))  # what the probe sees
     with FakeServer(script) as url:
         yield url, script
 

@@ -258,7 +258,8 @@ def test_cli_stage_chain(tmp_path: Path, src: tuple[Path, Path]) -> None:
         ["dedup", str(tmp_path / "s.jsonl"), "-o", str(tmp_path / "d.jsonl")],
         ["decontam", str(tmp_path / "d.jsonl"), "-o", str(tmp_path / "c.jsonl"), "--data-dir", str(bench)],
         ["select", str(tmp_path / "c.jsonl"), "-o", str(tmp_path / "sel.jsonl"), "--rule", "amc_aime:all"],
-        ["export", str(tmp_path / "sel.jsonl"), "-o", str(tmp_path / "rl.jsonl"), "--format", "openrlhf-rl"],
+        ["export", str(tmp_path / "sel.jsonl"), "-o", str(tmp_path / "rl.jsonl"), "--format", "openrlhf-rl"]
+        + ["--data-dir", str(bench)],  # RL exports are decontaminated too
     ]
     for args in steps:
         res = runner.invoke(main, args)

@@ -1,5 +1,5 @@
-"""skydata stages without a model: sources, judge parsing, selection, dedup, decontamination, rejection,
-export formats, mixtures, RL prompt filtering and crash-safe logs."""
+"""skydata stages without a model: sources, judge parsing, selection, dedup, rejection, export formats,
+mixtures, RL prompt filtering and crash-safe logs (decontamination: test_decontam.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from skydata.decontam import BenchmarkProblem, DecontamConfig, NgramIndex, decontaminate, load_benchmarks
 from skydata.dedup import dedup
 from skydata.difficulty import MAX_ATTEMPTS, JudgeCache, JudgeConfig, LabelCounts, label, parse_level
 from skydata.export import export_rows
@@ -214,7 +213,7 @@ def test_judge_cache_is_keyed_by_what_changes_a_vote(tmp_path: Path) -> None:
     assert base.cache_key("x") != JudgeConfig("gpt-4o-mini", max_tokens=1024, temperature=0.5).cache_key("x")
 
 
-# ---------------------------------------------------------------- selection, dedup, decontamination
+# ---------------------------------------------------------------- selection, dedup
 
 
 def test_select_rules_and_presets() -> None:
@@ -268,36 +267,6 @@ def test_dedup_exact_and_near() -> None:
         and drops["3"].reason == "near_duplicate"
         and "1" in drops["3"].detail
     )
-
-
-def test_decontam_reports_benchmark_and_overlap() -> None:
-    bench = [
-        BenchmarkProblem(
-            "aime24", "60", "Every morning Aya goes for a 9-kilometer-long walk and stops at a coffee shop"
-        ),
-        BenchmarkProblem("amc23", "1", "What is 1+1?"),
-    ]
-    index = NgramIndex(bench, 8)
-    rows = [
-        item("x", "Rephrased: every morning Aya goes for a $9$-kilometer-long walk and stops."),
-        item("y", "What is $1 + 1$?"),
-        item("z", "An unrelated problem about morning walks and coffee"),
-    ]
-    out = list(decontaminate(rows, index, DecontamConfig(n=8)))
-    drops = {o.id: o.detail for o in out if isinstance(o, Drop)}
-    assert drops["x"].startswith("aime24:60") and drops["y"].startswith("amc23:1")
-    assert [o.id for o in out if isinstance(o, Item)] == ["z"]
-
-
-def test_decontam_against_every_shared_benchmark(shared_dir: Path) -> None:
-    bench = load_benchmarks(data_dir=shared_dir / "data")
-    assert {"aime24", "amc23", "math500", "olympiadbench"} <= set(bench.tasks)
-    index = NgramIndex(bench.problems, 8)
-    first = json.loads((shared_dir / "data" / "math500.jsonl").read_text().splitlines()[0])["problem"]
-    (hit,) = [o for o in decontaminate([item("m", first)], index) if isinstance(o, Drop)]
-    assert hit.detail.startswith("math500:")
-    with pytest.raises(SkyevalError):
-        load_benchmarks(["aime24"], data_dir=shared_dir)  # explicitly named task without its file
 
 
 # ---------------------------------------------------------------- rejection sampling

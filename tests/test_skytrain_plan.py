@@ -13,7 +13,8 @@ from skytrain import api, recipes
 from skytrain.cli import main
 from skytrain.data import load_rl_rows, load_sft_rows
 from skytrain.launch import Command
-from skytrain.openrlhf import REWARD_FILE, validate_openrlhf
+from skytrain.openrlhf import REWARD_FILE
+from skytrain.openrlhf_parser import validate_openrlhf
 from skytrain.specs import Cluster, RLSpec, SFTSpec, read_spec, split_batch, write_spec
 
 pytest.importorskip("trl")
@@ -108,7 +109,7 @@ def test_trl_rl_plan_counts_samples_and_checks_config() -> None:
     assert launch.config["per_device_train_batch_size"] * launch.config["gradient_accumulation_steps"] == 32
     prime = api.plan("trl", RLSpec(model="m", data="d", output_dir="o", algo="prime", use_vllm=False))
     assert (prime.config["prime_filter_low"], prime.config["prime_filter_high"]) == (0.2, 0.8)
-    with pytest.raises(SkyevalError, match="part of --algo prime"):
+    with pytest.raises(SkyevalError, match="trl --algo rloo does not read a filter_range setting"):
         api.plan("trl", RLSpec(model="m", data="d", output_dir="o", algo="rloo", filter_range=(0.2, 0.8)))
 
 
@@ -212,7 +213,7 @@ def test_cli_errors_are_one_line(tmp_path: Path) -> None:
         (
             ["rl", "--backend", "trl", "--model", "m", "--data", "d", "--output-dir", "o"]
             + ["--filter-range", "0.2", "0.8"],
-            "part of --algo prime",
+            "does not read --filter-range; it is read by --backend trl --algo prime",
         ),
         (
             ["sft", "--model", "m", "--data", str(tmp_path / "no.jsonl"), "--output-dir", str(tmp_path)],
@@ -274,3 +275,22 @@ def test_dry_run_checks_existing_data_and_notes_missing_inputs(tmp_path: Path) -
     rl.write_text('{"prompt": "1+1?", "answer": "2"}\n{"prompt": "2+2?", "answer": ""}\n')
     result = runner.invoke(main, ["rl", "--backend", "trl", "--model", "m", "--data", str(rl), *out])
     assert result.exit_code == 2 and "rl.jsonl:2" in result.output
+
+
+def test_skydata_openrlhf_exports_are_read_or_named(tmp_path: Path) -> None:
+    """skydata's ``openrlhf`` SFT rows train as they are; its ``openrlhf-rl`` rows say which flag reads them."""
+    sft = tmp_path / "sft.jsonl"
+    sft.write_text(
+        json.dumps(
+            {"input": [{"role": "user", "content": "q"}], "output": [{"role": "assistant", "content": "a"}]}
+        )
+        + "\n"
+    )
+    assert load_sft_rows(sft) == [
+        {"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}
+    ]
+    rl = tmp_path / "rl.jsonl"
+    rl.write_text(json.dumps({"prompt": [{"role": "user", "content": "q"}], "label": "4"}) + "\n")
+    with pytest.raises(SkyevalError, match="pass --answer-key label"):
+        load_rl_rows(rl)
+    assert load_rl_rows(rl, answer_key="label")[0]["answer"] == "4"

@@ -10,6 +10,7 @@ command line runs it with skyeval's grader and resumes.
 from __future__ import annotations
 
 import json
+import shutil
 import statistics
 from pathlib import Path
 from typing import Any
@@ -25,9 +26,8 @@ datasets = pytest.importorskip("datasets")
 
 from testkit.prime_worker import ROLLOUTS, first_token_is_even, prime_config, prompts  # noqa: E402
 
-from skytrain.prime import (  # noqa: E402 - after the importorskips
-    PRM_DIR,
-    PRM_OPTIMIZER_FILE,
+from skytrain.checkpoints import PRIME_PRM_DIR, PRIME_PRM_OPTIMIZER  # noqa: E402 - after the importorskips
+from skytrain.prime import (  # noqa: E402
     PrimeTrainer,
     band_keep,
     last_token,
@@ -144,6 +144,7 @@ def test_filter_drops_all_correct_and_all_wrong_prompts(tiny_model_dir: Path, tm
         return verdicts
 
     trainer = _trainer(tiny_model_dir, tmp_path, scripted, per_device_train_batch_size=12)
+    assert trainer.model is not None
     trainer.model.train()
     inputs = [
         {"prompt": [{"role": "user", "content": name}]}
@@ -170,8 +171,8 @@ def twenty_steps(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory)
     return trainer, out
 
 
-def _logged(trainer: PrimeTrainer, key: str) -> dict[int, float]:
-    return {row["step"]: row[key] for row in trainer.state.log_history if key in row}
+def _logged(trainer: PrimeTrainer, key: str) -> dict[int, Any]:
+    return {int(row["step"]): row[key] for row in trainer.state.log_history if key in row}
 
 
 def test_twenty_steps_lower_the_prm_cross_entropy_and_move_the_policy(
@@ -186,6 +187,7 @@ def test_twenty_steps_lower_the_prm_cross_entropy_and_move_the_policy(
     first, last = statistics.mean(losses[:5]), statistics.mean(losses[-5:])
     assert last <= 0.9 * first, losses
     start = AutoModelForCausalLM.from_pretrained(tiny_model_dir).state_dict()
+    assert trainer.model is not None
     moved = max((p.detach() - start[name]).abs().max().item() for name, p in trainer.model.named_parameters())
     assert moved > 1e-6
 
@@ -195,8 +197,8 @@ def test_checkpoints_carry_the_prm_and_a_resumed_run_repeats_the_step(
 ) -> None:
     trainer, out = twenty_steps
     for step in (10, 20):
-        assert (out / f"checkpoint-{step}" / PRM_DIR / "config.json").is_file()
-        assert (out / f"checkpoint-{step}" / PRM_OPTIMIZER_FILE).is_file()
+        assert (out / f"checkpoint-{step}" / PRIME_PRM_DIR / "config.json").is_file()
+        assert (out / f"checkpoint-{step}" / PRIME_PRM_OPTIMIZER).is_file()
     resumed = _trainer(tiny_model_dir, out, max_steps=12, save_strategy="no", shuffle_dataset=False)
     resumed.train(resume_from_checkpoint=str(out / "checkpoint-10"))
     assert resumed.state.global_step == 12
@@ -215,7 +217,7 @@ def test_resume_without_prm_state_is_refused(
     _, out = twenty_steps
     broken = tmp_path / "checkpoint-10"
     shutil.copytree(out / "checkpoint-10", broken)
-    shutil.rmtree(broken / PRM_DIR)
+    shutil.rmtree(broken / PRIME_PRM_DIR)
     with pytest.raises(ValueError, match="no PRIME PRM state"):
         _trainer(tiny_model_dir, tmp_path, max_steps=11).train(resume_from_checkpoint=str(broken))
 
@@ -233,7 +235,7 @@ def test_prime_settings_survive_the_spec_file(tmp_path: Path) -> None:
     row = json.loads(path.read_text())
     row["spec"]["prime"]["bogus"] = 1
     path.write_text(json.dumps(row))
-    with pytest.raises(SkyevalError, match="prime.bogus"):
+    with pytest.raises(SkyevalError, match=r"\(prime\): unknown spec fields \['bogus'\]"):
         read_spec(path)
 
 
@@ -288,17 +290,39 @@ def test_skytrain_rl_prime_runs_with_skyevals_grader_and_resumes(
         str(data),
     ]
     common += ["--output-dir", str(out), "--rollouts", "2", "--prompt-batch", "2", "--per-device-batch", "4"]
-    common += ["--max-response-length", "6", "--no-vllm", "--save-steps", "1", "--prime-beta", "0.1"]
+    common += ["--max-response-length", "6", "--no-vllm", "--save-steps", "1", "--save-optimizer"]
+    common += ["--prime-beta", "0.1"]
     first = CliRunner().invoke(skytrain, [*common, "--max-steps", "1"])
     assert first.exit_code == 0, first.output
     assert json.loads(first.stdout.strip().splitlines()[-1])["steps"] == 1
-    assert (out / "checkpoint-1" / PRM_DIR).is_dir() and (out / "model.safetensors").is_file()
+    assert (out / "checkpoint-1" / PRIME_PRM_DIR).is_dir() and (out / "model.safetensors").is_file()
+    assert (out / "checkpoint-1" / PRIME_PRM_OPTIMIZER).is_file() and (
+        out / "checkpoint-1" / "optimizer.pt"
+    ).is_file()
     spec = json.loads((out / "skytrain_spec.json").read_text())["spec"]
     assert spec["algo"] == "prime" and spec["prime"]["beta"] == 0.1 and spec["filter_range"] is None
+    again = CliRunner().invoke(skytrain, [*common, "--max-steps", "2"])  # without --resume: refused
+    assert again.exit_code == 2 and "pass --resume" in again.output
     second = CliRunner().invoke(skytrain, [*common, "--max-steps", "2", "--resume"])
     assert second.exit_code == 0, second.output
-    assert json.loads(second.stdout.strip().splitlines()[-1])["steps"] == 2
-    assert (out / "checkpoint-2" / PRM_DIR).is_dir()
+    result = json.loads(second.stdout.strip().splitlines()[-1])
+    assert result["steps"] == 2 and result["resumed_from"] == str(out / "checkpoint-1")
+    assert (out / "checkpoint-2" / PRIME_PRM_DIR).is_dir()
+    shutil.rmtree(out / "checkpoint-2" / PRIME_PRM_DIR)  # a PRIME checkpoint without its PRM cannot continue
+    broken = CliRunner().invoke(skytrain, [*common, "--max-steps", "3", "--resume"])
+    assert broken.exit_code == 2 and f"lacks {PRIME_PRM_DIR}" in broken.output, broken.output
+
+
+def test_weights_only_prime_checkpoints_hold_the_prm_weights(tiny_model_dir: Path, tmp_path: Path) -> None:
+    """Without --save-optimizer (TRL's save_only_model) the PRM's weights are saved, its optimizer is not."""
+    out = tmp_path / "weights-only"
+    trainer = _trainer(
+        tiny_model_dir, out, max_steps=1, save_strategy="steps", save_steps=1, save_only_model=True
+    )
+    trainer.train()
+    assert (out / "checkpoint-1" / PRIME_PRM_DIR / "config.json").is_file()
+    assert not (out / "checkpoint-1" / PRIME_PRM_OPTIMIZER).exists()
+    assert not (out / "checkpoint-1" / "optimizer.pt").exists()
 
 
 def test_prime_dry_run_is_checked_by_the_config_class_and_flags_are_scoped(tmp_path: Path) -> None:
@@ -328,13 +352,53 @@ def test_prime_dry_run_is_checked_by_the_config_class_and_flags_are_scoped(tmp_p
         (["--backend", "trl", "--algo", "prime", "--filter-range", "0.9", "0.1"], "0 <= low < high <= 1"),
         (["--backend", "trl", "--algo", "prime", "--rollouts", "1"], "PrimeConfig rejects"),
         (
-            ["--backend", "openrlhf", "--algo", "prime", "--prime-beta", "0.1"],
-            "--backend trl --algo prime only",
+            ["--backend", "trl", "--algo", "prime", "--extra-arg", "prime_beta=0.2"],
+            "set it with --prime-beta",
         ),
-        (["--backend", "trl", "--algo", "rloo", "--prime-lr", "1e-5"], "--backend trl --algo prime only"),
-        (["--backend", "openrlhf", "--algo", "rloo", "--save-steps", "5"], "--backend trl only"),
+        (
+            ["--backend", "openrlhf", "--algo", "prime", "--prime-beta", "0.1"],
+            "--backend openrlhf --algo prime does not read --prime-beta; it is read by --backend trl --algo prime",
+        ),
+        (  # an explicit flag is refused even at its default value
+            ["--backend", "trl", "--algo", "rloo", "--prime-lr", "1e-6"],
+            "--backend trl --algo rloo does not read --prime-lr; it is read by --backend trl --algo prime",
+        ),
+        (
+            ["--backend", "trl", "--algo", "grpo", "--filter-range", "0.2", "0.8"],
+            "does not read --filter-range; it is read by --backend trl --algo prime and --backend openrlhf",
+        ),
     ]
     for extra, message in cases:
-        result = CliRunner().invoke(skytrain, [*base, *extra])
+        argv = [*base, *extra]
+        if "openrlhf" in extra:  # OpenRLHF always generates with vLLM: --no-vllm would be refused first
+            argv.remove("--no-vllm")
+        result = CliRunner().invoke(skytrain, argv)
         assert result.exit_code == 2, (extra, result.output)
         assert message in result.output and "Traceback" not in result.output
+
+
+def test_prime_settings_in_a_spec_reach_only_prime() -> None:
+    """The library API refuses PRIME settings (and a band) set for an algorithm that would ignore them."""
+    from dataclasses import replace
+
+    from skyeval.errors import SkyevalError
+    from skytrain import api
+    from skytrain.specs import PrimeSettings, RLSpec
+
+    spec = RLSpec(model="m", data="d", output_dir="o", algo="prime", prime=PrimeSettings(beta=0.2))
+    with pytest.raises(SkyevalError, match="openrlhf --algo prime does not read a prime setting"):
+        api.plan("openrlhf", spec)
+    with pytest.raises(SkyevalError, match="trl --algo rloo does not read a prime setting"):
+        api.plan(
+            "trl", RLSpec(model="m", data="d", output_dir="o", use_vllm=False, prime=PrimeSettings(lr=1e-5))
+        )
+    from skytrain.specs import Cluster
+    from skytrain.trl_config import rl_config_kwargs
+
+    with pytest.raises(
+        SkyevalError, match="rloo does not read the spec's filter_range, prime"
+    ):  # library path
+        rl_config_kwargs(replace(spec, algo="rloo", filter_range=(0.1, 0.9)), Cluster())
+    planned = api.plan("trl", replace(spec, use_vllm=False, filter_range=(0.1, 0.9)))
+    assert planned.config["prime_beta"] == 0.2
+    assert (planned.config["prime_filter_low"], planned.config["prime_filter_high"]) == (0.1, 0.9)

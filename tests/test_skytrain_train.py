@@ -139,3 +139,36 @@ def test_accelerate_entry_point_trains_from_the_written_spec(sft_model: Path, tm
     )
     entry_point([str(spec_path)])
     assert (tmp_path / "out" / "model.safetensors").is_file()
+
+
+def test_trl_rl_validation_set_is_scored_every_val_steps(sft_model: Path, tmp_path: Path) -> None:
+    """``--val-task file:PATH`` becomes TRL's eval set, graded by the same reward (``eval_reward`` per check)."""
+    prompts = [{"prompt": f"What is {i} + 1?", "answer": str(i + 1)} for i in range(4)]
+    held = [{"question": f"What is {i} + 1?", "answer": str(i + 1)} for i in range(4, 6)]
+    result = _invoke(
+        [
+            "rl",
+            "--backend",
+            "trl",
+            "--model",
+            str(sft_model),
+            "--data",
+            str(_write_jsonl(tmp_path / "rl.jsonl", prompts)),
+        ]
+        + [
+            "--output-dir",
+            str(tmp_path / "rl"),
+            "--rollouts",
+            "2",
+            "--prompt-batch",
+            "2",
+            "--per-device-batch",
+            "4",
+        ]
+        + ["--max-steps", "2", "--max-response-length", "8", "--no-vllm", "--val-steps", "1"]
+        + ["--val-task", f"file:{_write_jsonl(tmp_path / 'held.jsonl', held)}"]
+    )
+    assert result["steps"] == 2
+    history = json.loads((tmp_path / "rl" / "trainer_state.json").read_text())["log_history"]
+    checks = [row for row in history if "eval_reward" in row]
+    assert len(checks) == 2 and all("eval_skyeval/no_answer" in row for row in checks)

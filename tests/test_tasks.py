@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from skyeval import hub
 from skyeval.errors import SkyevalError
 from skyeval.tasks import FieldMap, file_task, get_task, load_task, normalize_gold, task_names
 
@@ -108,6 +109,7 @@ def test_hub_loading_maps_fields_and_filters(monkeypatch: pytest.MonkeyPatch) ->
         ]
 
     monkeypatch.delenv("SKYEVAL_DATA_DIR", raising=False)
+    monkeypatch.setattr(hub, "probe", lambda: hub.HubStatus(True))  # the Hub answers
     monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
     task = load_task(get_task("aime24"))
     assert calls == [("AI-MO/aimo-validation-aime", None, "train")]

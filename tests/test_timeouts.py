@@ -16,21 +16,23 @@ from pathlib import Path
 import pytest
 
 from skyeval.grading import grade as grade_module
+from skyeval.grading.numbers import EquivalenceConfig
 from skyeval.grading.pool import SharedPool, WorkerPool
 from skyeval.types import Grade
 
 SLOW = 0.4  # the timeout used against a comparison that never finishes in time
+DEFAULT = EquivalenceConfig()
 
 
-def sleepy_equivalent(pred: str, gold: str) -> bool:
+def sleepy_equivalent(pred: str, gold: str, config: object = None) -> str:
     """A stand-in for a pathological comparison: takes a minute unless killed."""
     time.sleep(60)
-    return True
+    return "equal"
 
 
-def echo_equivalent(pred: str, gold: str) -> bool:
+def echo_equivalent(pred: str, gold: str, config: object = None) -> str:
     """A quick stand-in comparison: same characters in any order."""
-    return sorted(pred) == sorted(gold)
+    return "equal" if sorted(pred) == sorted(gold) else "not_equal"
 
 
 SLEEPY = f"{__name__}:sleepy_equivalent"
@@ -39,12 +41,12 @@ ECHO = f"{__name__}:echo_equivalent"
 
 def slow_grade() -> Grade:
     """An answer the in-process fast path cannot decide, compared by a comparison that never finishes in time."""
-    return grade_module._grade(r"so \boxed{\sqrt{x}}", "x^{1/2}", SLOW, SLEEPY)
+    return grade_module._grade(r"so \boxed{\sqrt{x}}", "x^{1/2}", SLOW, SLEEPY, DEFAULT)
 
 
 def echo_grade(answer: str) -> Grade:
     """Grade against "x+1" with the quick comparison; "1+x" and "x+2" are left to the worker by the fast path."""
-    return grade_module._grade(rf"so \boxed{{{answer}}}", "x+1", 10.0, ECHO)
+    return grade_module._grade(rf"so \boxed{{{answer}}}", "x+1", 10.0, ECHO, DEFAULT)
 
 
 def light_pool() -> SharedPool:

@@ -6,9 +6,18 @@ import click
 
 from skyeval.cli import grade, report, run
 from skyeval.clickutil import ErrorGroup
+from skyeval.signals import interrupt_on_signals
 
 
-@click.group(cls=ErrorGroup)
+class _Main(ErrorGroup):
+    """``skyeval``: SIGTERM and SIGHUP stop any command the way Ctrl-C does (``skyeval.signals``)."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        with interrupt_on_signals():
+            return super().invoke(ctx)
+
+
+@click.group(cls=_Main)
 @click.version_option(package_name="skyeval")
 def main() -> None:
     """Evaluate math-reasoning models: run benchmarks, grade answers, report results."""

@@ -117,8 +117,10 @@ def report_cmd(
     Prints the benchmark table (mean pass@1 with 95% CI, marked where a run is incomplete or compared runs
     cover different problems) and writes the tables, plots and a self-contained report.html into --out.
     """
+    from skyeval.preflight import check_writable_dir
     from skyeval.report import build_tables, load_runs, parse_formats, to_markdown, write_report
 
+    check_writable_dir(out, "report directory")  # before any work: loading and tables can take minutes
     wanted = parse_formats(formats)
     runs = load_runs(list(run_dirs), list(labels) or None)
     short = [r for r in runs if r.missing]
@@ -128,10 +130,6 @@ def report_cmd(
     for run in runs:
         for note in run.notes:
             click.echo(f"note: {run.path}: {note}", err=True)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise SkyevalError(f"cannot write the report to {out}: {err.strerror or err}") from None
     tables = build_tables(
         runs,
         compare=list(compare),
@@ -142,6 +140,10 @@ def report_cmd(
         seed=seed,
         progress=not no_progress,
     )
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise SkyevalError(f"cannot write the report to {out}: {err.strerror or err}") from None
     try:
         written = write_report(
             tables,

@@ -2,12 +2,53 @@
 
 from __future__ import annotations
 
+import re
+import urllib.parse
+from typing import Any
+
 import click
 
 from skyeval.clickutil import parse_engine_option
 from skyeval.errors import SkyevalError
 from skyeval.tasks import FILE_PREFIX
 from skyeval.types import RunSummary
+
+DTYPES = ("auto", "bfloat16", "float16", "float32", "half", "float")
+
+
+def _note(line: str) -> None:
+    click.echo(line, err=True)
+
+
+def _url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """``--base-url``: an http(s) URL with a host."""
+    if value is not None:
+        parts = urllib.parse.urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise click.BadParameter(f"{value!r} is not an http(s) URL (e.g. http://localhost:8000/v1)")
+    return value
+
+
+def _env_name(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """``--api-key-env``: the name of an environment variable (never the key itself)."""
+    if value is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
+        raise click.BadParameter(f"{value!r} is not an environment variable name (e.g. OPENAI_API_KEY)")
+    return value
+
+
+def _not_blank(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and not value.strip():
+        raise click.BadParameter("must not be empty")
+    return value
+
+
+def _grade_policy_option() -> Any:
+    return click.option(
+        "--grade-policy",
+        default="default",
+        show_default=True,
+        help="Grading policy (skyeval.grading's presets); recorded per sample, a change re-grades.",
+    )
 
 
 def summary_line(summary: RunSummary) -> str:
@@ -41,7 +82,11 @@ def _print_summary(summary: RunSummary, run_dir: object) -> None:
 
 @click.command("run")
 @click.option(
-    "--model", "-m", default=None, help="Model name or path (Hub id, local dir, or served model name)."
+    "--model",
+    "-m",
+    default=None,
+    callback=_not_blank,
+    help="Model name or path (Hub id, local dir, or served model name).",
 )
 @click.option(
     "--task", "-t", "tasks", multiple=True, required=True, help="Task name or file:PATH (repeatable)."
@@ -67,23 +112,41 @@ def _print_summary(summary: RunSummary, run_dir: object) -> None:
 @click.option("--question-field", default="question", show_default=True, help="file: tasks: question field.")
 @click.option("--gold-field", default="answer", show_default=True, help="file: tasks: gold answer field.")
 @click.option("--meta-field", multiple=True, help="file: tasks: breakdown field (repeatable).")
-@click.option("--base-url", default=None, help="openai: server URL, e.g. http://localhost:8000/v1.")
 @click.option(
-    "--api-key-env", default=None, help="openai: env var holding the API key (none named: no key is sent)."
+    "--base-url", default=None, callback=_url, help="openai: server URL, e.g. http://localhost:8000/v1."
+)
+@click.option(
+    "--api-key-env",
+    default=None,
+    callback=_env_name,
+    help="openai: env var holding the API key (none named: no key is sent).",
 )
 @click.option("--mode", type=click.Choice(["chat", "completion"]), default=None, help="openai: endpoint.")
-@click.option("--concurrency", type=int, default=None, help="openai: requests in flight.")
-@click.option("--tensor-parallel-size", type=int, default=None, help="vllm: GPUs per model.")
-@click.option("--dtype", default=None, help="vllm/hf: dtype (auto, bfloat16, float16, float32).")
-@click.option("--max-model-len", type=int, default=None, help="vllm: max context length.")
-@click.option("--batch-size", type=int, default=None, help="hf: prompts per generate call.")
-@click.option("--device", default=None, help="hf: cpu, cuda, cuda:1, auto.")
+@click.option("--concurrency", type=click.IntRange(min=1), default=None, help="openai: requests in flight.")
+@click.option(
+    "--tensor-parallel-size", type=click.IntRange(min=1), default=None, help="vllm: GPUs per model."
+)
+@click.option("--dtype", type=click.Choice(DTYPES), default=None, help="vllm/hf: weights dtype.")
+@click.option("--max-model-len", type=click.IntRange(min=1), default=None, help="vllm: max context length.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=None, help="hf: prompts per generate call.")
+@click.option("--device", default=None, callback=_not_blank, help="hf: cpu, cuda, cuda:1, mps, auto.")
 @click.option("--engine-option", "-E", multiple=True, help="Any engine option as KEY=VALUE (JSON values).")
 @click.option(
-    "--ray", "ray_address", default=None, help="Ray cluster address or 'auto': replicate the engine."
+    "--ray",
+    "ray_address",
+    default=None,
+    callback=_not_blank,
+    help="Ray cluster address or 'auto': replicate the engine.",
 )
-@click.option("--replicas", type=int, default=1, show_default=True, help="With --ray: engine replicas.")
+@click.option(
+    "--replicas",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="With --ray: engine replicas.",
+)
 @click.option("--grade-timeout", type=float, default=5.0, show_default=True, help="Seconds per grading.")
+@_grade_policy_option()
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
 def run_cmd(
     model: str | None,
@@ -115,10 +178,14 @@ def run_cmd(
     ray_address: str | None,
     replicas: int,
     grade_timeout: float,
+    grade_policy: str,
     no_progress: bool,
 ) -> None:
-    """Generate, grade and summarise samples for each task; re-running the same command resumes."""
-    from skyeval.runner import EngineCache, Interrupted, RunOptions, run
+    """Generate, grade and summarise samples for each task; re-running the same command resumes.
+
+    Every task, its data, the engine, its options, device and server are checked before the first task starts.
+    """
+    from skyeval.runner import EngineCache, Interrupted, RunOptions, prepare_all, run
     from skyeval.tasks import FieldMap
 
     name = engine or ("openai" if base_url else "vllm")
@@ -147,39 +214,42 @@ def run_cmd(
             "--id-field/--question-field/--gold-field/--meta-field apply to file:PATH tasks only; "
             "built-in tasks map their fields in tasks/<name>.toml"
         )
+    runs = [
+        RunOptions(
+            model=model,
+            task=task,
+            engine=name,
+            engine_options=options,
+            samples=samples,
+            temperature=temperature,
+            top_p=top_p,
+            max_tokens=max_tokens,
+            seed=seed,
+            system_prompt=system_prompt,
+            limit=limit,
+            output_dir=output_dir,
+            data_dir=data_dir,
+            fields=fields,
+            ray_address=ray_address,
+            replicas=replicas,
+            grade_timeout=grade_timeout,
+            grade_policy=grade_policy,
+            progress=not no_progress,
+        )
+        for task in tasks
+    ]
+    prepared = prepare_all(runs, log=_note)  # every task checked and loaded before the first generates
     failed = []
     engines = EngineCache()
     try:
-        for task in tasks:
+        for one, ready in zip(runs, prepared, strict=True):
             try:
-                result = run(
-                    RunOptions(
-                        model=model,
-                        task=task,
-                        engine=name,
-                        engine_options=options,
-                        samples=samples,
-                        temperature=temperature,
-                        top_p=top_p,
-                        max_tokens=max_tokens,
-                        seed=seed,
-                        system_prompt=system_prompt,
-                        limit=limit,
-                        output_dir=output_dir,
-                        data_dir=data_dir,
-                        fields=fields,
-                        ray_address=ray_address,
-                        replicas=replicas,
-                        grade_timeout=grade_timeout,
-                        progress=not no_progress,
-                    ),
-                    engines,
-                )
+                result = run(one, engines, prepared=ready, log=_note)
             except Interrupted as err:
                 raise SkyevalError(str(err)) from err
             _print_summary(result.summary, result.run_dir)
             if not result.summary.complete:
-                failed.append(task)
+                failed.append(one.task)
     finally:
         engines.close()
     if failed:
@@ -189,11 +259,29 @@ def run_cmd(
 @click.command("score")
 @click.argument("run_dirs", nargs=-1, required=True, type=click.Path(file_okay=False))
 @click.option("--grade-timeout", type=float, default=5.0, show_default=True, help="Seconds per grading.")
-@click.option("--ray", "ray_address", default=None, help="Ray cluster address or 'auto': grade on Ray.")
-@click.option("--replicas", type=int, default=1, show_default=True, help="With --ray: grading workers.")
+@click.option(
+    "--ray",
+    "ray_address",
+    default=None,
+    callback=_not_blank,
+    help="Ray cluster address or 'auto': grade on Ray.",
+)
+@click.option(
+    "--replicas",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="With --ray: grading workers.",
+)
+@_grade_policy_option()
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
 def score_cmd(
-    run_dirs: tuple[str, ...], grade_timeout: float, ray_address: str | None, replicas: int, no_progress: bool
+    run_dirs: tuple[str, ...],
+    grade_timeout: float,
+    ray_address: str | None,
+    replicas: int,
+    grade_policy: str,
+    no_progress: bool,
 ) -> None:
     """Re-grade the samples of existing run directories (after a grader change) without generating."""
     from skyeval.runner import score
@@ -205,6 +293,8 @@ def score_cmd(
             ray_address=ray_address,
             replicas=replicas,
             progress=not no_progress,
+            policy=grade_policy,
+            log=_note,
         )
         _print_summary(summary, run_dir)
 
@@ -215,10 +305,12 @@ def tasks_cmd(data_dir: str | None) -> None:
     """List the built-in tasks with row counts (when local data is available) and default sampling."""
     from pathlib import Path
 
-    from skyeval.tasks import count_rows, get_task, task_names
+    from skyeval.tasks import count_rows, data_root, get_task, task_names
 
-    if data_dir is not None and not Path(data_dir).is_dir():
-        raise SkyevalError(f"data dir not found: {data_dir}")
+    root = data_root(data_dir)
+    if root is not None and not Path(root).is_dir():
+        raise SkyevalError(f"data dir not found: {root}")
+    unknown = []
     for name in task_names():
         spec = get_task(name)
         rows = count_rows(name, data_dir)
@@ -228,6 +320,14 @@ def tasks_cmd(data_dir: str | None) -> None:
             f"{name:14} rows={rows if rows is not None else '?':>4}  n={s.n} T={s.temperature:g} "
             f"top_p={s.top_p:g} max_tokens={s.max_tokens}  hub={source}  {spec.description}"
         )
+        if rows is None:
+            unknown.append(name)
+    if unknown and root is None:
+        _note(
+            "rows=?: no local data; --data-dir DIR (or SKYEVAL_DATA_DIR) with <task>.jsonl files, else tasks load from the Hub"
+        )
+    elif unknown:
+        _note(f"rows=?: no {', '.join(f'{t}.jsonl' for t in unknown)} in {root}")
 
 
 commands = [run_cmd, score_cmd, tasks_cmd]

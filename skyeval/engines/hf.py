@@ -8,7 +8,7 @@ noise that padding can add).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +49,52 @@ class _SeededSampler:
         return forced
 
 
+def resolve_device(device: str) -> str:
+    """The torch device ``device`` names (``auto``: CUDA when torch sees one, else CPU), checked to exist here.
+
+    One-line ``SkyevalError`` for a name torch does not know (``nosuch``), a device type this machine lacks
+    (``cuda`` without a GPU) or an index past the last device (``cuda:3`` with two GPUs).
+    """
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise SkyevalError(f"unknown device {device!r}; use auto, cpu, cuda, cuda:N or mps") from None
+    if parsed.type == "cpu":
+        return device
+    if parsed.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise SkyevalError(
+                f"device {device!r} asked for, but torch sees no CUDA device; use --device cpu"
+            )
+        if parsed.index is not None and parsed.index >= count:
+            raise SkyevalError(f"device {device!r} asked for, but torch sees {count} CUDA device(s)")
+        return device
+    if parsed.type == "mps":
+        if not torch.backends.mps.is_available():
+            raise SkyevalError(f"device {device!r} asked for, but torch sees no MPS device; use --device cpu")
+        return device
+    raise SkyevalError(
+        f"device type {parsed.type!r} is not supported by the hf engine; use auto, cpu, cuda or mps"
+    )
+
+
+def _check_model_dir(model: str) -> None:
+    check_model_path(model)
+    if Path(model).expanduser().is_dir() and not (Path(model).expanduser() / "config.json").is_file():
+        raise SkyevalError(f"not a Hugging Face model directory (no config.json): {model}")
+
+
+def preflight(options: Mapping[str, Any]) -> None:
+    """The hf engine's own check, without loading anything: the model path (when local) and the device."""
+    _check_model_dir(str(options.get("model", "")))
+    resolve_device(str(options.get("device", "auto")))
+
+
 class HFEngine:
     """Generate with a local or Hub transformers causal LM, ``batch_size`` prompts at a time."""
 
@@ -65,19 +111,13 @@ class HFEngine:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        check_model_path(model)
-        if Path(model).expanduser().is_dir() and not (Path(model).expanduser() / "config.json").is_file():
-            raise SkyevalError(f"not a Hugging Face model directory (no config.json): {model}")
+        _check_model_dir(model)
         if batch_size < 1:
             raise SkyevalError(f"batch_size must be >= 1, got {batch_size}")
         self.model_name = model
         self.batch_size = batch_size
         self.seed = seed
-        self.device = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
-        if self.device.startswith("cuda") and not torch.cuda.is_available():
-            raise SkyevalError(
-                f"device {device!r} asked for, but torch sees no CUDA device; use --device cpu"
-            )
+        self.device = resolve_device(device)
         torch_dtype = "auto" if dtype == "auto" else getattr(torch, dtype, None)
         if not isinstance(torch_dtype, str | torch.dtype):
             raise SkyevalError(f"unknown dtype {dtype!r}; use auto, bfloat16, float16 or float32")

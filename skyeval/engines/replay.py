@@ -2,7 +2,8 @@
 
 Each row holds an id (``id_field``) and its response(s) (``response_field``): a string for one sample, or a
 list whose i-th item is sample i (like ``code`` in Qwen2.5-Math's evaluation outputs). ``finish_field``, when
-given, names a field with the finish reason (a string, or a list parallel to the responses).
+given, names a field with the finish reason (a string, or a list parallel to the responses). With a ``file:``
+task the file and its id field default to the task's own (``task_defaults``).
 """
 
 from __future__ import annotations
@@ -11,7 +12,18 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from skyeval.errors import SkyevalError
+from skyeval.tasks import FILE_PREFIX, TaskSpec
 from skyeval.types import Completion, FinishReason, GenerationRequest, SamplingParams
+
+
+def task_defaults(task: TaskSpec) -> dict[str, Any]:
+    """A ``file:PATH`` task replays its own file, keyed by the task's id field; other tasks default nothing."""
+    if not task.name.startswith(FILE_PREFIX):
+        return {}
+    defaults: dict[str, Any] = {"path": task.name[len(FILE_PREFIX) :]}
+    if task.local_fields.id:
+        defaults["id_field"] = task.local_fields.id
+    return defaults
 
 
 class ReplayEngine:

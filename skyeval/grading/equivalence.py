@@ -1,61 +1,33 @@
-"""Mathematical equivalence of two answers: a pure-Python fast path and a bounded sympy slow path.
+"""Mathematical equivalence of a predicted and a gold answer: the public facade of the grader's layers.
 
-``fast_equivalent`` decides the common cases (integers, decimals, simple fractions, percentages, words and
-choice letters, tuples and lists of those) exactly with :class:`fractions.Fraction`, in microseconds, and
-returns None when only the slow path can decide. ``is_equivalent`` returns the fast verdict when there is one,
-else parses both answers with ``latex2sympy2_extended`` (an ANTLR parser that builds sympy objects; model text is
-never passed to ``sympify``/``parse_expr``/``eval``) after bounding input length, nesting depth, exponent and
-factorial sizes, and compares exactly. The policy is written down in ``docs/grading.md``.
+``fast_equivalent`` decides the common cases (integers, decimals, fractions, exact arithmetic such as
+``7^{150}+1``, percentages, words and choice letters, tuples and lists of those) exactly in pure Python, in
+microseconds, and returns None when only the slow path can decide. ``compare`` returns the fast verdict when
+there is one, else the sympy path's (``items.slow_verdict``: bounded parsing with latex2sympy2_extended, an ANTLR
+parser; model text is never passed to ``sympify``/``parse_expr``/``eval``). ``is_equivalent`` is ``compare(...) ==
+"equal"``. The order of the arguments matters (prediction first): a decimal gold is a rounded value, a decimal
+prediction must carry enough digits. The policy is written down in ``docs/grading.md``; ``numbers.policy``
+names its presets.
+
+Layers, each importing only those below it: ``exact`` (bounded rational arithmetic) <- ``numbers`` (config,
+atoms, approximation policy), ``notation`` and ``labels`` <- ``normalize`` (strings, item trees) <- ``sympy_parse`` <-
+``magnitude`` <- ``sympy_compare`` <- ``items`` (answer trees) <- ``equivalence`` (this facade).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from fractions import Fraction
 from typing import Any
 
+from skyeval.grading.exact import TooLarge
 from skyeval.grading.extract import extract_answer
-from skyeval.grading.normalize import (
-    LIST_KINDS,
-    Item,
-    canonical,
-    label_free,
-    parse_items,
-    resolve_choices,
-)
+from skyeval.grading.labels import label_free
+from skyeval.grading.normalize import LIST_KINDS, Item, canonical, parse_items, resolve_choices
+from skyeval.grading.numbers import EquivalenceConfig, Verdict, atoms_equal, fast_atom, fast_number
 
+__all__ = ["EquivalenceConfig", "compare", "fast_equivalent", "is_equivalent", "unwrap"]
 
-@dataclass(frozen=True)
-class EquivalenceConfig:
-    """How two answers are compared. Every limit bounds work on hostile input; none loosens equality."""
-
-    rel_tol: float = 0.0
-    """Extra relative tolerance for numeric comparison (0: exact, apart from the decimal-rounding rule)."""
-    decimal_rounding: bool = True
-    """A decimal with >= 2 places equals an exact value that it rounds or truncates (``0.333`` vs ``1/3``)."""
-    max_chars: int = 600
-    """Longer answers (after extraction) are not parsed by the slow path: unequal unless identical."""
-    max_depth: int = 24
-    """Deeper brace/bracket nesting is not parsed by the slow path."""
-    max_bits: int = 20_000
-    """Largest integer power (in bits) or factorial the slow path may evaluate exactly."""
-
-
-# ---------------------------------------------------------------------------------------------- fast path
-
-_INT_RE = re.compile(r"[+-]?\d+")
-_DEC_RE = re.compile(r"[+-]?(?:\d+\.\d*|\.\d+)")
-_E_NOTATION_RE = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)[eE][+-]?\d{1,3}")
-_BASE_RE = re.compile(r"(\d[0-9A-Za-z]{0,40})_\{?(\d{1,2})\}?")
-_SLASH_RE = re.compile(r"([+-]?\d+)/([+-]?\d+)")
-_FRAC_RE = re.compile(r"([+-]?)\\[dt]?frac(?:\{([+-]?\d+)\}|(\d))(?:\{([+-]?\d+)\}|(\d))")
-_MIXED_RE = re.compile(r"([+-]?)(\d+)\s*(?:\\frac(?:\{(\d+)\}|(\d))(?:\{(\d+)\}|(\d))|\s(\d+)/(\d+))")
-_WORD_RE = re.compile(r"[A-Za-z][A-Za-z ]*")
-_REPEATING_RE = re.compile(r"([+-]?)(\d*)\.(\d*)\\overline\{(\d+)\}")
-_TIME_RE = re.compile(r"(\d{1,2}):(\d{2})(?::(\d{2}))?\s*([ap])?\.?(?:m\.?)?", re.IGNORECASE)
-
-
+_DEFAULT = EquivalenceConfig()
 _WRAPPERS = (
     "\\boxed",
     "\\fbox",
@@ -73,159 +45,61 @@ _WRAPPERS = (
 )
 
 
-@dataclass(frozen=True)
-class _Num:
-    value: Fraction
-    percent: bool = False
-    decimals: int | None = None  # places, when written as a decimal literal
+_COMMAND_RE = re.compile(r"\\[A-Za-z]+\s*(?:\{[^{}]*\})?")
+_PROSE_RE = re.compile(r"(?<![A-Za-z])(?!(?:and|or)\b)[A-Za-z]{2,}")
 
 
-@dataclass(frozen=True)
-class _Word:
-    text: str
-
-
-def _fast_number(s: str) -> _Num | None:
-    percent = s.endswith("%")
-    if percent:
-        s = s[:-1].strip()
-    if len(s) > 60:
-        return None
-    if _INT_RE.fullmatch(s):
-        return _Num(Fraction(int(s)), percent)
-    if _E_NOTATION_RE.fullmatch(s):  # 1e+20, 2.5E-3 (str() of a float gold)
-        return _Num(Fraction(s), percent)
-    if _DEC_RE.fullmatch(s):
-        places = len(s.split(".")[1])
-        return _Num(Fraction(s), percent, places or None)  # "5." is the integer 5
-    m = _REPEATING_RE.fullmatch(s)
-    if m:
-        head, fixed, rep = m.group(2) or "0", m.group(3), m.group(4)
-        value = Fraction(int(head)) + Fraction(int(fixed or "0"), 10 ** len(fixed))
-        value += Fraction(int(rep), (10 ** len(rep) - 1) * 10 ** len(fixed))
-        return _Num(-value if m.group(1) == "-" else value, percent)
-    m = _SLASH_RE.fullmatch(s)
-    if m and int(m.group(2)) != 0:
-        return _Num(Fraction(int(m.group(1)), int(m.group(2))), percent)
-    m = _FRAC_RE.fullmatch(s)
-    if m:
-        num, den = int(m.group(2) or m.group(3)), int(m.group(4) or m.group(5))
-        if den == 0:
-            return None
-        return _Num(Fraction(num, den) * (-1 if m.group(1) == "-" else 1), percent)
-    m = _MIXED_RE.fullmatch(s)
-    if m:
-        whole = int(m.group(2))
-        num = int(m.group(3) or m.group(4) or m.group(7))
-        den = int(m.group(5) or m.group(6) or m.group(8))
-        if den == 0 or num >= den:
-            return None
-        return _Num((whole + Fraction(num, den)) * (-1 if m.group(1) == "-" else 1), percent)
-    return None
-
-
-def fast_atom(s: str) -> _Num | _Word | None:
-    num = _fast_number(s)
-    if num is not None:
-        return num
-    m = _BASE_RE.fullmatch(s)
-    if m:  # a numeral in base 2..36: 204_5 == 204_{5} == 54
-        base = int(m.group(2))
-        try:
-            return _Num(Fraction(int(m.group(1), base))) if 2 <= base <= 36 else None
-        except ValueError:
-            return None
-    m = _TIME_RE.fullmatch(s)
-    if m and int(m.group(2)) < 60:  # a time of day: 20:34 == 20:34:00 == 8:34 p.m.
-        hours = int(m.group(1))
-        if m.group(4):
-            hours = hours % 12 + (12 if m.group(4).lower() == "p" else 0)
-        return _Word(f"time {hours * 60 + int(m.group(2))}:{int(m.group(3) or 0)}")
-    if _WORD_RE.fullmatch(s) and s.lower() not in {"e", "i", "pi", "inf", "infinity", "oo"}:
-        return _Word(" ".join(s.lower().split()))
-    return None
-
-
-def numbers_equal(
-    a: Fraction, b: Fraction, a_places: int | None, b_places: int | None, rounding: bool
-) -> bool:
-    """Exact equality, or the decimal-rounding rule: a decimal literal with >= 2 places equals an exact value
-    that is not itself a decimal of at most that many places and that it rounds or truncates to."""
-    if a == b:
-        return True
-    if not rounding:
-        return False
-    for dec, places, exact, exact_places in ((a, a_places, b, b_places), (b, b_places, a, a_places)):
-        if places is None or places < 2 or exact_places is not None:
-            continue
-        if (exact * 10**places).denominator == 1:
-            continue  # the exact value is itself a short decimal: only exact equality counts
-        if decimal_matches(dec, exact, Fraction(1, 10**places)):
-            return True
-    return False
-
-
-def decimal_matches(dec: Any, exact: Any, ulp: Any) -> bool:
-    """``dec`` is ``exact`` rounded (to nearest) or truncated (toward zero) to a multiple of ``ulp``: 6.28 and
-    6.283 match 2*pi, 6.29 does not. Works on Fractions and on sympy numbers alike."""
-    if bool(abs(exact - dec) * 2 <= ulp):
-        return True
-    return bool(dec * exact > 0) and bool(abs(dec) <= abs(exact)) and bool(abs(exact) < abs(dec) + ulp)
-
-
-def atoms_equal(a: _Num | _Word, b: _Num | _Word, config: EquivalenceConfig) -> bool:
-    """Equality of two fast-path atoms (numbers with their percent/decimal marks, words, times)."""
-    if isinstance(a, _Word) or isinstance(b, _Word):
-        return a == b
-    if numbers_equal(a.value, b.value, a.decimals, b.decimals, config.decimal_rounding):
-        return True
-    # "10%" equals both 10 and 0.1; without a % sign on either side, 10 never equals 0.1
-    if a.percent and numbers_equal(a.value / 100, b.value, None, b.decimals, config.decimal_rounding):
-        return True
-    return b.percent and numbers_equal(a.value, b.value / 100, a.decimals, None, config.decimal_rounding)
-
-
-def _fast_item(item: Item) -> Any:
-    """A fast-path value for one parsed item, or None when the slow path is needed."""
+def _fast_item(item: Item, config: EquivalenceConfig) -> Any:
+    """A fast-path value for one parsed item, or None when the slow path is needed (TooLarge propagates)."""
     if item.kind == "atom":
-        return fast_atom(label_free(item.text))
-    values = [_fast_item(x) for x in item.items]
+        return fast_atom(label_free(item.text), config)
+    values = [_fast_item(x, config) for x in item.items]
     if any(v is None or isinstance(v, tuple) for v in values):
         return None
     return (item.kind, item.open, item.close, tuple(values))
 
 
-def _fast_values_equal(a: Any, b: Any, config: EquivalenceConfig) -> bool | None:
-    if not isinstance(a, tuple) and not isinstance(b, tuple):
-        return atoms_equal(a, b, config)
-    if not isinstance(a, tuple) or not isinstance(b, tuple):
+def _fast_values_equal(p: Any, g: Any, config: EquivalenceConfig) -> bool | None:
+    if not isinstance(p, tuple) and not isinstance(g, tuple):
+        return atoms_equal(p, g, config)
+    if not isinstance(p, tuple) or not isinstance(g, tuple):
         return None  # a list on one side only: a single item may still hide a list (the slow path decides)
-    kind_a, open_a, close_a, items_a = a
-    kind_b, open_b, close_b, items_b = b
-    if kind_a in LIST_KINDS and kind_b in LIST_KINDS:
-        return all(any(atoms_equal(x, y, config) for y in items_b) for x in items_a) and all(
-            any(atoms_equal(x, y, config) for y in items_a) for x in items_b
+    kind_p, open_p, close_p, items_p = p
+    kind_g, open_g, close_g, items_g = g
+    if kind_p in LIST_KINDS and kind_g in LIST_KINDS:
+        return all(any(atoms_equal(x, y, config) for y in items_g) for x in items_p) and all(
+            any(atoms_equal(x, y, config) for x in items_p) for y in items_g
         )
-    if kind_a == "seq" and kind_b == "seq" and (open_a, close_a) == (open_b, close_b):
-        return len(items_a) == len(items_b) and all(
-            atoms_equal(x, y, config) for x, y in zip(items_a, items_b, strict=True)
+    if kind_p == "seq" and kind_g == "seq" and (open_p, close_p) == (open_g, close_g):
+        return len(items_p) == len(items_g) and all(
+            atoms_equal(x, y, config) for x, y in zip(items_p, items_g, strict=True)
         )
     return None
 
 
 MAX_UNWRAP_CHARS = 4_000
-"""``fast_equivalent`` leaves longer inputs (whole solutions as golds are shorter) to the slow path."""
+"""Longer inputs are left to the worker by ``fast_equivalent``; ``compare`` compares longer answers (after
+unwrapping) as written: equal only when identical."""
 
 
 def unwrap(answer: str) -> str:
     """An answer as given (gold or extracted prediction) reduced to its final answer text."""
     s = str(answer).strip()
-    if len(s) <= 160 and not any(mark in s for mark in _WRAPPERS):
+    if not any(mark in s for mark in _WRAPPERS):
         return s  # already a bare answer: nothing to extract
+    if s.startswith("\\{") and s.endswith("\\}") and "$" not in s:
+        return s  # a set, set-builder ones included (\{x : x \le 1\} is no sentence)
+    if (
+        s.startswith("$")
+        and s.endswith("$")
+        and s.count("$") > 2
+        and not _PROSE_RE.search(_COMMAND_RE.sub("", s))
+    ):
+        return s.replace("$", "")  # math segments and separators only: "$-1$,$2$", "$221,$8$" (a typo'd gold)
     return extract_answer(s) or s
 
 
-def fast_equivalent(pred: str, gold: str, config: EquivalenceConfig = EquivalenceConfig()) -> bool | None:
+def fast_equivalent(pred: str, gold: str, config: EquivalenceConfig = _DEFAULT) -> bool | None:
     """Decide the common cases in pure Python (no sympy), or None when only the slow path can decide.
 
     Bounded on any input: answers longer than ``config.max_chars`` (after unwrapping) are left to the slow path
@@ -235,9 +109,9 @@ def fast_equivalent(pred: str, gold: str, config: EquivalenceConfig = Equivalenc
         return True
     if len(p) > MAX_UNWRAP_CHARS or len(g) > MAX_UNWRAP_CHARS:
         return None
-    num_p, num_g = _fast_number(p), _fast_number(g)
+    num_p, num_g = fast_number(p, config.max_bits), fast_number(g, config.max_bits)
     if num_p is not None and num_g is not None:
-        # both plain numbers ("\frac{3}{4}", "0.75"): canonical/unwrap leave these unchanged, skip them
+        # both plain numbers ("\\frac{3}{4}", "0.75"): canonical/unwrap leave these unchanged, skip them
         return atoms_equal(num_p, num_g, config)
     p, g = unwrap(p), unwrap(g)
     if len(p) > config.max_chars or len(g) > config.max_chars:
@@ -255,18 +129,31 @@ def _fast(p: str, g: str, config: EquivalenceConfig) -> bool | None:
     pi, gi = parse_items(p), parse_items(g)
     if pi is None or gi is None:
         return None
-    pv, gv = _fast_item(pi), _fast_item(gi)
+    try:
+        pv, gv = _fast_item(pi, config), _fast_item(gi, config)
+    except TooLarge:
+        return None  # the slow path compares magnitudes
     if pv is None or gv is None:
         return None
     return _fast_values_equal(pv, gv, config)
 
 
-def is_equivalent(pred: str, gold: str, config: EquivalenceConfig = EquivalenceConfig()) -> bool:
-    """True when ``pred`` and ``gold`` denote the same mathematical answer (policy: docs/grading.md)."""
-    p, g = canonical(unwrap(pred)), canonical(unwrap(gold))
+def compare(pred: str, gold: str, config: EquivalenceConfig = _DEFAULT) -> Verdict:
+    """``equal``, ``not_equal`` or ``too_large`` for a prediction against a gold (policy: docs/grading.md).
+
+    The full comparison in this process, without a timeout: ``grade`` runs it in a killable worker."""
+    p, g = unwrap(pred), unwrap(gold)
+    if len(p) > MAX_UNWRAP_CHARS or len(g) > MAX_UNWRAP_CHARS:
+        return "equal" if p == g else "not_equal"  # beyond any answer's size: compared as written
+    p, g = canonical(p), canonical(g)
     fast = _fast(p, g, config)
     if fast is not None:
-        return fast
-    from skyeval.grading.symbolic import slow_equivalent
+        return "equal" if fast else "not_equal"
+    from skyeval.grading.items import slow_verdict  # sympy is imported on first use only
 
-    return slow_equivalent(p, g, config)
+    return slow_verdict(p, g, config)
+
+
+def is_equivalent(pred: str, gold: str, config: EquivalenceConfig = _DEFAULT) -> bool:
+    """True when the prediction ``pred`` denotes the gold answer ``gold`` (``compare(...) == "equal"``)."""
+    return compare(pred, gold, config) == "equal"

@@ -2,11 +2,14 @@
 
 Each row's response field holds one response or a list of responses (several samples of one problem); the
 graded copy of the row gains ``correct``, ``extracted`` and ``reason`` (lists when the response is a list).
-Golds may be strings, numbers or lists of strings (joined with ``", "``).
+Golds may be strings, numbers or lists of strings (joined with ``", "``). Input that cannot be graded (no rows,
+an empty gold, an empty response list, a response that is not text) is refused, never scored 0. With a compare
+field (another grader's verdicts) the summary also holds the ``Comparison`` of the two graders.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from collections import Counter
 from collections.abc import Mapping
@@ -15,8 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from skyeval.errors import SkyevalError
-from skyeval.grading.grade import DEFAULT_TIMEOUT_S, grade_many
+from skyeval.grading.disagreements import Comparison, VerdictPair, compare_verdicts, write_disagreements
+from skyeval.grading.grade import DEFAULT_TIMEOUT_S, as_text, grade_many
 from skyeval.types import Grade
+
+DEFAULT_POLICY = "default"
 
 
 @dataclass(frozen=True)
@@ -27,6 +33,8 @@ class GradeSummary:
     responses: int
     correct: int
     reasons: Mapping[str, int] = field(default_factory=dict)
+    comparison: Comparison | None = None
+    """Our verdicts next to the compare field's (``grade_rows(compare_field=...)``), else None."""
 
     @property
     def accuracy(self) -> float:
@@ -47,6 +55,55 @@ def read_rows(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     return list(read_jsonl(Path(path)))
 
 
+_TEXT_TYPES = (str, int, float)
+
+
+def _check_gold(gold: object, where: str, name: str) -> None:
+    """Refuse a gold that cannot be graded: null, empty, or not text/numbers."""
+    if gold is None:  # a null response is graded (no_answer); a null gold cannot be
+        raise SkyevalError(f"{where} has a null '{name}'")
+    parts = gold if isinstance(gold, list) else [gold]
+    bad = next((p for p in parts if isinstance(p, bool) or not isinstance(p, _TEXT_TYPES)), None)
+    if bad is not None:
+        raise SkyevalError(
+            f"{where}: '{name}' holds a {type(bad).__name__}; expected text, a number or a list of them"
+        )
+    if not (as_text(gold) or "").strip():
+        raise SkyevalError(f"{where} has an empty '{name}'")
+
+
+def _samples(row: dict[str, Any], where: str, name: str) -> list[object]:
+    """The row's responses: one, or its non-empty list; each text, a number or null (graded ``no_answer``)."""
+    value = row[name]
+    samples = value if isinstance(value, list) else [value]
+    if not samples:
+        raise SkyevalError(f"{where} has an empty '{name}' list: nothing to grade")
+    for k, sample in enumerate(samples):
+        if sample is not None and (isinstance(sample, bool) or not isinstance(sample, _TEXT_TYPES)):
+            label = f"'{name}'[{k}]" if isinstance(value, list) else f"'{name}'"
+            raise SkyevalError(
+                f"{where}: {label} is a {type(sample).__name__}; expected text (or a list of texts)"
+            )
+    return samples
+
+
+def _their_verdicts(
+    row: dict[str, Any], where: str, name: str, samples: list[object], listed: bool
+) -> list[bool]:
+    """The compare field's verdicts for the row's responses: a boolean, or a list of them (one per response)."""
+    if name not in row:
+        raise SkyevalError(f"{where} has no '{name}' field (fields: {', '.join(row)})")
+    value = row[name]
+    verdicts = value if listed and isinstance(value, list) else [value]
+    if listed and (not isinstance(value, list) or len(value) != len(samples)):
+        raise SkyevalError(
+            f"{where}: '{name}' must be a list of {len(samples)} true/false verdicts, one per response"
+        )
+    if not all(isinstance(v, bool) for v in verdicts):
+        raise SkyevalError(f"{where}: '{name}' must hold true/false verdicts, got {json.dumps(value)[:80]}")
+    return verdicts
+
+
 def grade_rows(
     rows: list[dict[str, Any]],
     *,
@@ -56,21 +113,34 @@ def grade_rows(
     workers: int | None = None,
     progress: bool = False,
     source: str = "input",
+    policy: str = DEFAULT_POLICY,
+    compare_field: str | None = None,
 ) -> tuple[list[dict[str, Any]], GradeSummary]:
-    """Graded copies of ``rows`` and their summary; a missing field is a SkyevalError naming the row."""
+    """Graded copies of ``rows`` and their summary; input that cannot be graded is a SkyevalError naming the
+    row. ``policy`` names the equivalence policy; ``compare_field`` holds another grader's verdicts."""
+    if not rows:
+        raise SkyevalError(f"{source}: no rows to grade")
     responses: list[object] = []
     golds: list[object] = []
+    keys: list[tuple[int, int | None]] = []
+    theirs: list[bool] = []
     for number, row in enumerate(rows, start=1):
+        where = f"{source}: row {number}"
         for name in (response_field, gold_field):
             if name not in row:
-                raise SkyevalError(f"{source}: row {number} has no '{name}' field (fields: {', '.join(row)})")
-        if row[gold_field] is None:  # a null response is graded (no_answer); a null gold cannot be
-            raise SkyevalError(f"{source}: row {number} has a null '{gold_field}'")
-        samples = row[response_field]
-        for sample in samples if isinstance(samples, list) else [samples]:
+                raise SkyevalError(f"{where} has no '{name}' field (fields: {', '.join(row)})")
+        _check_gold(row[gold_field], where, gold_field)
+        samples = _samples(row, where, response_field)
+        listed = isinstance(row[response_field], list)
+        if compare_field is not None:
+            theirs += _their_verdicts(row, where, compare_field, samples, listed)
+        for k, sample in enumerate(samples):
             responses.append(sample)
             golds.append(row[gold_field])
-    grades = grade_many(responses, golds, timeout=timeout, workers=workers, progress=progress)
+            keys.append((number, k if listed else None))
+    # the default policy is grade_many's own default, so it is passed only when another one is named
+    options: dict[str, Any] = {} if policy == DEFAULT_POLICY else {"policy": policy}
+    grades = grade_many(responses, golds, timeout=timeout, workers=workers, progress=progress, **options)
     graded: list[dict[str, Any]] = []
     position = 0
     for row in rows:
@@ -82,8 +152,15 @@ def grade_rows(
             {**row, **(columns if isinstance(samples, list) else {k: v[0] for k, v in columns.items()})}
         )
     reasons = Counter(g.reason for g in grades)
+    comparison = None
+    if compare_field is not None:
+        pairs = [
+            VerdictPair(row, sample, as_text(gold) or "", ours, their)
+            for (row, sample), gold, ours, their in zip(keys, golds, grades, theirs, strict=True)
+        ]
+        comparison = compare_verdicts(pairs)
     return graded, GradeSummary(
-        len(rows), len(grades), reasons["equal"], {str(k): v for k, v in reasons.items()}
+        len(rows), len(grades), reasons["equal"], {str(k): v for k, v in reasons.items()}, comparison
     )
 
 
@@ -112,8 +189,15 @@ def grade_jsonl(
     timeout: float = DEFAULT_TIMEOUT_S,
     workers: int | None = None,
     progress: bool = False,
+    policy: str = DEFAULT_POLICY,
+    compare_field: str | None = None,
+    disagreements: str | os.PathLike[str] | None = None,
 ) -> GradeSummary:
-    """Grade every response of a JSONL file, write the graded rows to ``output`` if given, return the summary."""
+    """Grade every response of a JSONL file, write the graded rows to ``output`` if given, return the summary.
+
+    With ``compare_field``, every disagreement with that field's verdicts is written to ``disagreements``
+    (default: ``disagreements_path(output or path)``).
+    """
     rows = read_rows(path)
     graded, summary = grade_rows(
         rows,
@@ -123,7 +207,18 @@ def grade_jsonl(
         workers=workers,
         progress=progress,
         source=str(path),
+        policy=policy,
+        compare_field=compare_field,
     )
     if output is not None:
         write_rows(output, graded)
+    if summary.comparison is not None:
+        target = disagreements if disagreements is not None else disagreements_path(output or path)
+        write_disagreements(target, summary.comparison.disagreements)
     return summary
+
+
+def disagreements_path(path: str | os.PathLike[str]) -> Path:
+    """``out.jsonl`` -> ``out.disagreements.jsonl`` (beside it): where ``grade_jsonl`` writes disagreements."""
+    target = Path(path)
+    return target.with_name(f"{target.stem}.disagreements.jsonl")

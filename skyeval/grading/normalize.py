@@ -11,6 +11,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from skyeval.grading.labels import free_letters
+from skyeval.grading.notation import to_latex
+
 LIST_KINDS = frozenset({"list", "set"})
 MAX_ITEMS = 64
 
@@ -41,6 +44,14 @@ _TRIG_DEGREES_RE = re.compile(r"(?<!\d)(\d+(?:\.\d+)?)\s*(?:\^\s*\{\s*\\circ\s*\
 _LEX_RE = re.compile(r"\\(le|ge|lt|gt)(?=[a-z](?![a-z]))")
 _PAREN_OR_RE = re.compile(r"\)\s*(?:or|and)\s*\(")
 _SUBSCRIPT_RE = re.compile(r"_\{(\w)\}")
+_SUPERSCRIPT_RE = re.compile(r"\^\{(\w)\}")
+_DIGIT_SPACE_LETTER_RE = re.compile(r"(?<=\d)\s+(?=[A-Za-z](?![A-Za-z]))")
+_EMPTY_SET_RE = re.compile(r"\\varnothing\b|\\\{\s*\\\}|\\O\b")
+# {x | x < 0}, \{x : x \le 1\}, \{x \in \mathbb{R} \mid x > 2\}: the set of the values meeting the condition
+_SET_BUILDER_RE = re.compile(
+    r"\\\{\s*([A-Za-z])\s*(?:\\in\s*\\mathbb\{R\}\s*)?(?:\\mid|\||:|\\colon)\s*(.+?)\s*\\\}"
+)
+_RELATION_RE = re.compile(r"<|>|\\le\b|\\ge\b|\\ne\b")
 _TEXT_AFTER_NUMBER_RE = re.compile(
     r"(?<=\d)\s*\\(?:text|textnormal|mbox)\s*\{\s*[a-zA-Z][a-zA-Z ]*\}(?:\^\{?[23]\}?)?$"
 )
@@ -54,17 +65,10 @@ _SPACE_THOUSANDS_RE = re.compile(r"[+-]?[1-9]\d{0,2}(?: \d{3})+(?:\.\d+)?")
 _SEP_THOUSANDS_RE = re.compile(r"(?<=\d)(?:\{,\}|,\\!|\\,|\\!)\s*(?=\d{3}\b)")
 _SINGLE_COMMAND_RE = re.compile(r"(?<!\\)\\[a-zA-Z]")
 _TRIG_RE = re.compile(r"\\(?:sin|cos|tan|cot|sec|csc)")
-_IN_RE = re.compile(r"\\in(?![a-zA-Z])")
-_LETTER_RE = re.compile(r"[a-zA-Z]")
 _BRACED_THOUSANDS_RE = re.compile(r"(?<=\{)[1-9]\d{0,2}(?:,\d{3})+(?=\})")
 _CASES_RE = re.compile(r"\\begin\{cases\}(.*?)\\end\{cases\}")
 _PLUS_INFINITY_RE = re.compile(r"(?:(?<=^)|(?<=[(\[,\s]))\+\s*\\infty")
 _PLAIN_RE = re.compile(r"[+-]?\d+(?:[./]\d+)?")
-_REL_RE = re.compile(r"(?<![<>!\\])=(?!=)")
-_LABEL_RE = re.compile(
-    r"\s*(?:[A-Za-z](?:_\{?\w+\}?)?(?:'+)?|[A-Za-z]\s*\(\s*[A-Za-z]\s*\)|\\[a-zA-Z]+|\|[A-Za-z]+\||"
-    r"\((?:\s*[A-Za-z]\s*,)+\s*[A-Za-z]\s*\)|[A-Za-z]+(?:_\{?\w+\}?)?\s*:\s*[A-Za-z]+(?:_\{?\w+\}?)?|\\frac\{[A-Za-z]+\}\{[A-Za-z]+\}|[A-Za-z]{1,3})\s*"
-)
 
 
 def canonical(answer: str) -> str:
@@ -74,6 +78,7 @@ def canonical(answer: str) -> str:
         return s
     if "\\\\" in s and not _SINGLE_COMMAND_RE.search(s):
         s = s.replace("\\\\", "\\")  # a wholly double-escaped answer ("\\frac{1}{2}")
+    s = to_latex(s)  # "x²", "√3", "pi/3", "x**2", "oo"
     s = _DOUBLE_SLASH_RE.sub(r"\\", s)
     s = s.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac").replace("\\cfrac", "\\frac")
     s = s.replace("\n", " ").replace("\t", " ").replace("**", "")  # markdown bold
@@ -105,6 +110,9 @@ def canonical(answer: str) -> str:
     s = _UNIT_AFTER_NUMBER_RE.sub("", s)
     s = _PAREN_OR_RE.sub("), (", s)
     s = _SUBSCRIPT_RE.sub(r"_\1", s)
+    s = _SUPERSCRIPT_RE.sub(r"^\1", s)  # R_{\odot}^{2} is R_{\odot}^2
+    s = _DIGIT_SPACE_LETTER_RE.sub("", s)  # 2 E_1 is 2E_1 (a space never separates a factor from its number)
+    s = _EMPTY_SET_RE.sub(r"\\emptyset", s)
     s = _TEXT_AFTER_NUMBER_RE.sub("", s)
     for _ in range(3):
         s = _TEXT_CMD_RE.sub(lambda m: m.group(1).strip(), s)
@@ -113,12 +121,49 @@ def canonical(answer: str) -> str:
         s = s[:-1].strip()
     s = _PLUS_INFINITY_RE.sub(r"\\infty", s)  # (1, +\infty)
     s = _strip_outer_braces(s)
+    if "((" in s:
+        s = _collapse_parentheses(s)
     m = _CHOICE_RE.fullmatch(s)
     if m:
         s = m.group(1).upper()
+    s = _set_builder(s)
     if _THOUSANDS_RE.fullmatch(s) or _SPACE_THOUSANDS_RE.fullmatch(s):
         s = s.replace(",", "").replace(" ", "")
     return s
+
+
+def _set_builder(s: str) -> str:
+    """``\\{x \\mid x < 0\\}`` -> ``x < 0`` (an inequality in one variable is compared as its solution set).
+
+    Only a condition that is a relation in the builder's variable alone, with no top-level comma or "and"
+    (which would mean a conjunction), is rewritten; any other set-builder stays as written."""
+    m = _SET_BUILDER_RE.fullmatch(s)
+    if m is None:
+        return s
+    var, condition = m.group(1), m.group(2)
+    if (
+        free_letters(condition) != {var}
+        or not _RELATION_RE.search(condition)
+        or len(split_top(condition) or ()) != 1
+    ):
+        return s
+    return condition
+
+
+def _collapse_parentheses(s: str) -> str:
+    """``((x))`` -> ``(x)``: a pair of parentheses directly around another pair adds nothing (one linear pass)."""
+    closing: dict[int, int] = {}
+    stack: list[int] = []
+    for k, c in enumerate(s):
+        if c == "(":
+            stack.append(k)
+        elif c == ")" and stack:
+            closing[stack.pop()] = k
+    drop = {i for i, j in closing.items() if s[i + 1 : i + 2] == "(" and closing.get(i + 1) == j - 1}
+    if not drop:
+        return s
+    dropped = drop | {closing[i] for i in drop}
+    return "".join(c for k, c in enumerate(s) if k not in dropped)
 
 
 def _strip_outer_braces(s: str) -> str:
@@ -182,39 +227,6 @@ def resolve_choices(pred: str, gold: str) -> tuple[str, str] | bool:
     if isinstance(pair, tuple) and pair[0] == pair[1]:
         return True
     return pair
-
-
-def split_relation(s: str) -> list[str]:
-    """``a = b = c`` -> [a, b, c] (``<=``, ``\\ne`` and friends are not split)."""
-    return [p.strip() for p in _REL_RE.split(s)]
-
-
-def is_label(s: str) -> bool:
-    """A left-hand side that only names the answer: ``x``, ``a_3``, ``f(x)``, ``|AB|``, ``A:B``, ``\\frac{NO}{BO}``."""
-    return _LABEL_RE.fullmatch(s) is not None
-
-
-def label_free(s: str) -> str:
-    """Drop a naming left-hand side and a computation chain: ``x = 5`` -> ``5``; ``x = 1+1 = 2`` -> ``2``;
-    ``x \\approx 0.33`` -> ``0.33``; ``1/3 \\approx 0.33`` -> ``1/3``. A real equation (``2x + z = 1``) stays."""
-    s = s.strip()
-    if "\\in " in s or s.count("\\in") == 1 and _IN_RE.search(s):
-        lhs, _, rhs = s.partition("\\in")
-        if is_label(lhs):
-            s = rhs.strip()
-    parts = split_relation(s)
-    if len(parts) > 1 and all(parts):
-        if is_label(parts[0]) or len(parts) > 2:
-            s = parts[-1]
-        elif not _LETTER_RE.search(
-            parts[0].replace("\\frac", "").replace("\\sqrt", "")
-        ) and not _LETTER_RE.search(parts[1].replace("\\frac", "").replace("\\sqrt", "").replace("\\pi", "")):
-            s = parts[-1]
-    if "\\approx" in s:
-        pieces = [p.strip() for p in s.split("\\approx") if p.strip()]
-        if pieces:
-            s = pieces[1] if is_label(pieces[0]) and len(pieces) > 1 else pieces[0]
-    return s
 
 
 @dataclass(frozen=True)

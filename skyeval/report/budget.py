@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from skyeval.metrics import bootstrap_ci
 from skyeval.report.format import pandas_module, progress_bar
 from skyeval.report.load import Run, problems
 from skyeval.report.metrics import (
@@ -17,6 +18,7 @@ from skyeval.report.metrics import (
     load_cutter,
     plan_budget,
 )
+from skyeval.types import CI_CONFIDENCE, CI_RESAMPLES, CI_SEED
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -28,13 +30,17 @@ def budget_table(
     tokenizer: str = "auto",
     min_budget: int = 1024,
     timeout: float = 5.0,
+    confidence: float = CI_CONFIDENCE,
+    resamples: int = CI_RESAMPLES,
+    seed: int = CI_SEED,
     progress: bool = False,
 ) -> pd.DataFrame:
     """Accuracy (mean over problems of the fraction of correct samples) if completions were cut at each budget.
 
     Budgets are ``min_budget`` (1k), 2k, 4k, ... tokens up to the run's ``max_tokens``; ``method`` says whether
     the model's own tokenizer or the chars-per-token approximation cut the text (``tokenizer='chars'`` forces
-    the latter).
+    the latter). ``ci_lo``/``ci_hi``: the canonical bootstrap CI of each accuracy (the summary's resampling of
+    problems in task order; at ``max_tokens`` every sample keeps its verdict, so it is the benchmark CI).
     """
     pd = pandas_module()
     bar = progress_bar(sum(len(r.records) for r in runs), "budget cuts", progress)
@@ -57,12 +63,15 @@ def budget_table(
             for p in groups:
                 fractions.append(sum(v[j] for v in result.verdicts[start : start + p.n]) / p.n)
                 start += p.n
+            lo, hi = bootstrap_ci(fractions, confidence=confidence, resamples=resamples, seed=seed)
             rows.append(
                 {
                     "label": run.label,
                     "task": run.task,
                     "budget": budget,
                     "accuracy": sum(fractions) / len(fractions),
+                    "ci_lo": lo,
+                    "ci_hi": hi,
                     "samples_cut": result.cut[j],
                     "method": method,
                 }

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import importlib
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
@@ -52,6 +52,26 @@ def cell_marks(complete: bool, missing: int, expected: int, same_problems: bool)
     return f" ({'; '.join(marks)})" if marks else ""
 
 
+def row_marks(row: Mapping[str, Any]) -> str:
+    """``cell_marks`` of one row of the long benchmark table (its completeness columns)."""
+    return cell_marks(
+        bool(row["complete"]),
+        int(row["missing_samples"]),
+        int(row["expected_samples"]),
+        bool(row["same_problems"]),
+    )
+
+
+def run_marks(bench: pd.DataFrame) -> dict[tuple[str, str], str]:
+    """(label, task) -> ``cell_marks`` of each benchmark row that needs a mark, without the parentheses."""
+    out = {}
+    for r in bench.to_dict("records"):
+        marks = row_marks(r)
+        if marks:
+            out[(str(r["label"]), str(r["task"]))] = marks.strip(" ()")
+    return out
+
+
 def format_cell(mean: float, lo: float, hi: float, n: int, marks: str = "") -> str:
     """``45.2 [41.0, 49.5] n=500`` in percent, then ``marks`` (``cell_marks``); ``—`` when missing."""
     if math.isnan(mean):
@@ -69,12 +89,7 @@ def benchmark_wide(bench: pd.DataFrame, tasks: Sequence[str] | None = None) -> p
     for label, df in bench.groupby("label", sort=False):
         cells = {}
         for r in df.to_dict("records"):
-            marks = cell_marks(
-                bool(r["complete"]),
-                int(r["missing_samples"]),
-                int(r["expected_samples"]),
-                bool(r["same_problems"]),
-            )
+            marks = row_marks(r)
             cells[r["task"]] = format_cell(r["pass@1"], r["ci_lo"], r["ci_hi"], int(r["n_problems"]), marks)
         rows.append({"model": label, **{t: cells.get(t, "—") for t in columns}})
     return pd.DataFrame(rows, columns=["model", *columns])
@@ -97,13 +112,7 @@ def benchmark_details(bench: pd.DataFrame) -> pd.DataFrame:
                 if math.isnan(r["mean_response_tokens"])
                 else f"{r['mean_response_tokens']:.0f}",
                 "samples": f"{r['n_samples']}/{r['expected_samples']}",
-                "status": cell_marks(
-                    bool(r["complete"]),
-                    int(r["missing_samples"]),
-                    int(r["expected_samples"]),
-                    bool(r["same_problems"]),
-                ).strip(" ()")
-                or "complete",
+                "status": row_marks(r).strip(" ()") or "complete",
             }
         )
     return pd.DataFrame(rows)

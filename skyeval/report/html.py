@@ -1,12 +1,15 @@
 """The self-contained HTML report: tables, inline SVG plots and a lazy per-problem drill-down.
 
-One file, no network at view time. A small JSON index (one row per problem) is read at load; each problem's
-samples sit in their own ``<script>`` chunk, gzip-compressed and base64-encoded (decoded with the browser's
-``DecompressionStream``) or plain JSON with ``compress=False``, and are decoded only when a reader expands that
-problem. The drill-down builds DOM only for the visible page of problems, so a 500 problems x 32 samples run
-stays responsive. Opening the file with ``#selftest``
-appended runs a self-check (expand the first problem and its first completion) and writes the result as JSON
-into ``<pre id="selftest-result">``; the Chromium test and ``benchmarks/bench_report.py`` read it from the DOM.
+One file, no network at view time. The page itself (CSS, drill-down markup, script) is the package-data template
+``template.html``; this module fills in the sections and the data. A small JSON index (one row per problem,
+problems in task order) is read at load; each problem's samples sit in their own ``<script>`` chunk,
+gzip-compressed and base64-encoded (decoded with the browser's ``DecompressionStream``) or plain JSON with
+``compress=False``, and are decoded only when a reader expands that problem. The drill-down builds DOM only for
+the visible page of problems, so a 500 problems x 32 samples run stays responsive. Gold and extracted answers
+carry their MathML (``skyeval.report.mathml``, converted here, at build time). Opening the file with
+``#selftest`` appended runs a self-check (expand the first problem and its first completion, measure the page's
+width and the rendered math) and writes the result as JSON into ``<pre id="selftest-result">``; the Chromium
+test and ``benchmarks/bench_report.py`` read it from the DOM.
 """
 
 from __future__ import annotations
@@ -15,13 +18,19 @@ import base64
 import gzip
 import html
 import json
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from importlib import resources
 from typing import TYPE_CHECKING, Any
 
+from skyeval.engines import ENGINES
+from skyeval.report.format import benchmark_details
 from skyeval.report.load import Run, problems
+from skyeval.report.mathml import mathml_converter
 from skyeval.report.tables import breakdown_wide
+from skyeval.types import RunConfig
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -30,6 +39,17 @@ if TYPE_CHECKING:
 
 
 COMPLETION_CHARS = 6000
+TEMPLATE = "template.html"
+
+
+@dataclass(frozen=True)
+class InlineFigure:
+    """A plot for the page: its SVG text and the caption lines shown under it (``warnings`` highlighted)."""
+
+    task: str
+    svg: str
+    caption: tuple[str, ...]
+    warnings: tuple[str, ...] = ()
 
 
 def clip_completion(text: str, limit: int) -> str:
@@ -49,10 +69,12 @@ def clip_completion(text: str, limit: int) -> str:
 class DrilldownData:
     """The drill-down's data: a small index read at load, and one samples chunk per problem read on expand.
 
-    ``index`` = ``{"runs": [{"label", "task", "problems": [[id, gold, prompt, meta, n_answers, entropy, c, n]]}]}``;
-    ``chunks[r][i]`` = problem i of run r's samples, each
-    ``[index, extracted, correct, reason, completion_tokens, finish_reason, completion, chars]`` with the
-    completion clipped to ``completion_chars`` (see ``clip_completion``) and ``chars`` its full length.
+    ``index`` = ``{"runs": [{"label", "task", "marks", "problems": [[id, gold, prompt, meta, n_answers, entropy,
+    c, n, gold_mathml]]}]}`` with problems in task order and ``marks`` the run's completeness marks ("" when
+    complete over the same problems as its peers); ``chunks[r][i]`` = problem i of run r's samples, each
+    ``[index, extracted, correct, reason, completion_tokens, finish_reason, completion, chars, extracted_mathml]``
+    with the completion clipped to ``completion_chars`` (see ``clip_completion``), ``chars`` its full length, and
+    a ``*_mathml`` None where the answer is shown as text (``skyeval.report.mathml.to_mathml``).
     """
 
     index: dict[str, Any]
@@ -60,9 +82,15 @@ class DrilldownData:
 
 
 def drilldown_data(
-    runs: Sequence[Run], per_problem: pd.DataFrame, completion_chars: int = COMPLETION_CHARS
+    runs: Sequence[Run],
+    per_problem: pd.DataFrame,
+    completion_chars: int = COMPLETION_CHARS,
+    marks: Mapping[tuple[str, str], str] | None = None,
+    to_mathml: Callable[[str | None], str | None] | None = None,
 ) -> DrilldownData:
-    """Collect the drill-down's index and per-problem sample chunks (see ``DrilldownData``)."""
+    """Collect the drill-down's index and per-problem sample chunks (see ``DrilldownData``); ``marks`` maps
+    (label, task) to the run's completeness marks."""
+    convert = to_mathml or mathml_converter()
     stats = {
         (r["label"], r["task"], r["problem_id"]): (int(r["n_answers"]), round(float(r["entropy_bits"]), 3))
         for r in per_problem[["label", "task", "problem_id", "n_answers", "entropy_bits"]].to_dict("records")
@@ -73,7 +101,7 @@ def drilldown_data(
         for p in problems(run):
             n_answers, entropy = stats[(run.label, run.task, p.problem_id)]
             meta = ", ".join(f"{k}: {v}" for k, v in p.meta.items() if isinstance(v, str | int | float))
-            rows.append([p.problem_id, p.gold, p.prompt, meta, n_answers, entropy, p.c, p.n])
+            rows.append([p.problem_id, p.gold, p.prompt, meta, n_answers, entropy, p.c, p.n, convert(p.gold)])
             run_chunks.append(
                 [
                     [
@@ -85,11 +113,13 @@ def drilldown_data(
                         s.finish_reason,
                         clip_completion(s.completion, completion_chars),
                         len(s.completion),
+                        convert(s.extracted),
                     ]
                     for s in p.samples
                 ]
             )
-        index.append({"label": run.label, "task": run.task, "problems": rows})
+        mark = (marks or {}).get((run.label, run.task), "")
+        index.append({"label": run.label, "task": run.task, "marks": mark, "problems": rows})
         chunks.append(run_chunks)
     return DrilldownData({"runs": index}, chunks)
 
@@ -122,51 +152,91 @@ def _data_scripts(data: DrilldownData, compress: bool, progress: bool = False) -
 
 
 def _table(df: pd.DataFrame, table_id: str, floatfmt: str = "{:.3f}") -> str:
-    return str(
-        df.to_html(
-            index=False,
-            table_id=table_id,
-            classes="grid",
-            na_rep="—",
-            float_format=floatfmt.format,
-            border=0,
-            escape=True,
-        )
+    """A DataFrame as an HTML table inside a ``.wide`` box (a table too wide scrolls in the box, not the page),
+    with a line-break opportunity after each ``_`` of its text (long task and column names)."""
+    table = df.to_html(
+        index=False,
+        table_id=table_id,
+        classes="grid",
+        na_rep="—",
+        float_format=floatfmt.format,
+        border=0,
+        escape=True,
     )
+    return f'<div class="wide">{_BETWEEN_TAGS.sub(_break_underscores, table)}</div>'
+
+
+_BETWEEN_TAGS = re.compile(r">([^<]+)<")
+
+
+def _break_underscores(match: re.Match[str]) -> str:
+    return ">" + match.group(1).replace("_", "_<wbr>") + "<"
 
 
 def _section(title: str, body: str, anchor: str) -> str:
     return f'<section id="{anchor}"><h2>{html.escape(title)}</h2>\n{body}\n</section>'
 
 
-def _runs_list(runs: Sequence[Run]) -> str:
+def sampling_text(config: RunConfig) -> str:
+    """The Runs list's sampling settings; for an engine that replays completions made elsewhere (or one this
+    version does not know) T and top_p are not how they were made, so they are not shown as if they were."""
+    s = config.sampling
+    spec = ENGINES.get(config.engine)
+    if spec is None or not spec.decodes:
+        return f"n={s.n}, sampling unknown (replayed completions: T and top_p not recorded), max_tokens={s.max_tokens}"
+    return f"n={s.n}, T={s.temperature}, top_p={s.top_p}, max_tokens={s.max_tokens}"
+
+
+def _runs_list(runs: Sequence[Run], marks: Mapping[tuple[str, str], str]) -> str:
     items = []
     for r in runs:
-        s = r.config.sampling
-        notes = "".join(f' <span class="warn">{html.escape(n)}</span>' for n in r.notes)
+        mark = marks.get((r.label, r.task), "")
+        notes = [n for n in r.notes if n not in mark]  # an "incomplete: ..." note is said once, by the mark
+        warn = "".join(
+            f' <span class="warn">{html.escape(n)}</span>' for n in ([mark] if mark else []) + notes
+        )
         items.append(
             f"<li><b>{html.escape(r.label)}</b> · {html.escape(r.task)} · model {html.escape(r.config.model)} · "
-            f"engine {html.escape(r.config.engine)} · n={s.n}, T={s.temperature}, top_p={s.top_p}, "
-            f"max_tokens={s.max_tokens} · <code>{html.escape(str(r.path))}</code>{notes}</li>"
+            f"engine {html.escape(r.config.engine)} · {html.escape(sampling_text(r.config))} · "
+            f"<code>{html.escape(str(r.path))}</code>{warn}</li>"
         )
     return "<ul>" + "\n".join(items) + "</ul>"
 
 
+def _figures(figures: Sequence[InlineFigure]) -> str:
+    out = []
+    for f in figures:
+        lines = "".join(
+            f'<li class="warn">{html.escape(c)}</li>' if c in f.warnings else f"<li>{html.escape(c)}</li>"
+            for c in f.caption
+        )
+        out.append(f'<figure class="plot">{f.svg}<figcaption><ul>{lines}</ul></figcaption></figure>')
+    return "".join(out)
+
+
 def render_html(
     tables: ReportTables,
-    svgs: Mapping[str, Sequence[tuple[str, str]]],
+    figures: Mapping[str, Sequence[InlineFigure]],
     *,
     title: str = "skyeval report",
     compress: bool = True,
     completion_chars: int = COMPLETION_CHARS,
     progress: bool = False,
 ) -> str:
-    """The whole report page. ``svgs`` maps a plot kind ("pass@k", "budget") to (task, svg text) pairs."""
-    parts = [_section("Runs", _runs_list(tables.runs), "runs")]
+    """The whole report page. ``figures`` maps a plot kind ("pass@k", "budget") to its figures, in task order."""
+    marks = tables.marks
+    parts = []
+    warnings = tables.warnings()
+    if warnings:
+        items = "".join(f'<li class="warn">{html.escape(w)}</li>' for w in warnings)
+        parts.append(_section("Warnings", f"<ul>{items}</ul>", "warnings"))
+    parts.append(_section("Runs", _runs_list(tables.runs, marks), "runs"))
     parts.append(
         _section(
             "Benchmark (mean pass@1 %, 95% bootstrap CI, n problems)",
-            _table(tables.benchmark_wide, "benchmark"),
+            _table(tables.benchmark_wide, "benchmark")
+            + f'<p class="sub">CI: {html.escape(tables.ci_note)}. Per run:</p>'
+            + _table(benchmark_details(tables.benchmark), "benchmark-details"),
             "benchmark-section",
         )
     )
@@ -178,16 +248,19 @@ def render_html(
                 f"({len(tables.comparison.unique)})</summary>{_table(tables.comparison.unique, 'unique')}</details>"
             )
         parts.append(_section("Paired comparison (A − B, paired bootstrap CI)", body, "comparison-section"))
-    plots = "".join(f'<figure class="plot">{svg}</figure>' for _, svg in svgs.get("pass@k", ()))
     parts.append(
-        _section("pass@k", plots + _details_table(tables.pass_at_k, "pass@k values", "passk"), "passk")
+        _section(
+            "pass@k",
+            _figures(figures.get("pass@k", ())) + _details_table(tables.pass_at_k, "pass@k values", "passk"),
+            "passk",
+        )
     )
     if tables.budget is not None:
-        plots = "".join(f'<figure class="plot">{svg}</figure>' for _, svg in svgs.get("budget", ()))
         parts.append(
             _section(
                 "Accuracy vs generation budget",
-                plots + _details_table(tables.budget, "budget values", "budget"),
+                _figures(figures.get("budget", ()))
+                + _details_table(tables.budget, "budget values", "budget"),
                 "budget-section",
             )
         )
@@ -200,223 +273,30 @@ def render_html(
             for (task, field), df in breakdown_wide(tables.breakdown).items()
         )
         parts.append(_section("Breakdowns (mean pass@1 %, n problems)", body, "breakdown-section"))
-    parts.append(_section("Problems", _DRILLDOWN, "problems"))
-    payload = _data_scripts(
-        drilldown_data(tables.runs, tables.per_problem, completion_chars), compress, progress
-    )
-    generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    head, rest = _PAGE.split("%BODY%")
-    middle, tail = rest.split("%PAYLOAD%")
-    head = head.replace("%GENERATED%", generated).replace("%TITLE%", html.escape(title))
-    return head + "\n".join(parts) + middle + payload + tail
+    data = drilldown_data(tables.runs, tables.per_problem, completion_chars, marks)
+    values = {
+        "TITLE": html.escape(title),
+        "GENERATED": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "BODY": "\n".join(parts),
+        "PAYLOAD": _data_scripts(data, compress, progress),
+    }
+    return fill_template(page_template(), values)
+
+
+def page_template() -> str:
+    """The page (``template.html``, package data of ``skyeval.report``)."""
+    return resources.files("skyeval.report").joinpath(TEMPLATE).read_text(encoding="utf-8")
+
+
+def fill_template(template: str, values: Mapping[str, str]) -> str:
+    """Replace each ``%NAME%`` of ``values`` in one pass (inserted text is never scanned for placeholders);
+    a placeholder without a value is an error, so the template and this module cannot drift apart silently."""
+
+    def value(match: re.Match[str]) -> str:
+        return values[match.group(1)]
+
+    return re.sub(r"%([A-Z]+)%", value, template)
 
 
 def _details_table(df: pd.DataFrame, summary: str, table_id: str) -> str:
     return f"<details><summary>{html.escape(summary)}</summary>{_table(df, table_id)}</details>"
-
-
-_DRILLDOWN = """<div id="dd-controls">
-<label>run <select id="dd-run"></select></label>
-<label>show <select id="dd-filter">
-<option value="all">all problems</option><option value="unsolved">unsolved (no correct sample)</option>
-<option value="mixed">mixed (some samples wrong)</option><option value="wrong">any wrong sample</option>
-</select></label>
-<label>search <input id="dd-search" type="search" placeholder="id, gold or text"></label>
-<span id="dd-pager"><button id="dd-prev">&lt;</button> <span id="dd-page"></span> <button id="dd-next">&gt;</button></span>
-</div>
-<div id="dd-status">loading…</div>
-<table class="grid" id="dd-table"><thead><tr><th>problem</th><th>gold</th><th>correct</th>
-<th>distinct answers</th><th>entropy (bits)</th><th>meta</th></tr></thead><tbody></tbody></table>"""
-
-_PAGE = r"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>%TITLE%</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<style>
-body{font-family:system-ui,sans-serif;margin:1.5em auto;max-width:1200px;padding:0 1em;color:#222}
-h1{margin-bottom:0}.sub{color:#666;margin-top:.2em}
-table.grid{border-collapse:collapse;margin:.5em 0;font-size:13px}
-table.grid th,table.grid td{border:1px solid #ddd;padding:3px 7px;text-align:left;vertical-align:top}
-table.grid th{background:#f4f4f4}
-figure.plot{display:inline-block;margin:.3em;max-width:48%}figure.plot svg{width:100%;height:auto}
-.warn{color:#a60}.ok{color:#070;font-weight:600}.bad{color:#b00;font-weight:600}
-#dd-controls label{margin-right:1em}#dd-status{color:#666;margin:.4em 0}
-tr.prob{cursor:pointer}tr.prob:hover{background:#f7f7ff}tr.open{background:#eef}
-td.detail{background:#fafafa}pre{white-space:pre-wrap;word-break:break-word;max-height:30em;overflow:auto;
-background:#fff;border:1px solid #eee;padding:.5em;font-size:12px}
-code{font-size:12px}
-</style></head>
-<body>
-<h1>%TITLE%</h1><p class="sub">generated %GENERATED% by skyeval report</p>
-%BODY%
-<pre id="selftest-result" hidden></pre>
-%PAYLOAD%
-<script>
-"use strict";
-(function () {
-  const errors = [];
-  window.addEventListener("error", (e) => errors.push(String(e.message || e)));
-  window.addEventListener("unhandledrejection", (e) => errors.push("unhandled: " + String(e.reason)));
-  const PAGE = 50;
-  const $ = (id) => document.getElementById(id);
-  const el = (tag, text, cls) => {
-    const node = document.createElement(tag);
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    if (cls) node.className = cls;
-    return node;
-  };
-  const state = { data: null, run: 0, page: 0, rows: [] };
-  const cache = new Map();
-
-  async function chunk(run, i) {
-    const key = run + "-" + i;
-    if (cache.has(key)) return cache.get(key);
-    const node = $("c" + key);
-    let value;
-    if (node.dataset.encoding === "json") {
-      value = JSON.parse(node.textContent);
-    } else {
-      if (typeof DecompressionStream === "undefined") {
-        throw new Error("this browser lacks DecompressionStream; re-run skyeval report with --no-compress");
-      }
-      const bin = atob(node.textContent);
-      const bytes = new Uint8Array(bin.length);
-      for (let k = 0; k < bin.length; k++) bytes[k] = bin.charCodeAt(k);
-      const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
-      value = JSON.parse(await new Response(stream).text());
-    }
-    cache.set(key, value);
-    return value;
-  }
-
-  function filtered() {
-    const probs = state.data.runs[state.run].problems;
-    const mode = $("dd-filter").value;
-    const q = $("dd-search").value.trim().toLowerCase();
-    const out = [];
-    probs.forEach((p, i) => {
-      const c = p[6], n = p[7];
-      if (mode === "unsolved" && c > 0) return;
-      if (mode === "mixed" && (c === 0 || c === n)) return;
-      if (mode === "wrong" && c === n) return;
-      if (q && !(String(p[0]) + "\n" + p[1] + "\n" + p[2]).toLowerCase().includes(q)) return;
-      out.push(i);
-    });
-    return out;
-  }
-
-  function sampleTable(samples) {
-    const t = el("table", null, "grid samples");
-    const head = el("tr");
-    for (const h of ["sample", "extracted answer", "verdict", "tokens", "finish", "completion"]) head.append(el("th", h));
-    t.append(head);
-    for (const s of samples) {
-      const tr = el("tr", null, "sample");
-      tr.append(el("td", s[0]), el("td", s[1] === null ? "(no answer)" : s[1]));
-      tr.append(el("td", s[2] ? "correct" : "wrong (" + s[3] + ")", s[2] ? "ok" : "bad"));
-      tr.append(el("td", s[4] === null ? "?" : s[4]), el("td", s[5]));
-      const d = el("details");
-      d.append(el("summary", s[7] + " chars" + (s[7] > s[6].length ? " (middle clipped)" : "")));
-      d.addEventListener("toggle", () => {
-        if (d.open && d.children.length === 1) d.append(el("pre", s[6]));
-      });
-      const cell = el("td");
-      cell.append(d);
-      tr.append(cell);
-      t.append(tr);
-    }
-    return t;
-  }
-
-  async function expand(tr, run, i) {
-    const p = state.data.runs[run].problems[i];
-    const td = el("td", null, "detail");
-    td.colSpan = 6;
-    td.append(el("b", "prompt"), el("pre", p[2]));
-    const holder = el("div", "loading samples…");
-    td.append(holder);
-    const row = el("tr", null, "detail-row");
-    row.append(td);
-    tr.after(row);
-    tr.classList.add("open");
-    holder.replaceChildren(sampleTable(await chunk(run, i)));
-  }
-
-  function render() {
-    const body = $("dd-table").tBodies[0];
-    body.replaceChildren();
-    const rows = state.rows;
-    const pages = Math.max(1, Math.ceil(rows.length / PAGE));
-    state.page = Math.min(state.page, pages - 1);
-    $("dd-page").textContent = "page " + (state.page + 1) + " / " + pages;
-    const run = state.run, probs = state.data.runs[run].problems;
-    $("dd-status").textContent = rows.length + " of " + probs.length + " problems; click a row to expand";
-    for (const i of rows.slice(state.page * PAGE, (state.page + 1) * PAGE)) {
-      const p = probs[i];
-      const tr = el("tr", null, "prob");
-      tr.append(el("td", p[0]), el("td", p[1]), el("td", p[6] + "/" + p[7]), el("td", p[4]), el("td", p[5]), el("td", p[3]));
-      tr.addEventListener("click", () => {
-        const next = tr.nextElementSibling;
-        if (next && next.classList.contains("detail-row")) { next.remove(); tr.classList.remove("open"); return; }
-        expand(tr, run, i).catch(report);
-      });
-      body.append(tr);
-    }
-  }
-
-  function refresh() { state.rows = filtered(); render(); }
-
-  function report(e) {
-    errors.push(String(e && e.message ? e.message : e));
-    $("dd-status").textContent = "error: " + errors[errors.length - 1];
-  }
-
-  async function main() {
-    state.data = JSON.parse($("dd-index").textContent);
-    const sel = $("dd-run");
-    state.data.runs.forEach((r, i) => sel.append(new Option(r.label + " · " + r.task, String(i))));
-    sel.addEventListener("change", () => { state.run = Number(sel.value); state.page = 0; refresh(); });
-    $("dd-filter").addEventListener("change", () => { state.page = 0; refresh(); });
-    $("dd-search").addEventListener("input", () => { state.page = 0; refresh(); });
-    $("dd-prev").addEventListener("click", () => { state.page = Math.max(0, state.page - 1); render(); });
-    $("dd-next").addEventListener("click", () => { state.page += 1; render(); });
-    refresh();
-    const readyMs = performance.now();
-    if (location.hash === "#selftest") await selftest(readyMs);
-  }
-
-  async function selftest(readyMs) {
-    const result = { ready_ms: Math.round(readyMs), errors };
-    result.benchmark_header = [...document.querySelectorAll("#benchmark th")].map((c) => c.textContent.trim());
-    result.benchmark_cells = [...document.querySelectorAll("#benchmark tbody tr")].map(
-      (r) => [...r.cells].map((c) => c.textContent.trim()));
-    result.svg_plots = document.querySelectorAll("figure.plot svg").length;
-    result.problem_rows = document.querySelectorAll("#dd-table tr.prob").length;
-    const first = document.querySelector("#dd-table tr.prob");
-    const t0 = performance.now();
-    if (first) await expand(first, state.run, state.rows[0]);
-    result.expand_ms = Math.round(performance.now() - t0);
-    // Show the expanded drill-down at the top, where a screenshot of the first viewport sees it.
-    document.querySelector("p.sub").after($("problems"));
-    result.expanded = !!document.querySelector("#dd-table tr.detail-row");
-    result.sample_rows = document.querySelectorAll("#dd-table tr.detail-row tr.sample").length;
-    const d = document.querySelector("#dd-table tr.detail-row details");
-    if (d) { d.open = true; d.dispatchEvent(new Event("toggle")); }
-    const pre = document.querySelector("#dd-table tr.detail-row details pre");
-    result.completion_chars = pre ? pre.textContent.length : 0;
-    result.ok = errors.length === 0 && result.expanded && result.sample_rows > 0 && result.completion_chars > 0;
-    const out = $("selftest-result");
-    out.textContent = JSON.stringify(result);
-    out.hidden = false;
-  }
-
-  main().catch((e) => {
-    errors.push(String(e && e.message ? e.message : e));
-    $("dd-status").textContent = "error: " + errors[errors.length - 1];
-    const out = $("selftest-result");
-    out.textContent = JSON.stringify({ ok: false, errors });
-    out.hidden = false;
-  });
-})();
-</script>
-</body></html>
-"""

@@ -3,7 +3,8 @@
 pandas is the ``report`` extra and is imported when a table is built, never at ``import skyeval``. Every
 table is long-form (one row per label x task x ...), so notebooks can pivot, filter and plot them freely;
 ``skyeval.report.format`` makes the headline tables for people. A run's numbers come from ``skyeval.summary``,
-the code that writes ``summary.json``, so the report and the run agree.
+the code that writes ``summary.json``, so the report and the run agree. (Over 400 lines: every table of the
+report, one short function each, and their assembly in ``ReportTables``.)
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from skyeval import summary as summary_mod
-from skyeval.metrics import Same
+from skyeval.metrics import Same, bootstrap_ci, pass_at_k
 from skyeval.report.budget import budget_table
 from skyeval.report.compare import Comparison, compare_runs, comparison_pairs
 from skyeval.report.format import (
@@ -23,6 +24,7 @@ from skyeval.report.format import (
     label_order,
     pandas_module,
     progress_bar,
+    run_marks,
     task_order,
 )
 from skyeval.report.format import breakdown_wide as breakdown_wide  # re-exported for report/html.py
@@ -232,18 +234,31 @@ def _average_row(
 # --- pass@k, diversity, breakdowns ------------------------------------------------------------------------------
 
 
-def pass_at_k_table(scored: Sequence[ScoredRun]) -> pd.DataFrame:
-    """Mean unbiased pass@k per (label, task) for k = 1, 2, 4, ... up to the smallest n of the run."""
+def pass_at_k_table(
+    scored: Sequence[ScoredRun],
+    *,
+    confidence: float = CI_CONFIDENCE,
+    resamples: int = CI_RESAMPLES,
+    seed: int = CI_SEED,
+) -> pd.DataFrame:
+    """Mean unbiased pass@k per (label, task) for k = 1, 2, 4, ... up to the smallest n of the run, with the
+    canonical bootstrap CI of each mean (the summary's resampling of problems in task order; at k=1 it is the
+    summary's ``ci95`` itself)."""
     pd = pandas_module()
     rows = []
     for sr in scored:
-        if sr.summary.scores is None:
+        sc = sr.summary.scores
+        if sc is None:
             continue
-        rows += [
-            {"label": sr.run.label, "task": sr.run.task, "k": k, "pass@k": v}
-            for k, v in sr.summary.scores.pass_at_k.items()
-        ]
-    return pd.DataFrame(rows, columns=["label", "task", "k", "pass@k"])
+        canonical = (sc.ci95.confidence, sc.ci95.resamples, sc.ci95.seed) == (confidence, resamples, seed)
+        for k, value in sc.pass_at_k.items():
+            if k == 1 and canonical:  # the summary's own CI (1 - (n-c)/n can differ from c/n in the last bit)
+                lo, hi = sc.ci95.lo, sc.ci95.hi
+            else:
+                per_problem = [pass_at_k(s.n, s.c, k) for s in sr.scores]
+                lo, hi = bootstrap_ci(per_problem, confidence=confidence, resamples=resamples, seed=seed)
+            rows.append((sr.run.label, sr.run.task, k, value, lo, hi))
+    return pd.DataFrame(rows, columns=["label", "task", "k", "pass@k", "ci_lo", "ci_hi"])
 
 
 def diversity_table(per_problem: pd.DataFrame) -> pd.DataFrame:
@@ -326,6 +341,12 @@ class ReportTables:
         return different_problem_sets(self.runs)
 
     @property
+    def marks(self) -> dict[tuple[str, str], str]:
+        """(label, task) -> its benchmark cell's completeness marks (``format.run_marks``); plots and the HTML
+        say the same words."""
+        return run_marks(self.benchmark)
+
+    @property
     def ci_note(self) -> str:
         """How the CIs were drawn, saying so when it is not the canonical draw of ``summary.json``."""
         how = f"95% percentile bootstrap over problems in task order, {self.resamples} resamples, seed {self.seed}"
@@ -371,10 +392,17 @@ def build_tables(
         per_problem=pp,
         benchmark=bench,
         benchmark_wide=benchmark_wide(bench, task_order(runs)),
-        pass_at_k=pass_at_k_table(scored),
+        pass_at_k=pass_at_k_table(scored, resamples=resamples, seed=seed),
         diversity=diversity_table(pp),
         breakdown=breakdown_table(scored),
-        budget=budget_table(runs, tokenizer=tokenizer, min_budget=min_budget, progress=progress)
+        budget=budget_table(
+            runs,
+            tokenizer=tokenizer,
+            min_budget=min_budget,
+            resamples=resamples,
+            seed=seed,
+            progress=progress,
+        )
         if budget
         else None,
         comparison=compare_runs(pairs, resamples=resamples, seed=seed) if pairs else None,

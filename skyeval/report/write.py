@@ -1,4 +1,7 @@
-"""Compose the report: load runs, build the tables, draw the plots, write Markdown, CSV, images and HTML."""
+"""Compose the report: load runs, build the tables, draw the plots, write Markdown, CSV, images and HTML.
+
+Image files carry their caption (completeness marks, CI bands, notes) inside the image; the HTML shows the same
+caption as text under each inline SVG."""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from skyeval.errors import SkyevalError
 from skyeval.report.format import AVERAGE, benchmark_details, breakdown_wide, task_order, to_markdown
-from skyeval.report.html import COMPLETION_CHARS, render_html
+from skyeval.report.html import COMPLETION_CHARS, InlineFigure, render_html
 from skyeval.report.tables import ReportTables
 
 if TYPE_CHECKING:
@@ -103,24 +106,30 @@ def write_report(
     progress: bool = False,
 ) -> list[Path]:
     """Write the requested formats into ``out``; returns the written files."""
-    from skyeval.report.plots import budget_figure, figure_svg, pass_at_k_figure, save_figure
+    from skyeval.report.plots import add_caption, budget_plot, figure_svg, pass_at_k_plot, save_figure
 
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     image_formats = [f for f in ("png", "svg") if f in formats]
-    svgs: dict[str, list[tuple[str, str]]] = {"pass@k": [], "budget": []}
+    figures: dict[str, list[InlineFigure]] = {"pass@k": [], "budget": []}
     images: list[Path] = []
     if image_formats or "html" in formats:
         for task in task_order(tables.runs):
-            figures = [("pass@k", "passk", pass_at_k_figure(tables.pass_at_k, task))]
+            plots = [("pass@k", "passk", pass_at_k_plot(tables, task))]
             if tables.budget is not None:
-                figures.append(("budget", "budget", budget_figure(tables.budget, task)))
-            for kind, stem, fig in figures:
-                if "html" in formats:
-                    svgs[kind].append((task, figure_svg(fig)))
-                paths = save_figure(fig, out / f"{stem}_{_slug(task)}", image_formats)
-                written += paths
-                images += [p for p in paths if p.suffix == ".png"] or [p for p in paths if p.suffix == ".svg"]
+                plots.append(("budget", "budget", budget_plot(tables, task)))
+            for kind, stem, plot in plots:
+                if "html" in formats:  # the page shows the caption as text under the figure
+                    figures[kind].append(
+                        InlineFigure(task, figure_svg(plot.figure), plot.caption, plot.warnings)
+                    )
+                if image_formats:  # a file carries its caption inside the image
+                    add_caption(plot)
+                    paths = save_figure(plot.figure, out / f"{stem}_{_slug(task)}", image_formats)
+                    written += paths
+                    images += [p for p in paths if p.suffix == ".png"] or [
+                        p for p in paths if p.suffix == ".svg"
+                    ]
     if "csv" in formats:
         frames = {
             "benchmark": tables.benchmark,
@@ -147,7 +156,7 @@ def write_report(
         path = out / "report.html"
         path.write_text(
             render_html(
-                tables, svgs, compress=compress, completion_chars=completion_chars, progress=progress
+                tables, figures, compress=compress, completion_chars=completion_chars, progress=progress
             ),
             encoding="utf-8",
         )

@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from skyeval.errors import SkyevalError
 
@@ -41,21 +42,25 @@ def selftest(
     *,
     screenshot: Path | None = None,
     window: tuple[int, int] = (1280, 1600),
+    problem: str | None = None,
     timeout: float = 120.0,
     virtual_time_ms: int = 5000,
     chromium: Path = CHROMIUM,
 ) -> BrowserCheck:
     """Load ``page#selftest`` with ``--dump-dom`` and parse ``<pre id="selftest-result">``; optionally screenshot.
 
-    ``virtual_time_ms`` lets the page's timers and async work settle before the DOM is dumped.
+    ``problem`` names the problem id the check expands (default: the first one). Both loads use a ``window`` of
+    (width, height) px, so the self-check measures the page's width at that size (``scroll_width`` vs
+    ``client_width``). ``virtual_time_ms`` lets the page's timers and async work settle before the DOM is dumped.
     """
     if not chromium.exists():
         raise SkyevalError(f"{chromium} not found: install Debian's chromium package")
-    url = page.resolve().as_uri() + "#selftest"
+    url = page.resolve().as_uri() + "#selftest" + ("" if problem is None else "&problem=" + quote(problem))
     budget = f"--virtual-time-budget={virtual_time_ms}"
+    size = f"--window-size={window[0]},{window[1]}"
     start = time.perf_counter()
     proc = subprocess.run(
-        [str(chromium), *_FLAGS, "--enable-logging=stderr", "--v=0", budget, "--dump-dom", url],
+        [str(chromium), *_FLAGS, "--enable-logging=stderr", "--v=0", size, budget, "--dump-dom", url],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -77,7 +82,7 @@ def selftest(
             [
                 str(chromium),
                 *_FLAGS,
-                f"--window-size={window[0]},{window[1]}",
+                size,
                 budget,
                 f"--screenshot={screenshot}",
                 url,

@@ -1,0 +1,141 @@
+"""Grading recorded samples again, never generating: which grader graded a sample, and re-grading a run's rows.
+
+Every sample records ``grader = "<GRADER_VERSION>/<policy>"``. A run directory graded by another grader version
+or policy is re-graded when it is run (``regrade_stale``: only the rows graded otherwise) or scored (``regrade``:
+every row), and the user is told so in one line.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
+from pathlib import Path
+
+from skyeval import results
+from skyeval.errors import SkyevalError
+from skyeval.grading.version import GRADER_VERSION
+from skyeval.types import SCHEMA_VERSION, Grade, SampleRecord
+
+
+def grader_tag(policy: str) -> str:
+    """What grades a sample now: ``"<GRADER_VERSION>/<policy>"``."""
+    return f"{GRADER_VERSION}/{policy}"
+
+
+def check_grading(timeout: float, policy: str, ray_address: str | None, replicas: int) -> None:
+    """Refuse grading settings that cannot work: timeout, unknown policy, replicas without Ray."""
+    if not timeout > 0:
+        raise SkyevalError(f"--grade-timeout must be > 0, got {timeout:g}")
+    from skyeval.grading import POLICIES
+
+    if policy not in POLICIES:
+        raise SkyevalError(f"unknown grading policy {policy!r}; choose one of: {', '.join(POLICIES)}")
+    if replicas < 1:
+        raise SkyevalError(f"--replicas must be >= 1, got {replicas}")
+    if ray_address is None and replicas != 1:
+        raise SkyevalError(f"--replicas {replicas} needs --ray (replicas are Ray actors)")
+
+
+def graded_by(records: Iterable[SampleRecord]) -> str:
+    """``grader 1/default`` or ``graders 1/default, an unrecorded one``: who graded ``records``."""
+    tags = sorted({r.grader or "an unrecorded one" for r in records})
+    return f"grader{'s' if len(tags) > 1 else ''} {', '.join(tags)}"
+
+
+def regrade(
+    records: Sequence[SampleRecord],
+    *,
+    timeout: float,
+    policy: str,
+    ray_address: str | None = None,
+    replicas: int = 1,
+    progress: bool = True,
+) -> list[SampleRecord]:
+    """``records`` graded again with the current grader and ``policy`` (same order), tagged with it (and with
+    the current schema version)."""
+    from skyeval import grade_many
+
+    responses = [r.completion for r in records]
+    golds = [r.gold for r in records]
+    finished: list[bool | None] = [r.finish_reason == "stop" for r in records]
+    if ray_address is None:
+        verdicts = _grade_with_progress(grade_many, responses, golds, finished, timeout, progress, policy)
+    else:
+        from skyeval.scaleout import ray_grade_many
+
+        verdicts = list(
+            ray_grade_many(
+                responses,
+                golds,
+                address=ray_address,
+                replicas=replicas,
+                timeout=timeout,
+                progress=progress,
+                finished=finished,
+                policy=policy,
+            )
+        )
+    tag = grader_tag(policy)
+    return [
+        replace(
+            r,
+            extracted=v.extracted,
+            correct=v.correct,
+            reason=v.reason,
+            grader=tag,
+            schema_version=SCHEMA_VERSION,
+        )
+        for r, v in zip(records, verdicts, strict=True)
+    ]
+
+
+def regrade_stale(
+    run_dir: Path, *, timeout: float, policy: str, progress: bool, log: Callable[[str], None]
+) -> list[SampleRecord]:
+    """The rows of ``samples.jsonl``, those graded by another grader version or policy re-graded and the file
+    rewritten (atomically); says so in one ``log`` line."""
+    records = results.read_samples(run_dir)
+    tag = grader_tag(policy)
+    stale = [i for i, r in enumerate(records) if r.grader != tag]
+    if not stale:
+        return records
+    before = graded_by(records[i] for i in stale)
+    fresh = regrade([records[i] for i in stale], timeout=timeout, policy=policy, progress=progress)
+    for i, record in zip(stale, fresh, strict=True):
+        records[i] = record
+    results.rewrite_samples(run_dir, records)
+    log(
+        f"note: {len(stale)} sample(s) in {run_dir} were graded by {before}; re-graded with grader {tag} "
+        "(nothing generated)"
+    )
+    return records
+
+
+def _grade_with_progress(
+    grade_many: Callable[..., list[Grade]],
+    responses: list[str],
+    golds: list[str],
+    finished: list[bool | None],
+    timeout: float,
+    progress: bool,
+    policy: str,
+    chunk: int = 256,
+) -> list[Grade]:
+    from tqdm import tqdm
+
+    verdicts: list[Grade] = []
+    with tqdm(
+        total=len(responses), unit="sample", desc="grading", disable=not progress, file=sys.stderr
+    ) as bar:
+        for start in range(0, len(responses), chunk):
+            part = grade_many(
+                responses[start : start + chunk],
+                golds[start : start + chunk],
+                timeout=timeout,
+                finished=finished[start : start + chunk],
+                policy=policy,
+            )
+            verdicts.extend(part)
+            bar.update(len(part))
+    return verdicts
