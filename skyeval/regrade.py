@@ -1,7 +1,8 @@
-"""Grading recorded samples again, never generating: which grader graded a sample, and re-grading a run's rows.
+"""Grading recorded samples again, never generating: which grader graded a sample, re-grading a run's rows,
+and ``score`` (``skyeval score RUN_DIR``: re-grade a run directory and rewrite its summary).
 
 Every sample records ``grader = "<GRADER_VERSION>/<policy>"``. A run directory graded by another grader version
-or policy is re-graded when it is run (``regrade_stale``: only the rows graded otherwise) or scored (``regrade``:
+or policy is re-graded when it is run (``regrade_stale``: only the rows graded otherwise) or scored (``score``:
 every row), and the user is told so in one line.
 """
 
@@ -15,7 +16,13 @@ from pathlib import Path
 from skyeval import results
 from skyeval.errors import SkyevalError
 from skyeval.grading.version import GRADER_VERSION
-from skyeval.types import SCHEMA_VERSION, Grade, SampleRecord
+from skyeval.summary import summarize_run
+from skyeval.types import SCHEMA_VERSION, Grade, RunSummary, SampleRecord
+
+
+def _note(line: str) -> None:
+    """The default ``log``: a line on stderr, where the progress bar goes."""
+    print(line, file=sys.stderr)
 
 
 def grader_tag(policy: str) -> str:
@@ -139,3 +146,50 @@ def _grade_with_progress(
             verdicts.extend(part)
             bar.update(len(part))
     return verdicts
+
+
+def score(
+    run_dir: str | Path,
+    *,
+    timeout: float = 5.0,
+    ray_address: str | None = None,
+    replicas: int = 1,
+    progress: bool = True,
+    policy: str = "default",
+    log: Callable[[str], None] = _note,
+) -> RunSummary:
+    """Re-grade every sample of a run directory (e.g. after a grader change) and rewrite its summary.
+
+    ``samples.jsonl`` is rewritten with one row per (problem_id, sample_index) (the first of repeated rows, and
+    without a torn last line); the summary is the one ``run`` writes (``skyeval.summary``), over the problems
+    and sample indices the last ``run`` covered. The grader version and ``policy`` used are recorded in
+    ``config.json`` and in every sample; samples graded by another one are named in one ``log`` line.
+    """
+    path = Path(run_dir)
+    check_grading(timeout, policy, ray_address, replicas)
+    results.read_config(path)  # not a run directory: fail before the lock creates anything
+    with results.lock(path):
+        data = results.read_run(path)
+        records = data.records
+        if not records:
+            raise SkyevalError(f"no samples to score in {path}")
+        tag = grader_tag(policy)
+        stale = [r for r in records if r.grader != tag]
+        regraded = regrade(
+            records,
+            timeout=timeout,
+            policy=policy,
+            ray_address=ray_address,
+            replicas=replicas,
+            progress=progress,
+        )
+        results.rewrite_samples(path, regraded)
+        config = replace(data.config, grader_version=GRADER_VERSION, grade_policy=policy)
+        results.write_config(path, config)
+        summary = summarize_run(regraded, config, duplicates=data.duplicates)
+        results.write_summary(path, summary)
+    if stale:
+        log(
+            f"note: {len(stale)} sample(s) in {path} had been graded by {graded_by(stale)}; now by grader {tag}"
+        )
+    return summary

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -25,7 +25,7 @@ from skyeval.grading.version import GRADER_VERSION
 from skyeval.hub import HubClient
 from skyeval.preflight import Preflight
 from skyeval.prompts import build_messages, resolve_prompt
-from skyeval.regrade import check_grading, graded_by, grader_tag, regrade, regrade_stale
+from skyeval.regrade import check_grading, grader_tag, regrade_stale
 from skyeval.signals import SignalInterrupt
 from skyeval.summary import summarize_run
 from skyeval.tasks import FieldMap, LoadedTask, TaskSpec
@@ -361,50 +361,4 @@ def _write_summary(
     """Summarise the run's rows (``skyeval.summary``, the one definition) and write ``summary.json``."""
     summary = summarize_run(records, config, duplicates=duplicates)
     results.write_summary(run_dir, summary)
-    return summary
-
-
-def score(
-    run_dir: str | Path,
-    *,
-    timeout: float = 5.0,
-    ray_address: str | None = None,
-    replicas: int = 1,
-    progress: bool = True,
-    policy: str = "default",
-    log: Callable[[str], None] = _note,
-) -> RunSummary:
-    """Re-grade every sample of a run directory (e.g. after a grader change) and rewrite its summary.
-
-    ``samples.jsonl`` is rewritten with one row per (problem_id, sample_index) (the first of repeated rows, and
-    without a torn last line); the summary is the one ``run`` writes (``skyeval.summary``), over the problems
-    and sample indices the last ``run`` covered. The grader version and ``policy`` used are recorded in
-    ``config.json`` and in every sample; samples graded by another one are named in one ``log`` line.
-    """
-    path = Path(run_dir)
-    check_grading(timeout, policy, ray_address, replicas)
-    results.read_config(path)  # not a run directory: fail before the lock creates anything
-    with results.lock(path):
-        data = results.read_run(path)
-        records = data.records
-        if not records:
-            raise SkyevalError(f"no samples to score in {path}")
-        tag = grader_tag(policy)
-        stale = [r for r in records if r.grader != tag]
-        regraded = regrade(
-            records,
-            timeout=timeout,
-            policy=policy,
-            ray_address=ray_address,
-            replicas=replicas,
-            progress=progress,
-        )
-        results.rewrite_samples(path, regraded)
-        config = replace(data.config, grader_version=GRADER_VERSION, grade_policy=policy)
-        results.write_config(path, config)
-        summary = _write_summary(path, regraded, config, data.duplicates)
-    if stale:
-        log(
-            f"note: {len(stale)} sample(s) in {path} had been graded by {graded_by(stale)}; now by grader {tag}"
-        )
     return summary

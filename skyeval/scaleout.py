@@ -9,6 +9,10 @@ and a batch whose replica is gone for good is put back on the queue for the surv
 (problem_id, sample_index) is yielded exactly once.
 
 Ray is imported only inside these functions: ``import skyeval`` and local single-process runs never load it.
+
+Over 400 lines because the replica pool (start, resource checks, restart and re-dispatch of a dead replica's
+batch, exactly-once checks) and Ray grading share one connection helper and one error-propagation rule; each
+part alone is small.
 """
 
 from __future__ import annotations

@@ -10,7 +10,8 @@ from testkit.fake_openai_server import FakeServer, Script
 
 from skyeval import results
 from skyeval.errors import SkyevalError
-from skyeval.runner import RunOptions, run, score
+from skyeval.regrade import score
+from skyeval.runner import RunOptions, run
 from skyeval.summary import summarize_run
 from skyeval.tasks import FieldMap
 from skyeval.types import RunConfig, RunSummary, SampleRecord, SamplingParams, Scores

@@ -19,7 +19,8 @@ from skyeval import hub, results
 from skyeval.cli import main
 from skyeval.errors import SkyevalError
 from skyeval.grading.version import GRADER_VERSION
-from skyeval.runner import RunOptions, prepare_all, run, score
+from skyeval.regrade import score
+from skyeval.runner import RunOptions, prepare_all, run
 from skyeval.types import ModelSource, RunConfig, SamplingParams
 
 BASE = RunConfig(

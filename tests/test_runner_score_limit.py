@@ -12,7 +12,8 @@ from click.testing import CliRunner
 from skyeval import results
 from skyeval.cli import run as cli_run
 from skyeval.errors import SkyevalError
-from skyeval.runner import RunOptions, run, score
+from skyeval.regrade import score
+from skyeval.runner import RunOptions, run
 from skyeval.tasks import FieldMap
 
 

@@ -284,7 +284,7 @@ def score_cmd(
     no_progress: bool,
 ) -> None:
     """Re-grade the samples of existing run directories (after a grader change) without generating."""
-    from skyeval.runner import score
+    from skyeval.regrade import score
 
     for run_dir in run_dirs:
         summary = score(
