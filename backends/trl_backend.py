@@ -171,6 +171,17 @@ def main(argv: list[str] | None = None) -> None:
         RUNNERS[type(spec)](spec, cluster)
     except SkyevalError as err:
         raise SystemExit(f"error: {err}") from None
+    end_process_group()
+
+
+def end_process_group() -> None:
+    """Tear the process group down before exit: left to interpreter shutdown, a gloo process group sometimes
+    aborts a process after a run that succeeded (SIGABRT, seen in the 2-process PRIME test)."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
 
 
 if __name__ == "__main__":

@@ -7,7 +7,8 @@
 In two processes (gloo) the implicit PRM is replicated and its gradients all-reduced, so after training every
 process must hold identical PRM weights: the worker prints their digests and exits 1 when they differ.
 Sampling is top-k 4 so that rollouts repeat tokens and the verdict (first response token id even) is
-learnable by the PRM within 20 steps. Prints one JSON line (rank 0).
+learnable by the PRM within 20 steps. Prints one JSON line (rank 0), then tears the process group down as
+``python -m skytrain.trl_backend`` does (without that, a process sometimes aborted at exit after a good run).
 """
 
 from __future__ import annotations
@@ -78,6 +79,7 @@ def main() -> int:
 
     from skyeval.testing import build_tiny_model
     from skytrain.prime import PrimeTrainer
+    from skytrain.trl_backend import end_process_group
 
     work = Path(tempfile.mkdtemp(prefix="prime-worker-"))
     model = build_tiny_model(work / "tiny")  # fixed seed: the same weights in every process
@@ -113,6 +115,7 @@ def main() -> int:
         report.update(first5=round(first, 4), last5=round(last, 4), ratio=round(last / first, 3))
     if trainer.accelerator.is_main_process:
         print(json.dumps(report), flush=True)
+    end_process_group()  # as skytrain.trl_backend's entry point: without it, a process sometimes aborts at exit
     return 0 if report["prm_replicas_identical"] else 1
 
 
