@@ -3,7 +3,8 @@
 A :class:`Launch` is what would happen: TRL in this process (one device) or a command (``accelerate launch``,
 ``deepspeed``, ``python -m openrlhf...``, ``ray job submit``), with the config it uses, what validated it, and
 the checks that run before it starts. Backends are entries of :data:`BACKENDS`; each planner validates with
-the framework's own code, and each backend lists the flags it does not support.
+the framework's own code, and each backend lists the flags it does not support and the settings only some of
+its algorithms read (``--filter-range``, ``--prime-*``).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from skytrain import openrlhf, trl_backend, trl_config
 from skytrain.data import benchmark_warnings, load_sft_rows, spec_rl_rows
 from skytrain.launch import Command, accelerate_command, accelerate_config, run, write_files
 from skytrain.preflight import check_model
-from skytrain.specs import Cluster, RLSpec, SFTSpec, Spec, spec_to_json
+from skytrain.specs import Cluster, RLSpec, SFTSpec, Spec, changed_fields, spec_to_json
 
 SPEC_FILE = "skytrain_spec.json"
 ACCELERATE_FILE = "accelerate_config.json"
@@ -129,8 +130,10 @@ def plan_sft_openrlhf(spec: SFTSpec, cluster: Cluster, options: LaunchOptions) -
 
 def plan_rl_trl(spec: RLSpec, cluster: Cluster, options: LaunchOptions) -> Launch:
     kwargs = trl_config.rl_config_kwargs(spec, cluster)
-    config_cls, _ = trl_config.rl_algorithm(spec.algo).load()
-    notes = trl_config.check_config(config_cls, kwargs)
+    algo = trl_config.rl_algorithm(spec.algo)
+    notes = trl_config.check_config(algo.load()[0], kwargs)
+    if algo.multi_device_note and cluster.world_size > 1:
+        notes = (*notes, algo.multi_device_note)
     if spec.use_vllm and importlib.util.find_spec("vllm") is None:
         notes = (
             *notes,
@@ -174,6 +177,7 @@ class Backend:
     unsupported_sft: Mapping[str, str]
     unsupported_rl: Mapping[str, str]
     rl_algos: tuple[str, ...]
+    algo_settings: Mapping[str, tuple[str, ...]]  # RLSpec fields only some --algo values read -> those
 
 
 BACKENDS: dict[str, Backend] = {
@@ -183,6 +187,7 @@ BACKENDS: dict[str, Backend] = {
         trl_config.UNSUPPORTED_SFT,
         trl_config.UNSUPPORTED_RL,
         tuple(trl_config.RL_ALGOS),
+        trl_config.algo_settings(),
     ),
     "openrlhf": Backend(
         plan_sft_openrlhf,
@@ -190,6 +195,7 @@ BACKENDS: dict[str, Backend] = {
         openrlhf.UNSUPPORTED_SFT,
         openrlhf.UNSUPPORTED_RL,
         tuple(openrlhf.ESTIMATORS),
+        openrlhf.ALGO_SETTINGS,
     ),
 }
 DEFAULT_BACKEND = {"sft": "trl", "rl": "openrlhf"}
@@ -214,11 +220,40 @@ def check_supported(name: str, spec: Spec, explicit: Mapping[str, str]) -> None:
     for option, flag in explicit.items():
         if option in table:
             raise SkyevalError(f"--backend {name} does not support {flag}: {table[option]}")
-    if isinstance(spec, RLSpec) and spec.algo not in backend.rl_algos:
-        raise SkyevalError(
-            f"--backend {name} runs --algo {' or '.join(backend.rl_algos)}, not {spec.algo!r}"
-            + ("" if name == "openrlhf" else " (accuracy-band filtering: --backend openrlhf --algo prime)")
-        )
+    if isinstance(spec, RLSpec):
+        if spec.algo not in backend.rl_algos:
+            raise SkyevalError(
+                f"--backend {name} runs --algo {' or '.join(backend.rl_algos)}, not {spec.algo!r}"
+            )
+        _check_algo_settings(name, spec, explicit)
+
+
+def _readers(spec_field: str) -> str:
+    """Every backend and algorithm that reads ``spec_field``, for an error message."""
+    readers = []
+    for name, backend in BACKENDS.items():
+        algos = backend.algo_settings.get(spec_field, backend.rl_algos)
+        readers += [f"--backend {name} --algo {'/'.join(algos)}"] if algos else []
+    return " and ".join(readers)
+
+
+def _check_algo_settings(name: str, spec: RLSpec, explicit: Mapping[str, str]) -> None:
+    """A setting only some algorithms read (``--filter-range``, ``--prime-*``), given to another one, is an error.
+
+    Given means passed on the command line (option ``FIELD`` or ``FIELD_SUB``: ``--prime-beta`` sets
+    ``prime.beta``) or set away from its default in the spec.
+    """
+    for spec_field, algos in get_backend(name).algo_settings.items():
+        if spec.algo in algos:
+            continue
+        flags = [
+            f for option, f in explicit.items() if option == spec_field or option.startswith(f"{spec_field}_")
+        ]
+        if flags or changed_fields(spec, [spec_field]):
+            given = ", ".join(flags) or f"a {spec_field} setting"
+            raise SkyevalError(
+                f"--backend {name} --algo {spec.algo} does not read {given}; it is read by {_readers(spec_field)}"
+            )
 
 
 def plan(

@@ -2,17 +2,24 @@
 
 TRL writes ``OUT/checkpoint-N/`` (HF weights; ``optimizer.pt`` and the scheduler and RNG state with
 ``--save-optimizer``, or a DeepSpeed ``global_step*`` folder). OpenRLHF writes ``OUT/checkpoints/global_stepN_hf/``
-(HF weights) and, with ``--save-optimizer``, its DeepSpeed state in ``OUT/checkpoints/_actor/``. Both backends
+(HF weights) and, with ``--save-optimizer``, its DeepSpeed state in ``OUT/checkpoints/_actor/``. A TRL PRIME run
+adds its implicit PRM to each ``checkpoint-N/`` (:data:`PRIME_STATE`: the PRM's weights always, its optimizer
+state with ``--save-optimizer``), and resuming it needs both. Both backends
 refuse to start over an earlier run's checkpoints without ``--resume``, and refuse ``--resume`` with nothing
 exact to continue from: a weights-only checkpoint cannot restore the optimizer, the schedule or the data position.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from skyeval.errors import SkyevalError
 from skytrain.specs import RLSpec, Spec
+
+PRIME_PRM_DIR = "prime_prm"  # in checkpoint-N/: the implicit PRM's HF weights
+PRIME_PRM_OPTIMIZER = "prime_prm_optimizer.pt"  # ... and its AdamW state (saved with --save-optimizer)
+PRIME_STATE = (PRIME_PRM_DIR, PRIME_PRM_OPTIMIZER)  # what a PRIME checkpoint needs to resume
 
 
 def last_checkpoint(output_dir: str) -> Path | None:
@@ -29,8 +36,16 @@ def has_optimizer_state(checkpoint: Path) -> bool:
     return (checkpoint / "optimizer.pt").is_file() or any(checkpoint.glob("global_step*"))
 
 
-def trl_resume_point(spec: Spec) -> Path | None:
-    """The checkpoint to continue from (``--resume``), or None for a fresh run; refuses to clobber one."""
+def missing_state(checkpoint: Path, names: Sequence[str]) -> list[str]:
+    """Which of ``names`` (files or folders an algorithm adds to its checkpoints) ``checkpoint`` lacks."""
+    return [name for name in names if not (checkpoint / name).exists()]
+
+
+def trl_resume_point(spec: Spec, required: Sequence[str] = ()) -> Path | None:
+    """The checkpoint to continue from (``--resume``), or None for a fresh run; refuses to clobber one.
+
+    ``required``: what the algorithm adds to each checkpoint and needs back (PRIME: :data:`PRIME_STATE`).
+    """
     checkpoint = last_checkpoint(spec.output_dir)
     if not spec.checkpoints.resume:
         if checkpoint is not None:
@@ -46,6 +61,11 @@ def trl_resume_point(spec: Spec) -> Path | None:
             f"--resume: {checkpoint} holds weights only (saved without --save-optimizer), so training cannot "
             f"continue exactly; start a new run from it with --model {checkpoint}, and pass --save-optimizer "
             "to runs you want to resume"
+        )
+    lacking = missing_state(checkpoint, required)
+    if lacking:
+        raise SkyevalError(
+            f"--resume: {checkpoint} lacks {', '.join(lacking)}, so training cannot continue exactly"
         )
     return checkpoint
 

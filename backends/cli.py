@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from typing import Any
 
 import click
@@ -14,7 +14,7 @@ from skyeval.clickutil import ErrorGroup
 from skyeval.errors import SkyevalError
 from skytrain import api, recipes
 from skytrain.launch import extra_arg_tokens
-from skytrain.specs import Checkpoints, Cluster, RLSpec, SFTSpec, Spec
+from skytrain.specs import PRIME_CHOICES, Checkpoints, Cluster, PrimeSettings, RLSpec, SFTSpec, Spec
 
 DEFAULT_RECIPE = "sky-t1-7b"
 
@@ -116,6 +116,26 @@ def _run_options(save_steps: int) -> Callable[[Callable[..., Any]], Callable[...
         return func
 
     return decorate
+
+
+def _prime_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--prime-NAME`` for each :class:`PrimeSettings` field (``--backend trl --algo prime``), its defaults."""
+    defaults = PrimeSettings()
+    for setting in reversed(fields(PrimeSettings)):
+        choices = PRIME_CHOICES.get(setting.name)
+        func = click.option(
+            "--prime-" + setting.name.replace("_", "-"),
+            type=click.Choice(choices) if choices else None,
+            default=getattr(defaults, setting.name),
+            show_default=True,
+            help="PRIME: " + setting.metadata["help"],
+        )(func)
+    return func
+
+
+def _prime_settings(kw: dict[str, Any]) -> PrimeSettings:
+    """Pop the ``--prime-*`` options into :class:`PrimeSettings` (``--prime-beta`` -> ``beta``)."""
+    return PrimeSettings(**{f.name: kw.pop(f"prime_{f.name}") for f in fields(PrimeSettings)})
 
 
 def _cluster(kw: dict[str, Any]) -> Cluster:
@@ -236,9 +256,10 @@ def _system_prompt(value: str | None) -> str | None:
     type=click.Choice(api.rl_algos()),
     default="rloo",
     show_default=True,
-    help="rloo/grpo (TRL), rloo/grpo/prime (OpenRLHF). On OpenRLHF prime = PRIME-style filtering + RLOO: "
-    "PRIME's accuracy-band prompt filtering; PRIME's implicit process reward model is NOT in OpenRLHF "
-    "and is not used.",
+    help="rloo, grpo or prime on both backends. TRL prime = PRIME with its implicit process reward model "
+    "trained online (dense token rewards + RLOO + accuracy-band filter; --prime-* settings). OpenRLHF prime = "
+    "PRIME-style filtering + RLOO: PRIME's accuracy-band prompt filtering; PRIME's implicit process reward "
+    "model is NOT in OpenRLHF and is not used there.",
 )
 @click.option("--model", required=True, help="Policy to start from: a local path or a Hub id.")
 @click.option(
@@ -275,7 +296,11 @@ def _system_prompt(value: str | None) -> str | None:
 )
 @click.option("--per-device-batch", "per_device_max", default=1, show_default=True)
 @click.option(
-    "--filter-range", type=(float, float), default=None, help="Keep prompts with mean reward in (LO, HI)."
+    "--filter-range",
+    type=(float, float),
+    default=None,
+    help="Keep prompts with mean reward in (LO, HI): OpenRLHF (any --algo), TRL --algo prime; --algo prime "
+    "default 0.2 0.8.",
 )
 @click.option("--prompt-key", default="prompt", show_default=True)
 @click.option("--answer-key", default="answer", show_default=True)
@@ -297,21 +322,26 @@ def _system_prompt(value: str | None) -> str | None:
 @click.option("--precision", type=click.Choice(["auto", "bf16", "fp32"]), default="auto", show_default=True)
 @click.option("--seed", default=42, show_default=True)
 @click.option("--ray-address", default=None, help="Submit the OpenRLHF run as a Ray job to this cluster.")
+@_prime_options
 @_run_options(save_steps=15)
 @_cluster_options
 @click.pass_context
 def rl(ctx: click.Context, /, backend: str | None, ray_address: str | None, dry_run: bool, **kw: Any) -> None:
-    """RL with skyeval's grader as the outcome reward (OpenRLHF train_ppo_ray, or TRL RLOO/GRPO).
+    """RL with skyeval's grader as the outcome reward (OpenRLHF train_ppo_ray, or TRL RLOO/GRPO/PRIME).
 
     One step is one optimizer step over one rollout batch (--prompt-batch x --rollouts samples) on every
-    backend; --max-steps bounds the run on OpenRLHF too. `--algo prime` on OpenRLHF is PRIME-style filtering +
-    RLOO: prompts whose rollouts are all right or all wrong (mean reward outside 0.2-0.8) are replaced by
-    fresh ones. PRIME's implicit process reward model is not implemented there.
+    backend; --max-steps bounds the run on OpenRLHF too. `--backend trl --algo prime` is PRIME: an implicit
+    PRM initialised from --model and trained online from the grader's labels gives token rewards, combined
+    with the outcome reward through RLOO, on the prompts inside the accuracy band (docs/training.md).
+    `--backend openrlhf --algo prime` is PRIME-style filtering + RLOO: prompts whose rollouts are all right or
+    all wrong (mean reward outside 0.2-0.8) are replaced by fresh ones; PRIME's implicit process reward model
+    is not used there.
     """
     cluster = _cluster(kw)
     kw["system_prompt"] = _system_prompt(kw["system_prompt"])
     settings = _run_settings(kw)
-    spec = RLSpec(**kw, **settings)
+    prime = _prime_settings(kw)
+    spec = RLSpec(**kw, **settings, prime=prime)
     _launch(ctx, "rl", backend, spec, cluster, api.LaunchOptions(ray_address=ray_address), dry_run)
 
 

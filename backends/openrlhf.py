@@ -12,7 +12,8 @@ data cannot bound the steps, so the run goes through :mod:`skytrain.openrlhf_ent
 
 ``--algo prime`` here is "PRIME-style filtering + RLOO": RLOO on the outcome reward plus PRIME's accuracy-band
 prompt filter (prompts whose rollouts are all right or all wrong are dropped and replaced). PRIME's implicit
-process reward model is NOT part of OpenRLHF and is not emulated.
+process reward model is NOT part of OpenRLHF and is not emulated (``--backend trl --algo prime`` trains it:
+:mod:`skytrain.prime`), so the ``--prime-*`` settings are refused here (:data:`ALGO_SETTINGS`).
 """
 
 from __future__ import annotations
@@ -30,13 +31,12 @@ from skytrain.data import load_val_rows
 from skytrain.launch import Command, ray_job_submit
 from skytrain.openrlhf_parser import validate_openrlhf
 from skytrain.preflight import fitted_rl_rows, fitted_sft_rows, load_tokenizer
-from skytrain.specs import Checkpoints, Cluster, RLSpec, SFTSpec, split_batch
+from skytrain.specs import PRIME_FILTER, Checkpoints, Cluster, RLSpec, SFTSpec, split_batch
 
 REWARD_FILE = Path(__file__).with_name("openrlhf_reward.py")
 PROMPTS_FILE = "openrlhf_prompts.jsonl"
 VAL_FILE = "openrlhf_val.jsonl"
 SFT_FILE = "openrlhf_sft.jsonl"
-PRIME_FILTER = (0.2, 0.8)
 ESTIMATORS = {"rloo": "rloo", "prime": "rloo", "grpo": "group_norm"}  # --algo -> OpenRLHF estimator
 SCHEDULES = {"constant": "constant_with_warmup", "cosine": "cosine", "linear": "linear"}
 
@@ -54,6 +54,8 @@ UNSUPPORTED_RL: dict[str, str] = {
     "main_process_port": "OpenRLHF RL runs on Ray: use --ray-address",
     "machine_rank": "OpenRLHF RL runs on Ray: use --ray-address",
 }
+#: RL spec fields only some ``--algo`` values read here -> those algorithms (PRIME's PRM settings: none).
+ALGO_SETTINGS: dict[str, tuple[str, ...]] = {"prime": ()}
 
 #: OpenRLHF flags skytrain emits from its own flags: ``--extra-arg`` must use the skytrain flag instead.
 OWNED_HINTS: dict[str, str] = {

@@ -11,7 +11,8 @@ those steps everywhere.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
@@ -104,6 +105,48 @@ class SFTSpec:
     extra_args: tuple[str, ...] = ()  # framework arguments as argv tokens ("--key", "value", "--flag")
 
 
+#: PRIME's accuracy band: prompts whose mean reward is strictly inside are kept (the paper's code: 0.2 <= acc <= 0.8)
+PRIME_FILTER = (0.2, 0.8)
+#: The PRIME settings that are a choice, and their values.
+PRIME_CHOICES: dict[str, tuple[str, ...]] = {
+    "update": ("after", "before"),
+    "reward_norm": ("batch_norm", "none"),
+}
+
+
+def _prime(default: Any, about: str) -> Any:
+    return field(default=default, metadata={"help": about})
+
+
+@dataclass(frozen=True)
+class PrimeSettings:
+    """PRIME's implicit-PRM settings (``--backend trl --algo prime``); defaults: the paper and its run script.
+
+    Each field is the ``--prime-NAME`` flag and the ``prime_NAME`` field of ``skytrain.prime.PrimeConfig``
+    (the help text is theirs). The accuracy band is ``RLSpec.filter_range`` (default :data:`PRIME_FILTER`).
+    """
+
+    # reward_model.prime_model.beta_train
+    beta: float = _prime(0.05, "beta of the implicit reward r_t = beta log(pi_phi/pi_ref).")
+    # reward_model.prime_model.optim.lr
+    lr: float = _prime(1e-6, "learning rate of the implicit PRM.")
+    # reward_model.rm_coef, verifier.reward_coef
+    process_coef: float = _prime(5.0, "weight of the process rewards.")
+    outcome_coef: float = _prime(5.0, "weight of the outcome reward.")
+    # reward_model.prime_model.update
+    update: Literal["after", "before"] = _prime(
+        "after",
+        "after = rewards from the PRM's forward before its update (one forward); before = update, then score.",
+    )
+    # reward_model.prime_norm
+    reward_norm: Literal["batch_norm", "none"] = _prime(
+        "batch_norm",
+        "batch_norm = divide the process rewards by the batch's largest |return|; none = as they are.",
+    )
+    # reward_model.prime_model.optim.grad_clip
+    grad_clip: float = _prime(10.0, "gradient-norm clip of the PRM update.")
+
+
 @dataclass(frozen=True)
 class RLSpec:
     """RL with skyeval's grader as the outcome reward. Batches count prompts; samples = prompts x rollouts."""
@@ -138,6 +181,7 @@ class RLSpec:
     val_steps: int = 15
     val_data_dir: str | None = None
     extra_args: tuple[str, ...] = ()
+    prime: PrimeSettings = PrimeSettings()  # read by --backend trl --algo prime only
 
     @property
     def sample_batch(self) -> int:
@@ -145,6 +189,12 @@ class RLSpec:
 
 
 Spec = SFTSpec | RLSpec
+
+
+def changed_fields(spec: RLSpec, names: Iterable[str]) -> list[str]:
+    """Which of the fields ``names`` ``spec`` sets away from their defaults (settings some algorithms ignore)."""
+    defaults = {f.name: f.default for f in fields(RLSpec)}
+    return [name for name in names if getattr(spec, name) != defaults[name]]
 
 
 def spec_to_json(spec: Spec, cluster: Cluster) -> dict[str, Any]:
@@ -178,8 +228,13 @@ def read_spec(path: Path) -> tuple[Spec, Cluster]:
     _check_fields(cls, values, str(path))
     checkpoints = dict(values.pop("checkpoints", {}))
     _check_fields(Checkpoints, checkpoints, f"{path} (checkpoints)")
+    nested: dict[str, Any] = {"checkpoints": Checkpoints(**checkpoints)}
+    if cls is RLSpec:
+        prime = dict(values.pop("prime", {}))
+        _check_fields(PrimeSettings, prime, f"{path} (prime)")
+        nested["prime"] = PrimeSettings(**prime)
     for key in ("filter_range", "val_tasks", "extra_args"):
         if values.get(key) is not None:
             values[key] = tuple(values[key])
-    spec: Spec = cls(**values, checkpoints=Checkpoints(**checkpoints))
+    spec: Spec = cls(**values, **nested)
     return spec, Cluster(**row.get("cluster", {}))

@@ -144,7 +144,7 @@ def train_rl(
     config_cls, trainer_cls = algo.load()
     rows = fitted_rl_rows(spec, load_tokenizer(spec.model), None, announce)
     val = load_val_rows(spec.val_tasks, data_dir=spec.val_data_dir, system_prompt=spec.system_prompt)
-    resumed = trl_resume_point(spec)
+    resumed = trl_resume_point(spec, algo.checkpoint_state)
     started = time.perf_counter()
     trainer = trainer_cls(
         model=spec.model,
@@ -171,6 +171,17 @@ def main(argv: list[str] | None = None) -> None:
         RUNNERS[type(spec)](spec, cluster)
     except SkyevalError as err:
         raise SystemExit(f"error: {err}") from None
+    end_process_group()
+
+
+def end_process_group() -> None:
+    """Tear the process group down before exit: left to interpreter shutdown, a gloo process group sometimes
+    aborts a process after a run that succeeded (SIGABRT, seen in the 2-process PRIME test)."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
 
 
 if __name__ == "__main__":

@@ -2,30 +2,51 @@
 
 The builders are pure (dicts you can print and diff); ``--extra-arg KEY=VALUE`` reaches any other field of
 TRL's config dataclass, parsed by transformers' ``HfArgumentParser`` (so names and types are TRL's own).
-RL algorithms are a registry (:data:`RL_ALGOS`): each names its config class, its trainer and any extra
-config fields, so a new algorithm (PRIME with its implicit PRM) is one entry, not a branch.
+RL algorithms are a registry (:data:`RL_ALGOS`): each names its config class, its trainer, any extra config
+fields and the spec settings only it reads, so PRIME with its implicit PRM (:mod:`skytrain.prime`) is one entry,
+not a branch.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from skyeval.errors import SkyevalError
+from skytrain.checkpoints import PRIME_STATE
 from skytrain.launch import parse_quietly
-from skytrain.specs import Checkpoints, Cluster, RLSpec, SFTSpec, split_batch
+from skytrain.specs import (
+    PRIME_FILTER,
+    Checkpoints,
+    Cluster,
+    PrimeSettings,
+    RLSpec,
+    SFTSpec,
+    changed_fields,
+    split_batch,
+)
 
 
 @dataclass(frozen=True)
 class TRLAlgorithm:
     """One ``--algo`` on TRL: its config and trainer classes (loaded lazily), extra config fields, and extra
-    trainer arguments (beyond model, reward_funcs, args, train_dataset, eval_dataset, callbacks)."""
+    trainer arguments (beyond model, reward_funcs, args, train_dataset, eval_dataset, callbacks).
+
+    ``reads``: RLSpec fields no other TRL algorithm reads (set for another one, they are refused);
+    ``owned``: its extra config fields that skytrain flags set (``--extra-arg`` must use the flag);
+    ``checkpoint_state``: what it adds to each ``checkpoint-N`` and needs back to resume;
+    ``multi_device_note``: what a multi-device plan should tell about its memory.
+    """
 
     load: Callable[[], tuple[type, type]]  # -> (config class, trainer class)
     about: str
     extra_config: Callable[[RLSpec], dict[str, Any]] = field(default=lambda spec: {})
     trainer_kwargs: Callable[[RLSpec], dict[str, Any]] = field(default=lambda spec: {})
+    reads: tuple[str, ...] = ()
+    owned: Mapping[str, str] = field(default_factory=dict)
+    checkpoint_state: tuple[str, ...] = ()
+    multi_device_note: str = ""
 
 
 def _trl_classes(config: str, trainer: str) -> Callable[[], tuple[type, type]]:
@@ -37,13 +58,59 @@ def _trl_classes(config: str, trainer: str) -> Callable[[], tuple[type, type]]:
     return load
 
 
-#: ``--algo`` -> how TRL runs it. A new algorithm (e.g. PRIME with its implicit PRM) is a new entry.
+def _prime_classes() -> tuple[type, type]:
+    from skytrain.prime import PrimeConfig, PrimeTrainer
+
+    return PrimeConfig, PrimeTrainer
+
+
+_PRIME_NAMES = tuple(f.name for f in fields(PrimeSettings))
+
+
+def _prime_config(spec: RLSpec) -> dict[str, Any]:
+    """``PrimeConfig``'s own fields: ``prime_<setting>`` for each :class:`PrimeSettings` field, and the band."""
+    low, high = spec.filter_range or PRIME_FILTER
+    settings = {f"prime_{name}": getattr(spec.prime, name) for name in _PRIME_NAMES}
+    return {**settings, "prime_filter_low": low, "prime_filter_high": high}
+
+
+PRIME_REPLICATED_NOTE = (
+    "PRIME's implicit PRM (fp32 weights, gradients and AdamW state: 16 bytes per parameter) and its frozen "
+    "reference are replicated on every device, not sharded by ZeRO-3/FSDP: about 18 bytes per parameter per "
+    "device on top of the policy (Qwen2.5-Math-7B, 7.6B parameters: ~137 GB)"
+)
+
+#: ``--algo`` -> how TRL runs it; each algorithm is one entry.
 RL_ALGOS: dict[str, TRLAlgorithm] = {
     "rloo": TRLAlgorithm(
         _trl_classes("RLOOConfig", "RLOOTrainer"), "TRL RLOOTrainer (leave-one-out baseline)"
     ),
     "grpo": TRLAlgorithm(_trl_classes("GRPOConfig", "GRPOTrainer"), "TRL GRPOTrainer (group-normalised)"),
+    "prime": TRLAlgorithm(
+        _prime_classes,
+        "PRIME on TRL's GRPOTrainer: implicit PRM trained online, RLOO process + outcome advantages, "
+        "accuracy-band filter (skytrain.prime)",
+        extra_config=_prime_config,
+        reads=("filter_range", "prime"),
+        owned={
+            **{f"prime_{name}": "--prime-" + name.replace("_", "-") for name in _PRIME_NAMES},
+            "prime_filter_low": "--filter-range",
+            "prime_filter_high": "--filter-range",
+        },
+        checkpoint_state=PRIME_STATE,
+        multi_device_note=PRIME_REPLICATED_NOTE,
+    ),
 }
+
+
+def algo_settings() -> dict[str, tuple[str, ...]]:
+    """RLSpec fields only some TRL algorithms read -> those algorithms (``filter_range``, ``prime``: PRIME)."""
+    readers: dict[str, tuple[str, ...]] = {}
+    for name, algo in RL_ALGOS.items():
+        for spec_field in algo.reads:
+            readers[spec_field] = (*readers.get(spec_field, ()), name)
+    return readers
+
 
 #: TRL config fields that skytrain sets from its own flags: ``--extra-arg`` must use the flag instead.
 SFT_FLAG_FIELDS: dict[str, str] = {
@@ -91,7 +158,6 @@ UNSUPPORTED_SFT: dict[str, str] = {
 }
 UNSUPPORTED_RL: dict[str, str] = {
     "max_prompt_length": "TRL 1.16 has no prompt cutoff: prompts are never cut (lengths are reported)",
-    "filter_range": "accuracy-band prompt filtering runs on --backend openrlhf",
     "ray_address": "TRL runs in this process or under accelerate, not as a Ray job",
 }
 
@@ -153,8 +219,9 @@ _SCHEDULES = {"constant": "constant", "cosine": "cosine", "linear": "linear"}
 def rl_config_kwargs(spec: RLSpec, cluster: Cluster) -> dict[str, Any]:
     """The RL config arguments: the global batch counts samples (prompts x rollouts), one rollout batch a step."""
     algo = rl_algorithm(spec.algo)
-    if spec.filter_range is not None:
-        raise SkyevalError(f"--backend trl: {UNSUPPORTED_RL['filter_range']}")
+    ignored = changed_fields(spec, [name for name in algo_settings() if name not in algo.reads])
+    if ignored:  # the library path; skytrain.api refuses these first, naming the flags
+        raise SkyevalError(f"--backend trl --algo {spec.algo} does not read the spec's {', '.join(ignored)}")
     split = split_batch(spec.sample_batch, cluster.world_size, spec.per_device_max)
     schedule = _SCHEDULES[spec.lr_schedule]
     if schedule == "constant" and spec.warmup > 0:
@@ -191,7 +258,7 @@ def rl_config_kwargs(spec: RLSpec, cluster: Cluster) -> dict[str, Any]:
             "per_device_eval_batch_size": spec.rollouts,  # one prompt's rollouts per device
         }
     base |= algo.extra_config(spec)
-    return _with_extras(base, spec.extra_args, lambda: algo.load()[0], RL_FLAG_FIELDS)
+    return _with_extras(base, spec.extra_args, lambda: algo.load()[0], {**RL_FLAG_FIELDS, **algo.owned})
 
 
 def rl_algorithm(name: str) -> TRLAlgorithm:

@@ -107,8 +107,10 @@ def test_trl_rl_plan_counts_samples_and_checks_config() -> None:
     launch = api.plan("trl", spec)
     assert launch.config["num_generations"] == 8 and launch.config["beta"] == 0.0
     assert launch.config["per_device_train_batch_size"] * launch.config["gradient_accumulation_steps"] == 32
-    with pytest.raises(SkyevalError, match="--backend openrlhf"):
-        api.plan("trl", RLSpec(model="m", data="d", output_dir="o", algo="prime"))
+    prime = api.plan("trl", RLSpec(model="m", data="d", output_dir="o", algo="prime", use_vllm=False))
+    assert (prime.config["prime_filter_low"], prime.config["prime_filter_high"]) == (0.2, 0.8)
+    with pytest.raises(SkyevalError, match="trl --algo rloo does not read a filter_range setting"):
+        api.plan("trl", RLSpec(model="m", data="d", output_dir="o", algo="rloo", filter_range=(0.2, 0.8)))
 
 
 def test_openrlhf_prime_command_is_accepted_by_openrlhfs_parser() -> None:
@@ -209,8 +211,9 @@ def test_cli_errors_are_one_line(tmp_path: Path) -> None:
         (["recipe", "nope"], "unknown recipe"),
         (["recipe", "sky-t1-mini", "--set", "bogus=1", "--dry-run"], "has no variables"),
         (
-            ["rl", "--backend", "trl", "--algo", "prime", "--model", "m", "--data", "d", "--output-dir", "o"],
-            "openrlhf",
+            ["rl", "--backend", "trl", "--model", "m", "--data", "d", "--output-dir", "o"]
+            + ["--filter-range", "0.2", "0.8"],
+            "does not read --filter-range; it is read by --backend trl --algo prime",
         ),
         (
             ["sft", "--model", "m", "--data", str(tmp_path / "no.jsonl"), "--output-dir", str(tmp_path)],

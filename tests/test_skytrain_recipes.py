@@ -57,11 +57,13 @@ def _trl_config(section: str) -> Any:
     from trl.trainer.grpo_config import GRPOConfig
     from trl.trainer.rloo_config import RLOOConfig
 
+    from skytrain.prime import PrimeConfig  # GRPOConfig plus PRIME's fields and checks
+
     text = section[section.index("config: ") + 8 :]
     config = json.loads(text[: text.index("\n}") + 2])
     algo = re.search(r"^TRL RL \((\w+)\)", section, flags=re.M)
     assert algo is not None, section
-    cls = {"rloo": RLOOConfig, "grpo": GRPOConfig}[algo.group(1)]
+    cls = {"rloo": RLOOConfig, "grpo": GRPOConfig, "prime": PrimeConfig}[algo.group(1)]
     return cls(**{**config, "bf16": False})
 
 
@@ -121,6 +123,7 @@ def test_openrlhf_arguments_give_the_stated_run(name: str, variant: str) -> None
 @pytest.mark.parametrize(
     ("name", "variant", "step", "steps", "rollouts", "response", "config_class"),
     [
+        ("sky-t1-7b", "blog", "step2-rl", 127, 4, 3072, "PrimeConfig"),
         ("sky-t1-7b", "blog", "step4-rl", 59, 8, 3072, "RLOOConfig"),
         ("sky-t1-7b", "released-scripts", "step2-rl", 127, 4, 3072, "RLOOConfig"),
         ("sky-t1-mini", "blog", "rl-8k", 119, 4, 8192, "RLOOConfig"),
@@ -143,6 +146,42 @@ def test_trl_configs_give_the_stated_run(
     assert config.per_device_train_batch_size * config.gradient_accumulation_steps * world == 256 * rollouts
     assert config.learning_rate == 5e-7 and config.max_completion_length == response and config.beta == 0.0
     assert config.save_strategy == "steps" and config.save_steps == 15 and config.save_only_model is False
+
+
+def test_blog_step2_on_trl_is_prime_with_its_implicit_prm() -> None:
+    """``skytrain --backend trl recipe sky-t1-7b --variant blog --dry-run``: step 2 is TRL PRIME, its whole config
+    rebuilt by ``PrimeConfig`` (TRL's ``GRPOConfig`` checks and PRIME's) with the paper's settings and band; on
+    OpenRLHF the same step stays PRIME-style filtering + RLOO (:func:`test_openrlhf_arguments_give_the_stated_run`)."""
+    from skytrain.specs import PRIME_FILTER, PrimeSettings
+
+    sections = _sections(["--backend", "trl", "recipe", "sky-t1-7b", "--variant", "blog", "--dry-run"])
+    step2 = sections["step2-rl"]
+    assert step2.startswith("TRL RL (prime) on 8 devices via accelerate")
+    assert "PRIME's implicit PRM (fp32 weights" in step2  # the memory note of a replicated PRM
+    config = _trl_config(step2)
+    assert type(config).__name__ == "PrimeConfig"
+    defaults = PrimeSettings()
+    assert (
+        (config.prime_beta, config.prime_lr, config.prime_grad_clip)
+        == (0.05, 1e-6, 10.0)
+        == (
+            defaults.beta,
+            defaults.lr,
+            defaults.grad_clip,
+        )
+    )
+    assert (config.prime_process_coef, config.prime_outcome_coef) == (5.0, 5.0)
+    assert (config.prime_update, config.prime_reward_norm) == ("after", "batch_norm")
+    assert (config.prime_filter_low, config.prime_filter_high) == PRIME_FILTER == (0.2, 0.8)
+    assert config.max_steps == 127 and config.num_generations == 4 and config.learning_rate == 5e-7
+    assert sections["step4-rl"].startswith("TRL RL (rloo)")  # step 4 is plain RLOO on TRL too
+    plan = recipes.load("sky-t1-7b", variant="blog", backend="trl")
+    (step,) = [s for s in plan.steps if s.name == "step2-rl"]
+    assert "TRL: PRIME with its implicit PRM" in step.about
+    assert any(
+        d.startswith("step2-rl: on TRL (--backend trl) --algo prime is PRIME") for d in step.departures
+    )
+    assert any("PRIME-style filtering + RLOO" in d for d in step.departures)
 
 
 def test_every_step_cites_its_source_and_every_departure_is_documented() -> None:
