@@ -3,8 +3,11 @@
 Problems come from the Hugging Face Hub (``datasets``, the default) or from local JSONL files: ``--data-dir DIR``
 (or ``SKYEVAL_DATA_DIR``) holding ``<task>.jsonl`` in the Qwen2.5-Math evaluation format, or any JSONL file as
 an ad-hoc task (``file:PATH`` with an explicit field mapping; the path is made absolute, so a run's identity
-does not depend on the folder it was started from). A loaded task carries a fingerprint: a hash of its problems
-(id, question, gold) that the run config records. The Hub is probed once (``skyeval.hub.probe``) before
+does not depend on the folder it was started from). A task may read more than one local layout (``Layout``:
+minerva_math reads skyeval's ``question``/``answer`` and the Qwen2.5-Math harness's ``problem``/``solution``, gold
+= the last ``\\boxed{}`` of the solution); a file is read in the first layout whose fields its first row has, and
+a file in none fails loading that task alone, in one line. A loaded task carries a fingerprint: a hash of its
+problems (id, question, gold) that the run config records. The Hub is probed once (``skyeval.hub.probe``) before
 ``datasets`` is asked, so offline fails in a line and seconds, not retries.
 """
 
@@ -22,6 +25,7 @@ from typing import Any
 
 from skyeval import hub
 from skyeval.errors import SkyevalError
+from skyeval.grading.extract import last_boxed
 from skyeval.jsonl import iter_jsonl
 from skyeval.types import Problem, SamplingParams
 
@@ -43,6 +47,30 @@ class FieldMap:
     id: str = ""
     context: str = ""  # prepended to the question when present and non-empty
     meta: tuple[str, ...] = ()
+
+
+GOLD_RULES = ("", "last_boxed")
+"""How a layout's gold field becomes the gold: as it is, or the content of its last ``\\boxed{}``."""
+
+
+@dataclass(frozen=True)
+class Layout:
+    """One way a task's local file can be laid out: its field map and how the gold field is read."""
+
+    name: str
+    fields: FieldMap
+    gold_from: str = ""  # one of GOLD_RULES
+    description: str = ""
+
+    def matches(self, row: Mapping[str, Any]) -> bool:
+        """Whether ``row`` has every field this layout needs."""
+        return all(f in row for f in (self.fields.question, self.fields.gold, self.fields.id) if f)
+
+    def describe(self) -> str:
+        f = self.fields
+        wanted = "+".join(x for x in (f.id, f.question, f.gold) if x)
+        rule = f" (gold = last \\boxed{{}} of {f.gold})" if self.gold_from == "last_boxed" else ""
+        return f"{self.name}: {wanted}{rule}"
 
 
 @dataclass(frozen=True)
@@ -67,6 +95,12 @@ class TaskSpec:
     hub: HubSource | None = None
     answer_format: str = ""
     breakdown: tuple[str, ...] = ()
+    local_layouts: tuple[Layout, ...] = ()  # further layouts a local file may have, tried after local_fields
+
+    @property
+    def layouts(self) -> tuple[Layout, ...]:
+        """The local layouts, in the order a file is matched against them (``skyeval``'s own first)."""
+        return (Layout("skyeval", self.local_fields), *self.local_layouts)
 
 
 @dataclass(frozen=True)
@@ -75,6 +109,7 @@ class LoadedTask:
     problems: tuple[Problem, ...]
     fingerprint: str
     source: str  # where the rows came from: "hub:<path>", a file path
+    layout: str = ""  # the local layout the file was read in ("" for the Hub)
 
 
 def task_names() -> list[str]:
@@ -114,6 +149,19 @@ def get_task(name: str) -> TaskSpec:
             filter_contains=str(filt.get("contains", "")),
         )
     s = raw.get("sampling", {})
+    local = raw["local"]
+    layouts = tuple(
+        Layout(
+            name=str(alt["name"]),
+            fields=_field_map(alt["fields"]),
+            gold_from=str(alt.get("gold_from", "")),
+            description=str(alt.get("description", "")),
+        )
+        for alt in local.get("layouts", ())
+    )
+    bad = [lay.gold_from for lay in layouts if lay.gold_from not in GOLD_RULES]
+    if bad:
+        raise SkyevalError(f"tasks/{name}.toml: unknown gold_from {bad[0]!r}; use one of {GOLD_RULES[1:]}")
     return TaskSpec(
         name=raw["name"],
         description=raw.get("description", ""),
@@ -124,10 +172,11 @@ def get_task(name: str) -> TaskSpec:
             top_p=float(s.get("top_p", 1.0)),
             max_tokens=int(s.get("max_tokens", 32768)),
         ),
-        local_fields=_field_map(raw["local"]["fields"]),
+        local_fields=_field_map(local["fields"]),
         hub=hub,
         answer_format=raw.get("answer_format", ""),
         breakdown=tuple(raw.get("breakdown", ())),
+        local_layouts=layouts,
     )
 
 
@@ -172,9 +221,11 @@ def rows_to_problems(
     fields: FieldMap,
     where: str,
     line_numbers: Sequence[int] | None = None,
+    gold_from: str = "",
 ) -> list[Problem]:
-    """Map source rows to problems; a bad row (missing field, null or empty question or gold, duplicate id)
-    fails naming its line (``line_numbers``: a file's line of each row) or its row number."""
+    """Map source rows to problems; a bad row (missing field, null or empty question or gold, duplicate id, no
+    box in a ``gold_from="last_boxed"`` gold field) fails naming its line (``line_numbers``: a file's line of
+    each row) or its row number."""
     problems: list[Problem] = []
     seen: set[str] = set()
     for i, row in enumerate(rows):
@@ -194,7 +245,12 @@ def rows_to_problems(
         if context:
             question = f"{context}\n\n{question}"
         meta = {k: row[k] for k in fields.meta if k in row and row[k] is not None}
-        problems.append(Problem(pid, question, normalize_gold(row[fields.gold]), meta))
+        gold = row[fields.gold]
+        if gold_from == "last_boxed":
+            gold = last_boxed(str(gold))
+            if gold is None or not gold.strip():
+                raise SkyevalError(f"{at}: no \\boxed{{}} answer in field {fields.gold!r}")
+        problems.append(Problem(pid, question, normalize_gold(gold), meta))
     return problems
 
 
@@ -207,10 +263,32 @@ def _is_empty(value: Any) -> bool:
     return isinstance(value, list | tuple) and not value
 
 
-def _file_problems(path: Path, fields: FieldMap) -> list[Problem]:
+def detect_layout(spec: TaskSpec, path: Path, first: Mapping[str, Any] | None) -> Layout:
+    """The layout of ``spec``'s that a file whose first row is ``first`` is read in.
+
+    A ``file:`` task has one (its field mapping; a row lacking a field fails naming it, later). A built-in task
+    takes the first of ``spec.layouts`` whose fields the row has; none: a one-line ``SkyevalError`` naming the
+    file, the fields it has and the layouts the task reads.
+    """
+    if spec.name.startswith(FILE_PREFIX) or first is None:
+        return spec.layouts[0]
+    for layout in spec.layouts:
+        if layout.matches(first):
+            return layout
+    found = ", ".join(sorted(first)) or "none"
+    known = "; ".join(layout.describe() for layout in spec.layouts)
+    raise SkyevalError(
+        f"{spec.name}: {path} is in an unknown layout (its first row has the fields {found}); "
+        f"{spec.name} reads: {known}"
+    )
+
+
+def _file_problems(path: Path, spec: TaskSpec) -> tuple[list[Problem], Layout]:
     numbered = list(iter_jsonl(path))
     rows = [row for _, row in numbered]
-    return rows_to_problems(rows, fields, str(path), [n for n, _ in numbered])
+    layout = detect_layout(spec, path, rows[0] if rows else None)
+    problems = rows_to_problems(rows, layout.fields, str(path), [n for n, _ in numbered], layout.gold_from)
+    return problems, layout
 
 
 def fingerprint(problems: Sequence[Problem]) -> str:
@@ -282,6 +360,7 @@ def load_task(
     of a probe already made (``skyeval.hub.probe``); without it the Hub is probed before it is used.
     """
     path = local_path(spec, data_dir)
+    layout = ""
     if path is None:
         problems, source = _load_hub(spec, hub_status)
     else:
@@ -289,7 +368,8 @@ def load_task(
             if not path.parent.is_dir():
                 raise SkyevalError(f"data dir not found: {path.parent}")
             raise SkyevalError(f"no {spec.name}.jsonl in data dir {path.parent}")
-        problems, source = _file_problems(path, spec.local_fields), str(path)
+        problems, read_as = _file_problems(path, spec)
+        source, layout = str(path), read_as.name
         if spec.name.startswith(FILE_PREFIX):
             absent = [f for f in spec.local_fields.meta if not any(f in p.meta for p in problems)]
             if absent:
@@ -298,7 +378,7 @@ def load_task(
         raise SkyevalError(f"task {spec.name!r} has no problems ({source})")
     if limit is not None:
         problems = problems[:limit]
-    return LoadedTask(spec, tuple(problems), fingerprint(problems), source)
+    return LoadedTask(spec, tuple(problems), fingerprint(problems), source, layout)
 
 
 def count_rows(name: str, data_dir: str | Path | None = None) -> int | None:
@@ -315,10 +395,12 @@ def count_rows(name: str, data_dir: str | Path | None = None) -> int | None:
 
 __all__ = [
     "FieldMap",
+    "Layout",
     "LoadedTask",
     "TaskSpec",
     "count_rows",
     "data_root",
+    "detect_layout",
     "file_task",
     "fingerprint",
     "get_task",
