@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from skyeval.grading.equivalence import fast_equivalent
-from skyeval.grading.extract import extract_answer
+from skyeval.grading.extract import extract_answer, split_thinking
 from skyeval.grading.pool import Outcome, SharedPool, WorkerPool
 from skyeval.types import Grade
 
@@ -68,8 +68,9 @@ def grade(
 ) -> Grade:
     """Grade one response against a gold answer. Never raises; costs at most about ``timeout`` seconds.
 
-    ``reason`` is ``equal``/``not_equal``, ``no_answer`` (nothing extracted), ``timeout`` (the comparison did
-    not finish in time) or ``error`` (missing gold, or a failure, described in ``detail``). ``finished`` says
+    ``reason`` is ``equal``/``not_equal``, ``no_answer`` (nothing extracted), ``incomplete_reasoning`` (a
+    ``<think>`` that never closed: nothing is read from inside it), ``timeout`` (the comparison did not finish
+    in time) or ``error`` (missing gold, or a failure, described in ``detail``). ``finished`` says
     whether the response ended by itself (True), was cut off (False) or is unknown (None): see
     ``extract_answer``.
     """
@@ -153,6 +154,8 @@ def _first_stages(response: object, gold: object, finished: bool | None) -> Grad
             return Grade(False, None, "no_answer")
         if gold_text is None or not gold_text.strip():
             return Grade(False, None, "error", "no gold answer")
+        if split_thinking(response_text).final is None:  # linear: two finds
+            return Grade(False, None, "incomplete_reasoning", "the <think> block never closed")
         if len(response_text) > MAX_IN_PROCESS_RESPONSE:
             return _Pending(None, response_text, gold_text, finished)
         extracted = extract_answer(response_text, finished=finished)
