@@ -74,7 +74,9 @@ class GenerationRequest:
     problem_id: str
     messages: tuple[Message, ...]
     sample_indices: tuple[int, ...]
-    prefill: str = ""  # the assistant turn starts with this (``<think>\n``), unless the chat template opens it
+    prefill: str = (
+        ""  # the assistant turn starts with this (``<think>\n``), unless the chat template opens it
+    )
 
 
 @dataclass(frozen=True)
@@ -159,12 +161,14 @@ class SourceFile:
 
 @dataclass(frozen=True)
 class ImportSource:
-    """Where an imported run's samples come from: the harness format, its files, and the numbers it published
-    (``metrics``: e.g. the Qwen2.5-Math harness's ``acc``, in its own units)."""
+    """Where an imported run's samples come from: the harness format, its files, the numbers it published
+    (``metrics``: e.g. the Qwen2.5-Math harness's ``acc``, in its own units), the generation settings its files
+    record (``settings``) and the importer options used."""
 
     format: str
     files: tuple[SourceFile, ...]
     metrics: Mapping[str, float] = field(default_factory=dict)
+    settings: Mapping[str, Any] = field(default_factory=dict)
     options: Mapping[str, Any] = field(default_factory=dict)
 
 

@@ -67,6 +67,8 @@ def summary_line(summary: RunSummary) -> str:
             f"truncated={sc.truncated}/{summary.samples}",
             f"problems={summary.problems_scored}/{summary.problems}",
         ]
+        if sc.incomplete_reasoning:
+            parts.append(f"incomplete_reasoning={sc.incomplete_reasoning}/{summary.samples}")
         line = " ".join(parts)
     if not summary.complete:
         line += f" INCOMPLETE: {summary.missing} of {summary.expected_samples} samples missing"
@@ -75,8 +77,27 @@ def summary_line(summary: RunSummary) -> str:
     return line
 
 
-def _print_summary(summary: RunSummary, run_dir: object) -> None:
+def source_line(summary: RunSummary) -> str:
+    """One line of an imported run's numbers by its source's own verdicts, and how they differ from ours."""
+    src = summary.source_scores
+    if src is None:
+        return "source: no per-sample verdicts recorded"
+    parts = [f"source: pass@1={src.pass_at_1:.4f}"]
+    parts += [f"pass@{k}={v:.3f}" for k, v in src.pass_at_k.items() if k != 1]
+    if src.maj_at_n is not None:
+        parts.append(f"maj@{summary.n}={src.maj_at_n:.3f}")
+    parts.append(
+        f"over {src.problems} problems; disagreements {src.disagreements} "
+        f"({src.only_ours} correct only for skyeval, {src.only_source} only for the source)"
+    )
+    return " ".join(parts)
+
+
+def print_summary(summary: RunSummary, run_dir: object) -> None:
+    """The summary line, the source's for an imported run, and where the results are."""
     click.echo(summary_line(summary))
+    if summary.source_scores is not None:
+        click.echo(source_line(summary))
     click.echo(f"results: {run_dir}")
 
 
@@ -103,6 +124,11 @@ def _print_summary(summary: RunSummary, run_dir: object) -> None:
 @click.option("--max-tokens", type=int, default=None, help="Max new tokens per sample (default: the task's).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Sampling seed.")
 @click.option("--system-prompt", default=None, help="qwen-cot | sky-t1 | none (default: per-model table).")
+@click.option(
+    "--protocol",
+    default=None,
+    help="A published evaluation's settings (skyeval tasks --protocols); explicit flags win.",
+)
 @click.option("--limit", type=int, default=None, help="Only the first N problems.")
 @click.option("--output-dir", "-o", default="runs", show_default=True, help="Where run directories go.")
 @click.option(
@@ -158,6 +184,7 @@ def run_cmd(
     max_tokens: int | None,
     seed: int,
     system_prompt: str | None,
+    protocol: str | None,
     limit: int | None,
     output_dir: str,
     data_dir: str | None,
@@ -226,6 +253,7 @@ def run_cmd(
             max_tokens=max_tokens,
             seed=seed,
             system_prompt=system_prompt,
+            protocol=protocol,
             limit=limit,
             output_dir=output_dir,
             data_dir=data_dir,
@@ -247,7 +275,7 @@ def run_cmd(
                 result = run(one, engines, prepared=ready, log=_note)
             except Interrupted as err:
                 raise SkyevalError(str(err)) from err
-            _print_summary(result.summary, result.run_dir)
+            print_summary(result.summary, result.run_dir)
             if not result.summary.complete:
                 failed.append(one.task)
     finally:
@@ -296,17 +324,24 @@ def score_cmd(
             policy=grade_policy,
             log=_note,
         )
-        _print_summary(summary, run_dir)
+        print_summary(summary, run_dir)
 
 
 @click.command("tasks")
 @click.option("--data-dir", envvar="SKYEVAL_DATA_DIR", default=None, help="Count rows of local <task>.jsonl.")
-def tasks_cmd(data_dir: str | None) -> None:
+@click.option("--protocols", is_flag=True, help="List the --protocol presets of skyeval run instead.")
+def tasks_cmd(data_dir: str | None, protocols: bool) -> None:
     """List the built-in tasks with row counts (when local data is available) and default sampling."""
     from pathlib import Path
 
     from skyeval.tasks import count_rows, data_root, get_task, task_names
 
+    if protocols:
+        from skyeval.protocols import PROTOCOLS, describe
+
+        for preset in PROTOCOLS.values():
+            click.echo(describe(preset))
+        return
     root = data_root(data_dir)
     if root is not None and not Path(root).is_dir():
         raise SkyevalError(f"data dir not found: {root}")

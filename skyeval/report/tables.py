@@ -77,7 +77,14 @@ def score_runs(
             bar.update(p.n)
         total = summary_mod.problem_total(run.config, run.records)
         summ = summarize(
-            run.config, groups, scores, total=total, duplicates=run.duplicates, resamples=resamples, seed=seed
+            run.config,
+            groups,
+            scores,
+            total=total,
+            duplicates=run.duplicates,
+            resamples=resamples,
+            seed=seed,
+            same=cached,
         )
         out.append(ScoredRun(run, tuple(groups), tuple(scores), summ))
     bar.close()
