@@ -381,6 +381,15 @@ def load_task(
     return LoadedTask(spec, tuple(problems), fingerprint(problems), source, layout)
 
 
+def local_layout(spec: TaskSpec, data_dir: str | Path | None) -> str | None:
+    """The layout the task's local file is in (its first row read; ``detect_layout``), None without a file."""
+    path = local_path(spec, data_dir)
+    if path is None or not path.is_file():
+        return None
+    first = next(iter_jsonl(path), None)
+    return detect_layout(spec, path, first[1] if first else None).name
+
+
 def count_rows(name: str, data_dir: str | Path | None = None) -> int | None:
     """Row count of a task from the data dir when available (never touches the network)."""
     root = data_root(data_dir)
@@ -405,6 +414,7 @@ __all__ = [
     "fingerprint",
     "get_task",
     "load_task",
+    "local_layout",
     "local_path",
     "normalize_gold",
     "resolve_task",

@@ -182,7 +182,10 @@ BAD: dict[tuple[str, str], list[Case]] = {
     ],
     ("tasks", "data_dir"): [lambda e: (["tasks", "--data-dir", str(e.root / "nope")], "data dir not found")],
     ("import", "paths"): [
-        lambda e: (["import", str(e.root / "nope.json"), "--from", "skythought", "--task", "math500"], "not found")
+        lambda e: (
+            ["import", str(e.root / "nope.json"), "--from", "skythought", "--task", "math500"],
+            "not found",
+        )
     ],
     ("import", "fmt"): [lambda e: (e.imp("--from", "nosuch"), "unknown import format 'nosuch'")],
     ("import", "task"): [lambda e: (e.imp("--task", "nosuch"), "unknown task 'nosuch'")],

@@ -334,7 +334,7 @@ def tasks_cmd(data_dir: str | None, protocols: bool) -> None:
     """List the built-in tasks with row counts (when local data is available) and default sampling."""
     from pathlib import Path
 
-    from skyeval.tasks import count_rows, data_root, get_task, task_names
+    from skyeval.tasks import count_rows, data_root, get_task, local_layout, task_names
 
     if protocols:
         from skyeval.protocols import PROTOCOLS, describe
@@ -346,17 +346,26 @@ def tasks_cmd(data_dir: str | None, protocols: bool) -> None:
     if root is not None and not Path(root).is_dir():
         raise SkyevalError(f"data dir not found: {root}")
     unknown = []
+    layout_problems = []
     for name in task_names():
         spec = get_task(name)
         rows = count_rows(name, data_dir)
+        try:
+            layout = local_layout(spec, data_dir)
+        except SkyevalError as err:
+            layout = "unknown"
+            layout_problems.append(str(err))
         s = spec.sampling
         source = spec.hub.path if spec.hub else "-"
+        shown = f" ({layout} layout)" if layout not in (None, "skyeval") else ""
         click.echo(
             f"{name:14} rows={rows if rows is not None else '?':>4}  n={s.n} T={s.temperature:g} "
-            f"top_p={s.top_p:g} max_tokens={s.max_tokens}  hub={source}  {spec.description}"
+            f"top_p={s.top_p:g} max_tokens={s.max_tokens}  hub={source}  {spec.description}{shown}"
         )
         if rows is None:
             unknown.append(name)
+    for line in layout_problems:
+        _note(f"note: {line}")
     if unknown and root is None:
         _note(
             "rows=?: no local data; --data-dir DIR (or SKYEVAL_DATA_DIR) with <task>.jsonl files, else tasks load from the Hub"

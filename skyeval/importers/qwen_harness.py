@@ -119,9 +119,9 @@ def read(paths: Sequence[Path], options: Mapping[str, Any]) -> Source:
         raw = read_json(metrics_path)
         if not isinstance(raw, dict):
             raise SkyevalError(f"{metrics_path}: expected the harness's metrics object")
-        metrics = {
-            k: float(v) for k, v in raw.items() if isinstance(v, int | float) and not isinstance(v, bool)
-        }
+        acc = raw.get("acc")
+        if isinstance(acc, int | float) and not isinstance(acc, bool):
+            metrics["acc"] = float(acc)  # the published number (the file's other fields are bookkeeping)
         files.append(source_file(metrics_path, 1))
     else:
         notes.append("no *_metrics.json beside the output: the published acc is not checked")

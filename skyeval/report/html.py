@@ -49,10 +49,11 @@ def clip_completion(text: str, limit: int) -> str:
 class DrilldownData:
     """The drill-down's data: a small index read at load, and one samples chunk per problem read on expand.
 
-    ``index`` = ``{"runs": [{"label", "task", "problems": [[id, gold, prompt, meta, n_answers, entropy, c, n]]}]}``;
-    ``chunks[r][i]`` = problem i of run r's samples, each
-    ``[index, extracted, correct, reason, completion_tokens, finish_reason, completion, chars]`` with the
-    completion clipped to ``completion_chars`` (see ``clip_completion``) and ``chars`` its full length.
+    ``index`` = ``{"runs": [{"label", "task", "problems": [[id, gold, prompt, meta, n_answers, entropy, c, n,
+    delta]]}]}`` (``delta``: samples on which an imported run's source and skyeval disagree); ``chunks[r][i]`` =
+    problem i of run r's samples, each ``[index, extracted, correct, reason, completion_tokens, finish_reason,
+    completion, chars, source_extracted, source_correct]`` with the completion clipped to ``completion_chars``
+    (see ``clip_completion``), ``chars`` its full length and the source's fields null for a generated run.
     """
 
     index: dict[str, Any]
@@ -73,7 +74,8 @@ def drilldown_data(
         for p in problems(run):
             n_answers, entropy = stats[(run.label, run.task, p.problem_id)]
             meta = ", ".join(f"{k}: {v}" for k, v in p.meta.items() if isinstance(v, str | int | float))
-            rows.append([p.problem_id, p.gold, p.prompt, meta, n_answers, entropy, p.c, p.n])
+            delta = sum(s.source_correct is not None and s.source_correct != s.correct for s in p.samples)
+            rows.append([p.problem_id, p.gold, p.prompt, meta, n_answers, entropy, p.c, p.n, delta])
             run_chunks.append(
                 [
                     [
@@ -85,6 +87,8 @@ def drilldown_data(
                         s.finish_reason,
                         clip_completion(s.completion, completion_chars),
                         len(s.completion),
+                        s.source_extracted,
+                        s.source_correct,
                     ]
                     for s in p.samples
                 ]
@@ -178,6 +182,16 @@ def render_html(
                 f"({len(tables.comparison.unique)})</summary>{_table(tables.comparison.unique, 'unique')}</details>"
             )
         parts.append(_section("Paired comparison (A − B, paired bootstrap CI)", body, "comparison-section"))
+    if tables.verdicts is not None and tables.grader_delta is not None:
+        body = _table(tables.verdicts, "verdicts", "{:.4f}")
+        if tables.verdicts_pass_at_k is not None:
+            body += _details_table(tables.verdicts_pass_at_k, "pass@k by both verdicts", "verdicts-passk")
+        body += _details_table(
+            tables.grader_delta,
+            f"grader delta: {len(tables.grader_delta)} samples judged differently",
+            "delta",
+        )
+        parts.append(_section("Side-by-side verdicts (imported runs)", body, "verdicts-section"))
     plots = "".join(f'<figure class="plot">{svg}</figure>' for _, svg in svgs.get("pass@k", ()))
     parts.append(
         _section("pass@k", plots + _details_table(tables.pass_at_k, "pass@k values", "passk"), "passk")
@@ -220,6 +234,7 @@ _DRILLDOWN = """<div id="dd-controls">
 <label>show <select id="dd-filter">
 <option value="all">all problems</option><option value="unsolved">unsolved (no correct sample)</option>
 <option value="mixed">mixed (some samples wrong)</option><option value="wrong">any wrong sample</option>
+<option value="delta">grader delta (source and skyeval disagree)</option>
 </select></label>
 <label>search <input id="dd-search" type="search" placeholder="id, gold or text"></label>
 <span id="dd-pager"><button id="dd-prev">&lt;</button> <span id="dd-page"></span> <button id="dd-next">&gt;</button></span>
@@ -298,6 +313,7 @@ code{font-size:12px}
       if (mode === "unsolved" && c > 0) return;
       if (mode === "mixed" && (c === 0 || c === n)) return;
       if (mode === "wrong" && c === n) return;
+      if (mode === "delta" && !(p[8] > 0)) return;
       if (q && !(String(p[0]) + "\n" + p[1] + "\n" + p[2]).toLowerCase().includes(q)) return;
       out.push(i);
     });
@@ -307,12 +323,21 @@ code{font-size:12px}
   function sampleTable(samples) {
     const t = el("table", null, "grid samples");
     const head = el("tr");
-    for (const h of ["sample", "extracted answer", "verdict", "tokens", "finish", "completion"]) head.append(el("th", h));
+    const imported = samples.some((s) => s[9] !== null && s[9] !== undefined);
+    const cols = ["sample", "extracted answer", "verdict"];
+    if (imported) cols.push("source's answer", "source's verdict");
+    for (const h of [...cols, "tokens", "finish", "completion"]) head.append(el("th", h));
     t.append(head);
     for (const s of samples) {
       const tr = el("tr", null, "sample");
       tr.append(el("td", s[0]), el("td", s[1] === null ? "(no answer)" : s[1]));
       tr.append(el("td", s[2] ? "correct" : "wrong (" + s[3] + ")", s[2] ? "ok" : "bad"));
+      if (imported) {
+        tr.append(el("td", s[8] === null ? "(not recorded)" : s[8]));
+        const same = s[9] === null || Boolean(s[9]) === Boolean(s[2]);
+        tr.append(el("td", s[9] === null ? "?" : (s[9] ? "correct" : "wrong") + (same ? "" : " (differs)"),
+          s[9] === null ? "" : (s[9] ? "ok" : "bad")));
+      }
       tr.append(el("td", s[4] === null ? "?" : s[4]), el("td", s[5]));
       const d = el("details");
       d.append(el("summary", s[7] + " chars" + (s[7] > s[6].length ? " (middle clipped)" : "")));
