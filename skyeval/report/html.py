@@ -428,6 +428,12 @@ code{font-size:12px}
     if (d) { d.open = true; d.dispatchEvent(new Event("toggle")); }
     const pre = document.querySelector("#dd-table tr.detail-row details pre");
     result.completion_chars = pre ? pre.textContent.length : 0;
+    result.sample_header = [...document.querySelectorAll("#dd-table tr.detail-row table.samples th")].map(
+      (c) => c.textContent);
+    const mode = $("dd-filter"), kept = mode.value;
+    mode.value = "delta";
+    result.delta_problems = filtered().length;  // problems on which an imported run's source and skyeval differ
+    mode.value = kept;
     result.ok = errors.length === 0 && result.expanded && result.sample_rows > 0 && result.completion_chars > 0;
     const out = $("selftest-result");
     out.textContent = JSON.stringify(result);
