@@ -149,6 +149,34 @@ def _pick(flag: Any, protocol: Any, task: Any, names: tuple[str, str]) -> tuple[
     return task, names[1]
 
 
+def resolve_sampling(
+    spec: TaskSpec,
+    protocol: str | None = None,
+    *,
+    samples: int | None = None,
+    temperature: float | None = None,
+    top_p: float | None = None,
+    max_tokens: int | None = None,
+    seed: int | None = 0,
+) -> tuple[SamplingParams, dict[str, dict[str, Any]]]:
+    """The run's sampling (flag > protocol > task) and each value's source; see ``resolve``."""
+    pro = get_protocol(protocol) if protocol else None
+    at = (f"protocol {pro.name}" if pro else "", f"task {spec.name}")
+    ps = pro.sampling_for(spec.name) if pro else Sampling()
+    d = spec.sampling
+    n, n_from = _pick(samples, ps.n, d.n, at)
+    t, t_from = _pick(temperature, ps.temperature, d.temperature, at)
+    p, p_from = _pick(top_p, ps.top_p, d.top_p, at)
+    m, m_from = _pick(max_tokens, pro.max_tokens if pro else None, d.max_tokens, at)
+    sources = {
+        "samples": {"value": n, "source": n_from},
+        "temperature": {"value": t, "source": t_from},
+        "top_p": {"value": p, "source": p_from},
+        "max_tokens": {"value": m, "source": m_from},
+    }
+    return SamplingParams(n=n, temperature=t, top_p=p, max_tokens=m, seed=seed), sources
+
+
 def resolve(
     spec: TaskSpec,
     model: str,
@@ -165,14 +193,17 @@ def resolve(
     """Resolve a run's settings: explicit values (``samples`` … ``prompt_template``, None: not given) > the
     ``protocol`` > for the system prompt the model's published one (``skyeval.prompts.MODEL_DEFAULTS``) > the
     task's defaults. Unknown protocol or prompt names are one-line errors; ranges are the runner's to check."""
+    sampling, sources = resolve_sampling(
+        spec,
+        protocol,
+        samples=samples,
+        temperature=temperature,
+        top_p=top_p,
+        max_tokens=max_tokens,
+        seed=seed,
+    )
     pro = get_protocol(protocol) if protocol else None
     at = (f"protocol {pro.name}" if pro else "", f"task {spec.name}")
-    ps = pro.sampling_for(spec.name) if pro else Sampling()
-    d = spec.sampling
-    n, n_from = _pick(samples, ps.n, d.n, at)
-    t, t_from = _pick(temperature, ps.temperature, d.temperature, at)
-    p, p_from = _pick(top_p, ps.top_p, d.top_p, at)
-    m, m_from = _pick(max_tokens, pro.max_tokens if pro else None, d.max_tokens, at)
     published = default_prompt_name(model, "")  # "": not a published model id
     default_from = f"model {model}" if published else "default"
     name, name_from = _pick(
@@ -183,21 +214,19 @@ def resolve(
     get_prompt(suffix, "user_suffix")
     template = with_suffix(prompt_template or spec.prompt_template, suffix)
     prefill = pro.prefill if pro else ""
-    sources: dict[str, dict[str, Any]] = {
-        "samples": {"value": n, "source": n_from},
-        "temperature": {"value": t, "source": t_from},
-        "top_p": {"value": p, "source": p_from},
-        "max_tokens": {"value": m, "source": m_from},
-        "system_prompt": {"value": name, "source": name_from},
-        "user_suffix": {"value": suffix, "source": at[0] if suffix != "none" else "default"},
-        "prompt_template": {
-            "value": template,
-            "source": "flag" if prompt_template else (at[0] if suffix != "none" else at[1]),
-        },
-        "prefill": {"value": prefill, "source": at[0] if prefill else "default"},
-    }
+    sources.update(
+        {
+            "system_prompt": {"value": name, "source": name_from},
+            "user_suffix": {"value": suffix, "source": at[0] if suffix != "none" else "default"},
+            "prompt_template": {
+                "value": template,
+                "source": "flag" if prompt_template else (at[0] if suffix != "none" else at[1]),
+            },
+            "prefill": {"value": prefill, "source": at[0] if prefill else "default"},
+        }
+    )
     return Resolved(
-        sampling=SamplingParams(n=n, temperature=t, top_p=p, max_tokens=m, seed=seed),
+        sampling=sampling,
         prompt_name=name,
         system_prompt=system,
         prompt_template=template,

@@ -25,7 +25,7 @@ from skyeval.grading.version import GRADER_VERSION
 from skyeval.hub import HubClient
 from skyeval.preflight import Preflight
 from skyeval.prompts import build_messages, resolve_prompt
-from skyeval.protocols import Resolved, get_protocol, resolve
+from skyeval.protocols import Resolved, get_protocol, resolve, resolve_sampling
 from skyeval.regrade import check_grading, graded_by, grader_tag, policy_kwargs, regrade, regrade_stale
 from skyeval.signals import SignalInterrupt
 from skyeval.summary import summarize_run
@@ -102,6 +102,21 @@ class RunResult:
     summary: RunSummary
 
 
+def _sampling(options: RunOptions, spec: TaskSpec) -> SamplingParams:
+    """The run's sampling (flag > protocol > task); out-of-range values refused."""
+    sampling, _ = resolve_sampling(
+        spec,
+        options.protocol,
+        samples=options.samples,
+        temperature=options.temperature,
+        top_p=options.top_p,
+        max_tokens=options.max_tokens,
+        seed=options.seed,
+    )
+    _check_sampling(sampling)
+    return sampling
+
+
 def _resolve(options: RunOptions, spec: TaskSpec) -> Resolved:
     """The run's settings (``skyeval.protocols.resolve``: flag > protocol > model > task); out-of-range
     sampling refused."""
@@ -173,7 +188,7 @@ def prepare_all(
             pf.check(get_protocol, options.protocol)
         pf.check(resolve_prompt, options.system_prompt, options.model)
         if spec is not None:
-            pf.check(_resolve, options, spec)
+            pf.check(_sampling, options, spec)
     loaded = pf.load_tasks(
         (spec, o.data_dir) for o, spec in zip(runs, specs, strict=True) if spec is not None
     )

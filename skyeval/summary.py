@@ -34,6 +34,7 @@ from skyeval.types import (
     CI_CONFIDENCE,
     CI_RESAMPLES,
     CI_SEED,
+    UNKNOWN_FINISH,
     BootstrapCI,
     Grade,
     GradeReason,
@@ -290,6 +291,7 @@ def summarize(
             reasons=dict(Counter(r.reason for r in samples)),
             by=_breakdown(config.meta_fields, problems, scores),
             incomplete_reasoning=sum(r.reason == "incomplete_reasoning" for r in samples),
+            finish_unknown=sum(r.finish_reason == UNKNOWN_FINISH for r in samples),
         ),
         source_scores=source_scores(problems, same),
     )

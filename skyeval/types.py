@@ -261,6 +261,7 @@ class Scores:
     reasons: Mapping[str, int]  # samples per grade reason
     by: Mapping[str, Mapping[str, GroupScore]] = field(default_factory=dict)  # field -> value -> score
     incomplete_reasoning: int = 0  # samples whose <think> never closed (counted apart from truncation)
+    finish_unknown: int = 0  # imported samples whose source does not say whether they were cut off
 
 
 @dataclass(frozen=True)

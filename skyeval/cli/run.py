@@ -64,7 +64,8 @@ def summary_line(summary: RunSummary) -> str:
         parts += [f"pass@{k}={v:.3f}" for k, v in sc.pass_at_k.items() if k != 1]
         parts += [
             f"maj@{summary.n}={sc.maj_at_n:.3f}",
-            f"truncated={sc.truncated}/{summary.samples}",
+            f"truncated={sc.truncated}/{summary.samples}"
+            + (f" (finish unknown for {sc.finish_unknown})" if sc.finish_unknown else ""),
             f"problems={summary.problems_scored}/{summary.problems}",
         ]
         if sc.incomplete_reasoning:
