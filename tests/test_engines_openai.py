@@ -305,6 +305,10 @@ def test_reasoning_content_is_kept_as_think_block() -> None:
         (out,) = _engine(url).generate(_requests(1, samples=1), SamplingParams(temperature=0.0))
     assert out.text == "<think>\n1+1\n</think>\n\n\\boxed{2}" and out.finish_reason == "length"
     assert (out.prompt_tokens, out.completion_tokens) == (4, 9)
+    reply["choices"][0]["message"] = {"role": "assistant", "content": None, "reasoning_content": "1+1 is"}
+    with FakeServer(Script(reply=reply)) as url:  # cut off while thinking: the block stays open
+        (cut,) = _engine(url).generate(_requests(1, samples=1), SamplingParams(temperature=0.0))
+    assert cut.text == "<think>\n1+1 is" and cut.finish_reason == "length"
 
 
 def test_against_transformers_serve(served_tiny: tuple[str, str]) -> None:

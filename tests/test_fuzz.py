@@ -11,7 +11,15 @@ import skyeval
 from skyeval.types import Grade, GradeReason
 
 REASONS = set(typing.get_args(GradeReason))
-assert REASONS == {"equal", "not_equal", "no_answer", "incomplete_reasoning", "timeout", "unparsable", "error"}
+assert REASONS == {
+    "equal",
+    "not_equal",
+    "no_answer",
+    "incomplete_reasoning",
+    "timeout",
+    "unparsable",
+    "error",
+}
 
 # Pieces of LaTeX and chat text that exercise the extractor and both comparison paths.
 TOKENS = [

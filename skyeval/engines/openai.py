@@ -339,11 +339,11 @@ class OpenAIEngine:
                 text = getattr(raw, "text", None)
             if not isinstance(text, str | None) or not isinstance(reasoning, str | None):
                 raise SkyevalError(f"malformed reply from {self.base_url}: {str(resp)[:200]!r}")
-            text = text or ""
-            if reasoning:  # servers with a reasoning parser split the thinking off; keep it
-                text = f"<think>\n{reasoning}\n</think>\n\n{text}"
             finish: FinishReason = "length" if raw.finish_reason == "length" else "stop"
-            choices.append(_Choice(text, finish))
+            if reasoning:  # a parser split the thinking off; cut off before any answer it never closed
+                closing = "" if not text and finish == "length" else f"\n</think>\n\n{text or ''}"
+                text = f"<think>\n{reasoning}{closing}"
+            choices.append(_Choice(text or "", finish))
         usage = getattr(resp, "usage", None)
         return _Reply(
             tuple(choices),
