@@ -102,17 +102,16 @@ class RunResult:
     summary: RunSummary
 
 
+def _given(options: RunOptions) -> dict[str, Any]:
+    """The sampling values given explicitly (None: not given) and the seed, as ``skyeval.protocols`` takes them."""
+    o = options
+    return {"samples": o.samples, "temperature": o.temperature, "top_p": o.top_p, "max_tokens": o.max_tokens,
+            "seed": o.seed}  # fmt: skip
+
+
 def _sampling(options: RunOptions, spec: TaskSpec) -> SamplingParams:
     """The run's sampling (flag > protocol > task); out-of-range values refused."""
-    sampling, _ = resolve_sampling(
-        spec,
-        options.protocol,
-        samples=options.samples,
-        temperature=options.temperature,
-        top_p=options.top_p,
-        max_tokens=options.max_tokens,
-        seed=options.seed,
-    )
+    sampling, _ = resolve_sampling(spec, options.protocol, **_given(options))
     _check_sampling(sampling)
     return sampling
 
@@ -124,13 +123,9 @@ def _resolve(options: RunOptions, spec: TaskSpec) -> Resolved:
         spec,
         options.model,
         options.protocol,
-        samples=options.samples,
-        temperature=options.temperature,
-        top_p=options.top_p,
-        max_tokens=options.max_tokens,
-        seed=options.seed,
         system_prompt=options.system_prompt,
         prompt_template=options.prompt_template,
+        **_given(options),
     )
     _check_sampling(resolved.sampling)
     return resolved

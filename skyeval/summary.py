@@ -241,7 +241,7 @@ def summarize(
     confidence: float = CI_CONFIDENCE,
     resamples: int = CI_RESAMPLES,
     seed: int = CI_SEED,
-    same: Same | None = None,
+    same: Same | None = equivalent,
 ) -> RunSummary:
     """The summary of ``problems`` (``problems_in_order``) and their ``scores`` (``score_problem``).
 

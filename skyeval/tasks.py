@@ -27,6 +27,7 @@ from skyeval import hub
 from skyeval.errors import SkyevalError
 from skyeval.grading.extract import last_boxed
 from skyeval.jsonl import iter_jsonl
+from skyeval.layouts import GOLD_RULES, FieldMap, Layout, detect_layout
 from skyeval.types import Problem, SamplingParams
 
 if sys.version_info >= (3, 11):
@@ -36,41 +37,6 @@ else:  # pragma: no cover
 
 FILE_PREFIX = "file:"
 DATA_DIR_ENV = "SKYEVAL_DATA_DIR"
-
-
-@dataclass(frozen=True)
-class FieldMap:
-    """Which source fields hold the id, question, gold and breakdown metadata (``id=""``: row number)."""
-
-    question: str
-    gold: str
-    id: str = ""
-    context: str = ""  # prepended to the question when present and non-empty
-    meta: tuple[str, ...] = ()
-
-
-GOLD_RULES = ("", "last_boxed")
-"""How a layout's gold field becomes the gold: as it is, or the content of its last ``\\boxed{}``."""
-
-
-@dataclass(frozen=True)
-class Layout:
-    """One way a task's local file can be laid out: its field map and how the gold field is read."""
-
-    name: str
-    fields: FieldMap
-    gold_from: str = ""  # one of GOLD_RULES
-    description: str = ""
-
-    def matches(self, row: Mapping[str, Any]) -> bool:
-        """Whether ``row`` has every field this layout needs."""
-        return all(f in row for f in (self.fields.question, self.fields.gold, self.fields.id) if f)
-
-    def describe(self) -> str:
-        f = self.fields
-        wanted = "+".join(x for x in (f.id, f.question, f.gold) if x)
-        rule = f" (gold = last \\boxed{{}} of {f.gold})" if self.gold_from == "last_boxed" else ""
-        return f"{self.name}: {wanted}{rule}"
 
 
 @dataclass(frozen=True)
@@ -263,30 +229,16 @@ def _is_empty(value: Any) -> bool:
     return isinstance(value, list | tuple) and not value
 
 
-def detect_layout(spec: TaskSpec, path: Path, first: Mapping[str, Any] | None) -> Layout:
-    """The layout of ``spec``'s that a file whose first row is ``first`` is read in.
-
-    A ``file:`` task has one (its field mapping; a row lacking a field fails naming it, later). A built-in task
-    takes the first of ``spec.layouts`` whose fields the row has; none: a one-line ``SkyevalError`` naming the
-    file, the fields it has and the layouts the task reads.
-    """
-    if spec.name.startswith(FILE_PREFIX) or first is None:
-        return spec.layouts[0]
-    for layout in spec.layouts:
-        if layout.matches(first):
-            return layout
-    found = ", ".join(sorted(first)) or "none"
-    known = "; ".join(layout.describe() for layout in spec.layouts)
-    raise SkyevalError(
-        f"{spec.name}: {path} is in an unknown layout (its first row has the fields {found}); "
-        f"{spec.name} reads: {known}"
-    )
+def _layout_of(spec: TaskSpec, path: Path, first: Mapping[str, Any] | None) -> Layout:
+    """The layout ``spec``'s file at ``path`` is read in (``skyeval.layouts.detect_layout``; a ``file:`` task has
+    only its field mapping)."""
+    return detect_layout(spec.name, spec.layouts, path, first, fixed=spec.name.startswith(FILE_PREFIX))
 
 
 def _file_problems(path: Path, spec: TaskSpec) -> tuple[list[Problem], Layout]:
     numbered = list(iter_jsonl(path))
     rows = [row for _, row in numbered]
-    layout = detect_layout(spec, path, rows[0] if rows else None)
+    layout = _layout_of(spec, path, rows[0] if rows else None)
     problems = rows_to_problems(rows, layout.fields, str(path), [n for n, _ in numbered], layout.gold_from)
     return problems, layout
 
@@ -387,7 +339,7 @@ def local_layout(spec: TaskSpec, data_dir: str | Path | None) -> str | None:
     if path is None or not path.is_file():
         return None
     first = next(iter_jsonl(path), None)
-    return detect_layout(spec, path, first[1] if first else None).name
+    return _layout_of(spec, path, first[1] if first else None).name
 
 
 def count_rows(name: str, data_dir: str | Path | None = None) -> int | None:
@@ -409,7 +361,6 @@ __all__ = [
     "TaskSpec",
     "count_rows",
     "data_root",
-    "detect_layout",
     "file_task",
     "fingerprint",
     "get_task",

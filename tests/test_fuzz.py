@@ -10,16 +10,7 @@ from hypothesis import strategies as st
 import skyeval
 from skyeval.types import Grade, GradeReason
 
-REASONS = set(typing.get_args(GradeReason))
-assert REASONS == {
-    "equal",
-    "not_equal",
-    "no_answer",
-    "incomplete_reasoning",
-    "timeout",
-    "unparsable",
-    "error",
-}
+REASONS = set(typing.get_args(GradeReason))  # every reason the type declares
 
 # Pieces of LaTeX and chat text that exercise the extractor and both comparison paths.
 TOKENS = [

@@ -78,14 +78,7 @@ def score_runs(
             bar.update(p.n)
         total = summary_mod.problem_total(run.config, run.records)
         summ = summarize(
-            run.config,
-            groups,
-            scores,
-            total=total,
-            duplicates=run.duplicates,
-            resamples=resamples,
-            seed=seed,
-            same=cached,
+            run.config, groups, scores, total=total, duplicates=run.duplicates, resamples=resamples, seed=seed
         )
         out.append(ScoredRun(run, tuple(groups), tuple(scores), summ))
     bar.close()

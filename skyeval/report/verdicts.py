@@ -10,16 +10,34 @@ summary (``skyeval.summary.source_scores``), the one definition.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from skyeval.grading.disagreements import find_disagreements
 from skyeval.report.format import pandas_module
-from skyeval.summary import verdict_pairs
+from skyeval.report.load import Run
+from skyeval.summary import ProblemSamples, ProblemScore, verdict_pairs
+from skyeval.types import RunSummary
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from skyeval.report.tables import ScoredRun
+
+class ScoredRun(Protocol):
+    """What these tables read of ``skyeval.report.tables.ScoredRun`` (named here, so this module does not
+    import the one that imports it)."""
+
+    @property
+    def run(self) -> Run: ...
+
+    @property
+    def problems(self) -> tuple[ProblemSamples, ...]: ...
+
+    @property
+    def scores(self) -> tuple[ProblemScore, ...]: ...
+
+    @property
+    def summary(self) -> RunSummary: ...
+
 
 VERDICTS_COLUMNS = (
     "label",
