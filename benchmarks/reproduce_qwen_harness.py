@@ -51,6 +51,11 @@ CATEGORIES = {
         "its answer extraction mangles, concatenates or drops items (`1 \\text{ and } 5` read as `15`, "
         "`(2,32)(8,18)`, only the last of several boxes)",
     ),
+    "rounding": (
+        "skyeval",
+        "a number equal to the gold at the gold's precision (`3.275\\times10^{12}` for `3.3e12`; the grader's "
+        "approximation policy, docs/grading.md)",
+    ),
     "unordered-list": ("skyeval", "ordered comparison of unordered answer lists (`-2,5` vs `5,-2`)"),
     "labelled": (
         "skyeval",
@@ -58,7 +63,8 @@ CATEGORIES = {
     ),
     "notation": (
         "skyeval",
-        "notation it does not read (units `36\\mathrm{~mL}`, Unicode `12π`, `\\textbf{(B)}`)",
+        "notation it does not read (`3\\times10^{8}` for `3e8`, units `36\\mathrm{~mL}`, Unicode `12π`, "
+        "`\\textbf{(B)}`)",
     ),
     "equality-missed": (
         "skyeval",
@@ -139,9 +145,15 @@ def items(text: str) -> list[str]:
 
 
 def _number(text: str) -> float | None:
-    t = text.replace(",", "").replace("\\!", "").replace(" ", "")
-    m = re.fullmatch(r"-?\d+(?:\.\d+)?(?:e-?\d+)?", t)
-    return float(m.group(0)) if m else None
+    """A plain or scientific number (``1.5``, ``1e-3``, ``3.2\\times10^{12}``, ``3.2 \\cdot 10^{-5}``), else None."""
+    if "," in text and not _THOUSANDS.match(text):
+        return None  # a list, not a number
+    t = text.replace(",", "").replace("\\!", "").replace(" ", "").replace("~", "")
+    m = re.fullmatch(r"(-?\d+(?:\.\d+)?)(?:e(-?\d+)|\\(?:times|cdot)10\^\{?(-?\d+)\}?)?", t)
+    if m is None:
+        return None
+    power = m.group(2) or m.group(3)
+    return float(m.group(1)) * (10.0 ** int(power) if power else 1.0)
 
 
 _INTERVAL = re.compile(r"^[\[(].*,.*[\])]$")
@@ -204,6 +216,11 @@ def categorise(c: Case) -> str:
             return "harness-extraction"
         if c.gt and not _equal(c.gt, c.gold):
             return "gold-mangled"
+        p, g = _number(c.pred), _number(c.gold)
+        if p is not None and g is not None:
+            return (
+                "rounding" if p != g else "notation"
+            )  # equal values written otherwise: `3\\times10^8`, `3e8`
         if len(p_items) > 1 and len(p_items) == len(g_items) and _same_multiset(p_items, g_items):
             return "unordered-list"
         if bool(_LABEL.search(c.pred)) != bool(_LABEL.search(c.gold)):
