@@ -26,6 +26,7 @@ class Prompt:
     role: PromptRole
     text: str
     source: str
+    joiner: str = "\n\n"  # user_suffix: what separates the user turn from the suffix
 
 
 #: Qwen2.5-Math's chain-of-thought instruction (its evaluation harness sends it as the system message).
@@ -52,6 +53,10 @@ SKY_T1 = (
     "<|end_of_solution|> Now, try to solve the following question through the above guidelines:"
 )
 
+#: DeepScaleR's instruction, appended to the problem after one space (agentica-project/deepscaler
+#: ``scripts/data/deepscaler_dataset.py``, ``process_fn``: ``f"{question} {instruction}"``).
+DEEPSCALER_STEP = "Let's think step by step and output the final answer within \\boxed{}."
+
 _SKYTHOUGHT = "NovaSky-AI/SkyThought skythought/evals/models/model_configs.yaml"
 
 REGISTRY: dict[str, Prompt] = {
@@ -62,6 +67,13 @@ REGISTRY: dict[str, Prompt] = {
         Prompt("qwq", "system", QWQ, f"{_SKYTHOUGHT}: system_prompts.qwen_cot (Qwen/QwQ-32B-Preview)"),
         # DeepSeek-R1's usage recommendation: no system prompt, this instruction in the user turn
         Prompt("step-by-step", "user_suffix", QWEN_COT, "DeepSeek-R1 / Qwen2.5-Math user-turn instruction"),
+        Prompt(
+            "deepscaler",
+            "user_suffix",
+            DEEPSCALER_STEP,
+            "agentica-project/deepscaler scripts/data/deepscaler_dataset.py (after one space)",
+            joiner=" ",
+        ),
     )
 }
 
@@ -109,9 +121,10 @@ def prompt_text(name: str, role: PromptRole) -> str | None:
 
 
 def with_suffix(user: str, suffix: str) -> str:
-    """The user turn ``user`` followed by the user-suffix prompt ``suffix`` (``none``: unchanged)."""
-    text = prompt_text(suffix, "user_suffix")
-    return f"{user}\n\n{text}" if text else user
+    """The user turn ``user`` followed by the user-suffix prompt ``suffix`` after its ``joiner`` (``none``:
+    unchanged)."""
+    prompt = get_prompt(suffix, "user_suffix")
+    return f"{user}{prompt.joiner}{prompt.text}" if prompt is not None else user
 
 
 _BY_MODEL = {model.lower(): name for model, name in MODEL_DEFAULTS.items()}

@@ -44,6 +44,12 @@ def check_grading(timeout: float, policy: str, ray_address: str | None, replicas
         raise SkyevalError(f"--replicas {replicas} needs --ray (replicas are Ray actors)")
 
 
+def finished_flag(finish_reason: str) -> bool | None:
+    """``grade``'s ``finished`` for a recorded finish reason: stop True, length False, else (an imported
+    sample whose source does not say) None."""
+    return {"stop": True, "length": False}.get(finish_reason)
+
+
 def graded_by(records: Iterable[SampleRecord]) -> str:
     """``grader 1/default`` or ``graders 1/default, an unrecorded one``: who graded ``records``."""
     tags = sorted({r.grader or "an unrecorded one" for r in records})
@@ -58,16 +64,19 @@ def regrade(
     ray_address: str | None = None,
     replicas: int = 1,
     progress: bool = True,
+    workers: int | None = None,
 ) -> list[SampleRecord]:
     """``records`` graded again with the current grader and ``policy`` (same order), tagged with it (and with
-    the current schema version)."""
+    the current schema version). ``workers``: grading processes (``grade_many``'s default when None)."""
     from skyeval import grade_many
 
     responses = [r.completion for r in records]
     golds = [r.gold for r in records]
-    finished: list[bool | None] = [r.finish_reason == "stop" for r in records]
+    finished = [finished_flag(r.finish_reason) for r in records]
     if ray_address is None:
-        verdicts = _grade_with_progress(grade_many, responses, golds, finished, timeout, progress, policy)
+        verdicts = _grade_with_progress(
+            grade_many, responses, golds, finished, timeout, progress, policy, workers=workers
+        )
     else:
         from skyeval.scaleout import ray_grade_many
 
@@ -128,6 +137,7 @@ def _grade_with_progress(
     progress: bool,
     policy: str,
     chunk: int = 256,
+    workers: int | None = None,
 ) -> list[Grade]:
     from tqdm import tqdm
 
@@ -141,6 +151,7 @@ def _grade_with_progress(
                 golds[start : start + chunk],
                 timeout=timeout,
                 finished=finished[start : start + chunk],
+                workers=workers,
                 policy=policy,
             )
             verdicts.extend(part)

@@ -78,6 +78,11 @@ def run_identity(config: RunConfig) -> dict[str, Any]:
             "prompt_template": config.prompt_template,
         }
     )
+    if config.response_prefill:
+        ident["response_prefill"] = config.response_prefill
+    if config.source is not None:  # an imported run is its source files, not an engine's generations
+        ident["source"] = [f.sha256 for f in config.source.files]
+        return ident
     for key, value in generation_options(config.engine, config.engine_options).items():
         ident[f"option.{key}"] = value
     return ident
@@ -102,7 +107,13 @@ def run_dir_for(output_dir: str | Path, config: RunConfig, prompt_name: str) -> 
     task = config.task
     if task.startswith(FILE_PREFIX):
         task = "file-" + Path(task[len(FILE_PREFIX) :]).stem
-    name = f"{config.engine}-t{s.temperature:g}-p{s.top_p:g}-m{s.max_tokens}-s{s.seed}-{prompt_name}-{digest}"
+    parts = {"t": f"{s.temperature:g}", "p": f"{s.top_p:g}", "m": f"{s.max_tokens}", "s": f"{s.seed}"}
+    if config.source is not None:  # an import names what its source records (``unknown``: placeholders)
+        known = {"t": "temperature", "p": "top_p", "m": "max_tokens", "s": "seed"}
+        tags = [f"{k}{v}" for k, v in parts.items() if known[k] not in config.unknown] + [f"n{s.n}"]
+        name = "-".join([config.engine, *tags, digest])
+    else:
+        name = "-".join([config.engine, *(k + v for k, v in parts.items()), prompt_name, digest])
     return Path(output_dir) / slug(model) / slug(task) / slug(name)
 
 

@@ -25,6 +25,7 @@ from skyeval.grading.version import GRADER_VERSION
 from skyeval.hub import HubClient
 from skyeval.preflight import Preflight
 from skyeval.prompts import build_messages, resolve_prompt
+from skyeval.protocols import Resolved, get_protocol, resolve, resolve_sampling
 from skyeval.regrade import check_grading, grader_tag, regrade_stale
 from skyeval.signals import SignalInterrupt
 from skyeval.summary import summarize_run
@@ -54,8 +55,9 @@ class RunOptions:
     top_p: float | None = None
     max_tokens: int | None = None
     seed: int = 0
-    system_prompt: str | None = None  # a name from skyeval.prompts.PROMPTS; None: the model's default
+    system_prompt: str | None = None  # a name from skyeval.prompts.PROMPTS; None: protocol, model, task
     prompt_template: str | None = None
+    protocol: str | None = None  # a preset of skyeval.protocols: its values where no explicit one is given
     limit: int | None = None
     output_dir: str = "runs"
     data_dir: str | None = None
@@ -100,16 +102,36 @@ class RunResult:
     summary: RunSummary
 
 
+def _given(options: RunOptions) -> dict[str, Any]:
+    """The sampling values given explicitly (None: not given) and the seed, as ``skyeval.protocols`` takes them."""
+    o = options
+    return {"samples": o.samples, "temperature": o.temperature, "top_p": o.top_p, "max_tokens": o.max_tokens,
+            "seed": o.seed}  # fmt: skip
+
+
 def _sampling(options: RunOptions, spec: TaskSpec) -> SamplingParams:
-    """The run's sampling: the options given, the task's defaults for the rest; out-of-range values refused."""
-    d = spec.sampling
-    sampling = SamplingParams(
-        n=options.samples if options.samples is not None else d.n,
-        temperature=options.temperature if options.temperature is not None else d.temperature,
-        top_p=options.top_p if options.top_p is not None else d.top_p,
-        max_tokens=options.max_tokens if options.max_tokens is not None else d.max_tokens,
-        seed=options.seed,
+    """The run's sampling (flag > protocol > task); out-of-range values refused."""
+    sampling, _ = resolve_sampling(spec, options.protocol, **_given(options))
+    _check_sampling(sampling)
+    return sampling
+
+
+def _resolve(options: RunOptions, spec: TaskSpec) -> Resolved:
+    """The run's settings (``skyeval.protocols.resolve``: flag > protocol > model > task); out-of-range
+    sampling refused."""
+    resolved = resolve(
+        spec,
+        options.model,
+        options.protocol,
+        system_prompt=options.system_prompt,
+        prompt_template=options.prompt_template,
+        **_given(options),
     )
+    _check_sampling(resolved.sampling)
+    return resolved
+
+
+def _check_sampling(sampling: SamplingParams) -> None:
     if sampling.n < 1:
         raise SkyevalError(f"--samples must be >= 1, got {sampling.n}")
     if sampling.temperature < 0:
@@ -118,7 +140,6 @@ def _sampling(options: RunOptions, spec: TaskSpec) -> SamplingParams:
         raise SkyevalError(f"--top-p must be in (0, 1], got {sampling.top_p:g}")
     if sampling.max_tokens < 1:
         raise SkyevalError(f"--max-tokens must be >= 1, got {sampling.max_tokens}")
-    return sampling
 
 
 def _check_run_settings(options: RunOptions) -> None:
@@ -158,6 +179,8 @@ def prepare_all(
                 pf.engine(options.engine, opts, ray=options.ray_address is not None)
         pf.writable_dir(options.output_dir, "run directory under")
         sources.append(pf.model(options.model, loads_model=engine.loads_model) if engine else None)
+        if options.protocol is not None:
+            pf.check(get_protocol, options.protocol)
         pf.check(resolve_prompt, options.system_prompt, options.model)
         if spec is not None:
             pf.check(_sampling, options, spec)
@@ -169,15 +192,16 @@ def prepare_all(
     prepared = []
     for options, task, source in zip(runs, loaded, sources, strict=True):
         assert task is not None  # every task loaded, or raise_problems raised
-        prompt_name, system = resolve_prompt(options.system_prompt, options.model)
+        settings = _resolve(options, task.spec)
+        prompt_name = settings.prompt_name
         selected = task.problems[: options.limit] if options.limit is not None else task.problems
         config = RunConfig(
             model=options.model,
             task=task.spec.name,
             engine=options.engine,
-            sampling=_sampling(options, task.spec),
-            system_prompt=system,
-            prompt_template=options.prompt_template or task.spec.prompt_template,
+            sampling=settings.sampling,
+            system_prompt=settings.system_prompt,
+            prompt_template=settings.prompt_template,
             task_fingerprint=task.fingerprint,
             limit=options.limit,
             engine_options=public_options(options.engine, options.engine_options),
@@ -189,6 +213,9 @@ def prepare_all(
             model_source=source,
             grader_version=GRADER_VERSION,
             grade_policy=options.grade_policy,
+            protocol=options.protocol or "",
+            resolved=settings.sources,
+            response_prefill=settings.prefill,
         )
         run_dir = results.run_dir_for(options.output_dir, config, prompt_name)
         pf.passes(_check_resume, run_dir, config)  # without the lock: run() checks again holding it
@@ -281,7 +308,7 @@ def run(
         for p in problems:
             missing = tuple(i for i in range(n) if (p.id, i) not in done)
             if missing:
-                requests.append(GenerationRequest(p.id, messages[p.id], missing))
+                requests.append(GenerationRequest(p.id, messages[p.id], missing, config.response_prefill))
         wanted = {(r.problem_id, i) for r in requests for i in r.sample_indices}
         by_id = {p.id: p for p in problems}
         kept = [done[(p.id, i)] for p in problems for i in range(n) if (p.id, i) in done]

@@ -14,6 +14,9 @@ Policies (documented in docs/running.md, "Results schema"):
 - **maj@n and diversity**: ``skyeval.metrics.cluster_answers`` with ``skyeval.is_equivalent`` (memoised).
 - **Breakdowns**: pass@1 per value of each of ``config.meta_fields`` (the task's declared fields, or
   ``--meta-field``), in natural value order (Level 2 before Level 10).
+- **Source verdicts** (imported runs): the same pass@1, pass@k and maj@n by the source harness's own verdicts
+  (``source_correct``; maj@n clusters ``source_extracted``), over the problems whose every sample has one, and
+  the samples on which the source and we disagree (``skyeval.grading.disagreements``).
 """
 
 from __future__ import annotations
@@ -22,20 +25,25 @@ import statistics
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, cast
 
 from skyeval import metrics
+from skyeval.grading.disagreements import VerdictPair, compare_verdicts
 from skyeval.metrics import Same
 from skyeval.types import (
     CI_CONFIDENCE,
     CI_RESAMPLES,
     CI_SEED,
+    UNKNOWN_FINISH,
     BootstrapCI,
+    Grade,
+    GradeReason,
     GroupScore,
     RunConfig,
     RunSummary,
     SampleRecord,
     Scores,
+    SourceScores,
     TokenStats,
 )
 
@@ -179,6 +187,50 @@ def _breakdown(
     return by
 
 
+def verdict_pairs(problems: Sequence[ProblemSamples]) -> list[tuple[SampleRecord, VerdictPair]]:
+    """Every sample with a source verdict, paired with it as ``skyeval.grading.disagreements`` takes it
+    (``row`` = 1-based problem position, ``sample`` = sample index)."""
+    return [
+        (s, VerdictPair(i, s.sample_index, s.gold, _grade(s), s.source_correct))
+        for i, p in enumerate(problems, 1)
+        for s in p.samples
+        if s.source_correct is not None
+    ]
+
+
+def _grade(s: SampleRecord) -> Grade:
+    return Grade(s.correct, s.extracted, cast(GradeReason, s.reason))
+
+
+def source_scores(problems: Sequence[ProblemSamples], same: Same | None) -> SourceScores | None:
+    """The run's numbers by its source's verdicts (module docstring); None when no sample has one."""
+    pairs = verdict_pairs(problems)
+    if not pairs:
+        return None
+    judged = [p for p in problems if all(s.source_correct is not None for s in p.samples)]
+    counts = [(p.n, sum(bool(s.source_correct) for s in p.samples)) for p in judged]
+    maj = None
+    if judged and any(s.source_extracted is not None for p in judged for s in p.samples):
+        wins = 0
+        for p in judged:
+            answers = [s.source_extracted for s in p.samples]
+            clusters = metrics.cluster_answers(answers, [bool(s.source_correct) for s in p.samples], same)
+            winner = max(clusters, key=lambda c: (c.count, -c.first)) if clusters else None
+            wins += winner is not None and winner.correct
+        maj = wins / len(judged)
+    comparison = compare_verdicts([pair for _, pair in pairs])
+    return SourceScores(
+        samples=len(pairs),
+        problems=len(judged),
+        pass_at_1=sum(c / n for n, c in counts) / len(counts) if counts else 0.0,
+        pass_at_k=metrics.pass_at_k_curve(counts) if counts else {},
+        maj_at_n=maj,
+        disagreements=len(comparison.disagreements),
+        only_ours=comparison.only_ours,
+        only_source=comparison.only_theirs,
+    )
+
+
 def summarize(
     config: RunConfig,
     problems: Sequence[ProblemSamples],
@@ -189,10 +241,12 @@ def summarize(
     confidence: float = CI_CONFIDENCE,
     resamples: int = CI_RESAMPLES,
     seed: int = CI_SEED,
+    same: Same | None = equivalent,
 ) -> RunSummary:
     """The summary of ``problems`` (``problems_in_order``) and their ``scores`` (``score_problem``).
 
-    ``total`` is the number of problems the run covers (``problem_total``).
+    ``total`` is the number of problems the run covers (``problem_total``); ``same`` clusters the source's
+    answers of an imported run (the clustering ``scores`` were made with).
     """
     n = config.sampling.n
     samples = [s for p in problems for s in p.samples]
@@ -236,7 +290,10 @@ def summarize(
             ),
             reasons=dict(Counter(r.reason for r in samples)),
             by=_breakdown(config.meta_fields, problems, scores),
+            incomplete_reasoning=sum(r.reason == "incomplete_reasoning" for r in samples),
+            finish_unknown=sum(r.finish_reason == UNKNOWN_FINISH for r in samples),
         ),
+        source_scores=source_scores(problems, same),
     )
 
 
@@ -253,4 +310,5 @@ def summarize_run(
     problems = problems_in_order(rows, config)
     cached = memoised(same) if same is not None else None
     scores = [score_problem(p, cached) for p in problems]
-    return summarize(config, problems, scores, total=problem_total(config, rows), duplicates=duplicates)
+    total = problem_total(config, rows)
+    return summarize(config, problems, scores, total=total, duplicates=duplicates, same=cached)

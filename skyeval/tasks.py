@@ -3,8 +3,11 @@
 Problems come from the Hugging Face Hub (``datasets``, the default) or from local JSONL files: ``--data-dir DIR``
 (or ``SKYEVAL_DATA_DIR``) holding ``<task>.jsonl`` in the Qwen2.5-Math evaluation format, or any JSONL file as
 an ad-hoc task (``file:PATH`` with an explicit field mapping; the path is made absolute, so a run's identity
-does not depend on the folder it was started from). A loaded task carries a fingerprint: a hash of its problems
-(id, question, gold) that the run config records. The Hub is probed once (``skyeval.hub.probe``) before
+does not depend on the folder it was started from). A task may read more than one local layout (``Layout``:
+minerva_math reads skyeval's ``question``/``answer`` and the Qwen2.5-Math harness's ``problem``/``solution``, gold
+= the last ``\\boxed{}`` of the solution); a file is read in the first layout whose fields its first row has, and
+a file in none fails loading that task alone, in one line. A loaded task carries a fingerprint: a hash of its
+problems (id, question, gold) that the run config records. The Hub is probed once (``skyeval.hub.probe``) before
 ``datasets`` is asked, so offline fails in a line and seconds, not retries.
 """
 
@@ -22,7 +25,9 @@ from typing import Any
 
 from skyeval import hub
 from skyeval.errors import SkyevalError
+from skyeval.grading.extract import last_boxed
 from skyeval.jsonl import iter_jsonl
+from skyeval.layouts import GOLD_RULES, FieldMap, Layout, detect_layout
 from skyeval.types import Problem, SamplingParams
 
 if sys.version_info >= (3, 11):
@@ -32,17 +37,6 @@ else:  # pragma: no cover
 
 FILE_PREFIX = "file:"
 DATA_DIR_ENV = "SKYEVAL_DATA_DIR"
-
-
-@dataclass(frozen=True)
-class FieldMap:
-    """Which source fields hold the id, question, gold and breakdown metadata (``id=""``: row number)."""
-
-    question: str
-    gold: str
-    id: str = ""
-    context: str = ""  # prepended to the question when present and non-empty
-    meta: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -67,6 +61,12 @@ class TaskSpec:
     hub: HubSource | None = None
     answer_format: str = ""
     breakdown: tuple[str, ...] = ()
+    local_layouts: tuple[Layout, ...] = ()  # further layouts a local file may have, tried after local_fields
+
+    @property
+    def layouts(self) -> tuple[Layout, ...]:
+        """The local layouts, in the order a file is matched against them (``skyeval``'s own first)."""
+        return (Layout("skyeval", self.local_fields), *self.local_layouts)
 
 
 @dataclass(frozen=True)
@@ -75,6 +75,7 @@ class LoadedTask:
     problems: tuple[Problem, ...]
     fingerprint: str
     source: str  # where the rows came from: "hub:<path>", a file path
+    layout: str = ""  # the local layout the file was read in ("" for the Hub)
 
 
 def task_names() -> list[str]:
@@ -114,6 +115,19 @@ def get_task(name: str) -> TaskSpec:
             filter_contains=str(filt.get("contains", "")),
         )
     s = raw.get("sampling", {})
+    local = raw["local"]
+    layouts = tuple(
+        Layout(
+            name=str(alt["name"]),
+            fields=_field_map(alt["fields"]),
+            gold_from=str(alt.get("gold_from", "")),
+            description=str(alt.get("description", "")),
+        )
+        for alt in local.get("layouts", ())
+    )
+    bad = [lay.gold_from for lay in layouts if lay.gold_from not in GOLD_RULES]
+    if bad:
+        raise SkyevalError(f"tasks/{name}.toml: unknown gold_from {bad[0]!r}; use one of {GOLD_RULES[1:]}")
     return TaskSpec(
         name=raw["name"],
         description=raw.get("description", ""),
@@ -124,10 +138,11 @@ def get_task(name: str) -> TaskSpec:
             top_p=float(s.get("top_p", 1.0)),
             max_tokens=int(s.get("max_tokens", 32768)),
         ),
-        local_fields=_field_map(raw["local"]["fields"]),
+        local_fields=_field_map(local["fields"]),
         hub=hub,
         answer_format=raw.get("answer_format", ""),
         breakdown=tuple(raw.get("breakdown", ())),
+        local_layouts=layouts,
     )
 
 
@@ -172,9 +187,11 @@ def rows_to_problems(
     fields: FieldMap,
     where: str,
     line_numbers: Sequence[int] | None = None,
+    gold_from: str = "",
 ) -> list[Problem]:
-    """Map source rows to problems; a bad row (missing field, null or empty question or gold, duplicate id)
-    fails naming its line (``line_numbers``: a file's line of each row) or its row number."""
+    """Map source rows to problems; a bad row (missing field, null or empty question or gold, duplicate id, no
+    box in a ``gold_from="last_boxed"`` gold field) fails naming its line (``line_numbers``: a file's line of
+    each row) or its row number."""
     problems: list[Problem] = []
     seen: set[str] = set()
     for i, row in enumerate(rows):
@@ -194,7 +211,12 @@ def rows_to_problems(
         if context:
             question = f"{context}\n\n{question}"
         meta = {k: row[k] for k in fields.meta if k in row and row[k] is not None}
-        problems.append(Problem(pid, question, normalize_gold(row[fields.gold]), meta))
+        gold = row[fields.gold]
+        if gold_from == "last_boxed":
+            gold = last_boxed(str(gold))
+            if gold is None or not gold.strip():
+                raise SkyevalError(f"{at}: no \\boxed{{}} answer in field {fields.gold!r}")
+        problems.append(Problem(pid, question, normalize_gold(gold), meta))
     return problems
 
 
@@ -207,10 +229,18 @@ def _is_empty(value: Any) -> bool:
     return isinstance(value, list | tuple) and not value
 
 
-def _file_problems(path: Path, fields: FieldMap) -> list[Problem]:
+def _layout_of(spec: TaskSpec, path: Path, first: Mapping[str, Any] | None) -> Layout:
+    """The layout ``spec``'s file at ``path`` is read in (``skyeval.layouts.detect_layout``; a ``file:`` task has
+    only its field mapping)."""
+    return detect_layout(spec.name, spec.layouts, path, first, fixed=spec.name.startswith(FILE_PREFIX))
+
+
+def _file_problems(path: Path, spec: TaskSpec) -> tuple[list[Problem], Layout]:
     numbered = list(iter_jsonl(path))
     rows = [row for _, row in numbered]
-    return rows_to_problems(rows, fields, str(path), [n for n, _ in numbered])
+    layout = _layout_of(spec, path, rows[0] if rows else None)
+    problems = rows_to_problems(rows, layout.fields, str(path), [n for n, _ in numbered], layout.gold_from)
+    return problems, layout
 
 
 def fingerprint(problems: Sequence[Problem]) -> str:
@@ -282,6 +312,7 @@ def load_task(
     of a probe already made (``skyeval.hub.probe``); without it the Hub is probed before it is used.
     """
     path = local_path(spec, data_dir)
+    layout = ""
     if path is None:
         problems, source = _load_hub(spec, hub_status)
     else:
@@ -289,7 +320,8 @@ def load_task(
             if not path.parent.is_dir():
                 raise SkyevalError(f"data dir not found: {path.parent}")
             raise SkyevalError(f"no {spec.name}.jsonl in data dir {path.parent}")
-        problems, source = _file_problems(path, spec.local_fields), str(path)
+        problems, read_as = _file_problems(path, spec)
+        source, layout = str(path), read_as.name
         if spec.name.startswith(FILE_PREFIX):
             absent = [f for f in spec.local_fields.meta if not any(f in p.meta for p in problems)]
             if absent:
@@ -298,7 +330,16 @@ def load_task(
         raise SkyevalError(f"task {spec.name!r} has no problems ({source})")
     if limit is not None:
         problems = problems[:limit]
-    return LoadedTask(spec, tuple(problems), fingerprint(problems), source)
+    return LoadedTask(spec, tuple(problems), fingerprint(problems), source, layout)
+
+
+def local_layout(spec: TaskSpec, data_dir: str | Path | None) -> str | None:
+    """The layout the task's local file is in (its first row read; ``detect_layout``), None without a file."""
+    path = local_path(spec, data_dir)
+    if path is None or not path.is_file():
+        return None
+    first = next(iter_jsonl(path), None)
+    return _layout_of(spec, path, first[1] if first else None).name
 
 
 def count_rows(name: str, data_dir: str | Path | None = None) -> int | None:
@@ -315,6 +356,7 @@ def count_rows(name: str, data_dir: str | Path | None = None) -> int | None:
 
 __all__ = [
     "FieldMap",
+    "Layout",
     "LoadedTask",
     "TaskSpec",
     "count_rows",
@@ -323,6 +365,7 @@ __all__ = [
     "fingerprint",
     "get_task",
     "load_task",
+    "local_layout",
     "local_path",
     "normalize_gold",
     "resolve_task",

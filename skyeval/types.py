@@ -20,8 +20,14 @@ SCHEMA_VERSION = (
 )
 SUMMARY_SCHEMA_VERSION = 2  # summary.json; 1 was the pre-release untyped summary
 
-GradeReason = Literal["equal", "not_equal", "no_answer", "timeout", "too_large", "unparsable", "error"]
+GradeReason = Literal[
+    "equal", "not_equal", "no_answer", "incomplete_reasoning", "timeout", "too_large", "unparsable", "error"
+]
+"""``incomplete_reasoning``: the response opened a ``<think>`` block and never closed it (no answer is read
+from inside it), told apart from ``no_answer`` (finished, but states none) and from truncation."""
 FinishReason = Literal["stop", "length", "error"]
+UNKNOWN_FINISH = "unknown"
+"""The ``finish_reason`` of an imported sample whose source does not say how it ended."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +74,9 @@ class GenerationRequest:
     problem_id: str
     messages: tuple[Message, ...]
     sample_indices: tuple[int, ...]
+    prefill: str = (
+        ""  # the assistant turn starts with this (``<think>\n``), unless the chat template opens it
+    )
 
 
 @dataclass(frozen=True)
@@ -110,6 +119,9 @@ class SampleRecord:
     meta: Mapping[str, Any] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
     grader: str = ""  # "<GRADER_VERSION>/<policy>" that graded it ("": before grader versions were recorded)
+    # imported runs (``skyeval import``): the source harness's own extracted answer and verdict (None: unknown)
+    source_extracted: str | None = None
+    source_correct: bool | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -139,6 +151,28 @@ class ModelSource:
 
 
 @dataclass(frozen=True)
+class SourceFile:
+    """One file an imported run was read from: its path (absolute), content hash and row count."""
+
+    path: str
+    sha256: str
+    rows: int
+
+
+@dataclass(frozen=True)
+class ImportSource:
+    """Where an imported run's samples come from: the harness format, its files, the numbers it published
+    (``metrics``: e.g. the Qwen2.5-Math harness's ``acc``, in its own units), the generation settings its files
+    record (``settings``) and the importer options used."""
+
+    format: str
+    files: tuple[SourceFile, ...]
+    metrics: Mapping[str, float] = field(default_factory=dict)
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class RunConfig:
     """Everything needed to reproduce a run; written to ``config.json``."""
 
@@ -164,6 +198,12 @@ class RunConfig:
     model_source: ModelSource | None = None  # the resolved model (None: identified by ``model`` as typed)
     grader_version: str = ""  # recorded, not part of the identity: a change re-grades the samples
     grade_policy: str = "default"
+    protocol: str = ""  # the ``--protocol`` preset the settings were resolved with ("" for none)
+    # how each setting was resolved: name -> {"value": ..., "source": "flag" | "protocol NAME" | "task NAME" ...}
+    resolved: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    response_prefill: str = ""  # the assistant turn is opened with this (deepseek-r1: "<think>\n"); identity
+    source: ImportSource | None = None  # set for ``skyeval import``: where the samples came from
+    unknown: tuple[str, ...] = ()  # settings the source does not record (their values here are placeholders)
 
 
 # --- the summary of a run (summary.json) ----------------------------------------------------------------------
@@ -220,6 +260,28 @@ class Scores:
     response_tokens: TokenStats
     reasons: Mapping[str, int]  # samples per grade reason
     by: Mapping[str, Mapping[str, GroupScore]] = field(default_factory=dict)  # field -> value -> score
+    incomplete_reasoning: int = 0  # samples whose <think> never closed (counted apart from truncation)
+    finish_unknown: int = 0  # imported samples whose source does not say whether they were cut off
+
+
+@dataclass(frozen=True)
+class SourceScores:
+    """An imported run scored by its source's own verdicts, beside ours on the same samples.
+
+    ``samples`` counts the samples with a source verdict (the scores cover the problems all of whose samples
+    have one). ``maj_at_n`` clusters the source's extracted answers (None when it records none).
+    ``disagreements`` = samples on which the source and we differ: ``only_ours`` correct for us alone,
+    ``only_source`` for the source alone.
+    """
+
+    samples: int
+    problems: int
+    pass_at_1: float = field(metadata={"json": "pass@1"})
+    pass_at_k: Mapping[int, float] = field(metadata={"json": "pass@k"})
+    maj_at_n: float | None = field(metadata={"json": "maj@n"})
+    disagreements: int
+    only_ours: int
+    only_source: int
 
 
 @dataclass(frozen=True)
@@ -247,6 +309,7 @@ class RunSummary:
     meta_fields: tuple[str, ...] = ()
     scores: Scores | None = None
     schema_version: int = SUMMARY_SCHEMA_VERSION
+    source_scores: SourceScores | None = None  # imported runs: the same numbers by the source's verdicts
 
 
 # --- JSON conversion of these dataclasses ---------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Every option of ``run``, ``score``, ``report``, ``grade`` and ``tasks`` given a bad value: exit 2, one line,
+"""Every option of ``run``, ``score``, ``report``, ``grade``, ``tasks`` and ``import`` given a bad value: exit 2, one line,
 no traceback, nothing created or changed. The options are read from the click commands, so a new option without
 a case here fails ``test_every_option_has_a_bad_value``."""
 
@@ -16,7 +16,8 @@ from testkit.fake_openai_server import FakeServer, Script
 
 from skyeval.cli import main
 
-COMMANDS = ("run", "score", "report", "grade", "tasks")
+COMMANDS = ("run", "score", "report", "grade", "tasks", "import")
+FIXTURES = Path(__file__).resolve().parent / "data" / "importers"
 
 
 class Env:
@@ -46,6 +47,10 @@ class Env:
         return ["run", "-m", str(self.model), "--engine", "hf", "--task", "amc23", "-n", "1", "--data-dir",
                 str(self.data), *extra]  # fmt: skip
 
+    def imp(self, *extra: str) -> list[str]:
+        return ["import", str(FIXTURES / "skythought" / "results.json"), "--from", "skythought", "--task",
+                "math500", "--data-dir", str(FIXTURES / "data"), *extra]  # fmt: skip
+
     def file(self, *extra: str) -> list[str]:
         return ["run", "-m", "m", "--base-url", self.url, "--task", self.file_task, "-n", "1",
                 "--question-field", "problem", *extra]  # fmt: skip
@@ -67,6 +72,7 @@ BAD: dict[tuple[str, str], list[Case]] = {
     ("run", "system_prompt"): [
         lambda e: (e.openai("--system-prompt", "nope"), "unknown system prompt 'nope'")
     ],
+    ("run", "protocol"): [lambda e: (e.openai("--protocol", "nosuch"), "unknown protocol 'nosuch'")],
     ("run", "limit"): [lambda e: (e.openai("--limit", "0"), "--limit must be >= 1")],
     ("run", "output_dir"): [
         lambda e: (e.openai("-o", str(e.blocker)), "cannot write run directory under"),
@@ -175,6 +181,26 @@ BAD: dict[tuple[str, str], list[Case]] = {
         )
     ],
     ("tasks", "data_dir"): [lambda e: (["tasks", "--data-dir", str(e.root / "nope")], "data dir not found")],
+    ("import", "paths"): [
+        lambda e: (
+            ["import", str(e.root / "nope.json"), "--from", "skythought", "--task", "math500"],
+            "not found",
+        )
+    ],
+    ("import", "fmt"): [lambda e: (e.imp("--from", "nosuch"), "unknown import format 'nosuch'")],
+    ("import", "task"): [lambda e: (e.imp("--task", "nosuch"), "unknown task 'nosuch'")],
+    ("import", "model"): [lambda e: (e.imp("--model", " "), "--model must not be empty")],
+    ("import", "output_dir"): [
+        lambda e: (e.imp("-o", str(e.blocker)), "cannot write run directory under"),
+        lambda e: (e.imp("-o", str(e.blocker / "runs")), "is a file, not a directory"),
+    ],
+    ("import", "data_dir"): [lambda e: (e.imp("--data-dir", str(e.root / "nope")), "data dir not found")],
+    ("import", "source_option"): [
+        lambda e: (e.imp("-S", "bogus=1"), "does not take option(s) bogus"),
+        lambda e: (e.imp("-S", "noequals"), "--source-option must be KEY=VALUE"),
+    ],
+    ("import", "grade_timeout"): [lambda e: (e.imp("--grade-timeout", "0"), "--grade-timeout must be > 0")],
+    ("import", "grade_policy"): [lambda e: (e.imp("--grade-policy", "nosuch"), "unknown grading policy")],
 }
 
 
@@ -217,7 +243,7 @@ def test_a_bad_value_is_one_line_exit_2_and_writes_nothing(
     env: Env, command: str, option: str, index: int
 ) -> None:
     args, message = BAD[(command, option)][index](env)
-    if command == "run" and "-o" not in args:
+    if command in ("run", "import") and "-o" not in args:
         args += ["-o", str(env.out)]
     if command == "report" and "--out" not in args:
         args += ["--out", str(env.out)]

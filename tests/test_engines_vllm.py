@@ -207,12 +207,22 @@ def test_extra_sampling_parameters_go_to_vllm(fake: Callable[..., VLLMScript]) -
     engine = _engine(top_k=20, min_p=0.05, repetition_penalty=1.1, stop="</answer>")
     list(engine.generate([GenerationRequest("a", (Message("user", "q"),), (0,))], SAMPLED))
     ((_, _, params),) = engine.llm.llm_engine.added
-    assert (params.top_k, params.min_p, params.repetition_penalty, params.stop) == (
-        20,
-        0.05,
-        1.1,
-        ["</answer>"],
-    )
+    assert (params.top_k, params.min_p, params.repetition_penalty) == (20, 0.05, 1.1)
+    assert params.stop is None  # stops are applied by skyeval, outside thinking, never by vLLM
+
+
+def test_stops_cut_outside_thinking_only(fake: Callable[..., VLLMScript]) -> None:
+    """The fake answers ``q#i``; sample 1 ends by length. A stop at ``#`` cuts the plain reply (and so it
+    stopped); inside an opened ``<think>`` the same stop is not applied."""
+    fake()
+    engine = _engine(stop="#")
+    plain = list(engine.generate([GenerationRequest("a", (Message("user", "q"),), (0, 1))], SAMPLED))
+    assert sorted((c.text, c.finish_reason) for c in plain) == [("q", "stop"), ("q", "stop")]
+    think = GenerationRequest("b", (Message("user", "q"),), (0, 1), prefill="<think>\n")
+    out = sorted(list(engine.generate([think], SAMPLED)), key=lambda c: c.sample_index)
+    assert [(c.text, c.finish_reason) for c in out] == [("<think>\nq#0", "stop"), ("<think>\nq#1", "length")]
+    prompt = "".join(map(chr, engine.llm.llm_engine.added[-1][1]))
+    assert prompt.endswith("assistant:<think>\n")  # the prefill opens the assistant turn, once
 
 
 def test_preflight_checks_the_model_path_and_extras_without_loading_a_model(

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import typing
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import skyeval
-from skyeval.types import Grade
+from skyeval.types import Grade, GradeReason
 
-REASONS = {"equal", "not_equal", "no_answer", "timeout", "unparsable", "error"}
+REASONS = set(typing.get_args(GradeReason))  # every reason the type declares
 
 # Pieces of LaTeX and chat text that exercise the extractor and both comparison paths.
 TOKENS = [

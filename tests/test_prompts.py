@@ -31,7 +31,8 @@ def test_sky_t1_is_byte_equal_to_skythought() -> None:
 
 def test_entries_have_names_and_roles() -> None:
     assert prompts.prompt_names("system") == ["qwen-cot", "sky-t1", "qwq", "none"]
-    assert prompts.prompt_names("user_suffix") == ["step-by-step", "none"]
+    assert prompts.prompt_names("user_suffix") == ["step-by-step", "deepscaler", "none"]
+    assert prompts.with_suffix("P", "deepscaler") == "P " + prompts.DEEPSCALER_STEP
     assert prompts.with_suffix("P", "step-by-step") == "P\n\n" + prompts.QWEN_COT
     assert prompts.with_suffix("P", "none") == "P" and prompts.get_prompt("none", "system") is None
     with pytest.raises(SkyevalError, match="unknown user-turn suffix 'sky-t1'"):

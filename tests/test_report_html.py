@@ -275,3 +275,25 @@ def test_html_report_in_headless_chromium(tmp_path: Path, tables, compress: bool
     assert result["scroll_width"] <= result["client_width"], result["overflowing"]
     if compress:
         assert shot.exists() and shot.stat().st_size > 50_000  # not a blank page
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="/usr/bin/chromium is absent: apt-get install chromium")
+def test_an_imported_run_shows_both_verdicts_and_the_grader_delta(tmp_path: Path) -> None:
+    from skyeval.importers.runner import ImportOptions, import_run
+
+    fixtures = Path(__file__).resolve().parent / "data" / "importers"
+    result = import_run(
+        ImportOptions((str(fixtures / "skythought" / "results.json"),), "skythought", "math500",
+                      output_dir=str(tmp_path / "runs"), data_dir=str(fixtures / "data"), progress=False),
+        log=lambda line: None,
+    )  # fmt: skip
+    tables = build_tables(load_runs([result.run_dir]), budget=False)
+    write_report(tables, tmp_path / "report", ["html"])
+    page = tmp_path / "report" / "report.html"
+    assert "Side-by-side verdicts (imported runs)" in page.read_text()
+    check = selftest(page)
+    assert check.result["ok"] is True and check.console == (), check.console
+    assert check.result["sample_header"][:5] == [
+        "sample", "extracted answer", "verdict", "source's answer", "source's verdict"
+    ]  # fmt: skip
+    assert check.result["delta_problems"] == 1  # test/algebra/9003.json: "3, -3" right for skyeval only

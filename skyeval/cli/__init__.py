@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from skyeval.cli import grade, report, run
+from skyeval.cli import grade, import_, report, run
 from skyeval.clickutil import ErrorGroup
 from skyeval.signals import interrupt_on_signals
 
@@ -23,6 +23,6 @@ def main() -> None:
     """Evaluate math-reasoning models: run benchmarks, grade answers, report results."""
 
 
-for _module in (grade, run, report):
+for _module in (grade, run, import_, report):
     for _command in _module.commands:
         main.add_command(_command)

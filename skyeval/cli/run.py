@@ -64,9 +64,12 @@ def summary_line(summary: RunSummary) -> str:
         parts += [f"pass@{k}={v:.3f}" for k, v in sc.pass_at_k.items() if k != 1]
         parts += [
             f"maj@{summary.n}={sc.maj_at_n:.3f}",
-            f"truncated={sc.truncated}/{summary.samples}",
+            f"truncated={sc.truncated}/{summary.samples}"
+            + (f" (finish unknown for {sc.finish_unknown})" if sc.finish_unknown else ""),
             f"problems={summary.problems_scored}/{summary.problems}",
         ]
+        if sc.incomplete_reasoning:
+            parts.append(f"incomplete_reasoning={sc.incomplete_reasoning}/{summary.samples}")
         line = " ".join(parts)
     if not summary.complete:
         line += f" INCOMPLETE: {summary.missing} of {summary.expected_samples} samples missing"
@@ -75,8 +78,27 @@ def summary_line(summary: RunSummary) -> str:
     return line
 
 
-def _print_summary(summary: RunSummary, run_dir: object) -> None:
+def source_line(summary: RunSummary) -> str:
+    """One line of an imported run's numbers by its source's own verdicts, and how they differ from ours."""
+    src = summary.source_scores
+    if src is None:
+        return "source: no per-sample verdicts recorded"
+    parts = [f"source: pass@1={src.pass_at_1:.4f}"]
+    parts += [f"pass@{k}={v:.3f}" for k, v in src.pass_at_k.items() if k != 1]
+    if src.maj_at_n is not None:
+        parts.append(f"maj@{summary.n}={src.maj_at_n:.3f}")
+    parts.append(
+        f"over {src.problems} problems; disagreements {src.disagreements} "
+        f"({src.only_ours} correct only for skyeval, {src.only_source} only for the source)"
+    )
+    return " ".join(parts)
+
+
+def print_summary(summary: RunSummary, run_dir: object) -> None:
+    """The summary line, the source's for an imported run, and where the results are."""
     click.echo(summary_line(summary))
+    if summary.source_scores is not None:
+        click.echo(source_line(summary))
     click.echo(f"results: {run_dir}")
 
 
@@ -103,6 +125,11 @@ def _print_summary(summary: RunSummary, run_dir: object) -> None:
 @click.option("--max-tokens", type=int, default=None, help="Max new tokens per sample (default: the task's).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Sampling seed.")
 @click.option("--system-prompt", default=None, help="qwen-cot | sky-t1 | none (default: per-model table).")
+@click.option(
+    "--protocol",
+    default=None,
+    help="A published evaluation's settings (skyeval tasks --protocols); explicit flags win.",
+)
 @click.option("--limit", type=int, default=None, help="Only the first N problems.")
 @click.option("--output-dir", "-o", default="runs", show_default=True, help="Where run directories go.")
 @click.option(
@@ -158,6 +185,7 @@ def run_cmd(
     max_tokens: int | None,
     seed: int,
     system_prompt: str | None,
+    protocol: str | None,
     limit: int | None,
     output_dir: str,
     data_dir: str | None,
@@ -226,6 +254,7 @@ def run_cmd(
             max_tokens=max_tokens,
             seed=seed,
             system_prompt=system_prompt,
+            protocol=protocol,
             limit=limit,
             output_dir=output_dir,
             data_dir=data_dir,
@@ -247,7 +276,7 @@ def run_cmd(
                 result = run(one, engines, prepared=ready, log=_note)
             except Interrupted as err:
                 raise SkyevalError(str(err)) from err
-            _print_summary(result.summary, result.run_dir)
+            print_summary(result.summary, result.run_dir)
             if not result.summary.complete:
                 failed.append(one.task)
     finally:
@@ -296,32 +325,48 @@ def score_cmd(
             policy=grade_policy,
             log=_note,
         )
-        _print_summary(summary, run_dir)
+        print_summary(summary, run_dir)
 
 
 @click.command("tasks")
 @click.option("--data-dir", envvar="SKYEVAL_DATA_DIR", default=None, help="Count rows of local <task>.jsonl.")
-def tasks_cmd(data_dir: str | None) -> None:
+@click.option("--protocols", is_flag=True, help="List the --protocol presets of skyeval run instead.")
+def tasks_cmd(data_dir: str | None, protocols: bool) -> None:
     """List the built-in tasks with row counts (when local data is available) and default sampling."""
     from pathlib import Path
 
-    from skyeval.tasks import count_rows, data_root, get_task, task_names
+    from skyeval.tasks import count_rows, data_root, get_task, local_layout, task_names
 
+    if protocols:
+        from skyeval.protocols import PROTOCOLS, describe
+
+        for preset in PROTOCOLS.values():
+            click.echo(describe(preset))
+        return
     root = data_root(data_dir)
     if root is not None and not Path(root).is_dir():
         raise SkyevalError(f"data dir not found: {root}")
     unknown = []
+    layout_problems = []
     for name in task_names():
         spec = get_task(name)
         rows = count_rows(name, data_dir)
+        try:
+            layout = local_layout(spec, data_dir)
+        except SkyevalError as err:
+            layout = "unknown"
+            layout_problems.append(str(err))
         s = spec.sampling
         source = spec.hub.path if spec.hub else "-"
+        shown = f" ({layout} layout)" if layout not in (None, "skyeval") else ""
         click.echo(
             f"{name:14} rows={rows if rows is not None else '?':>4}  n={s.n} T={s.temperature:g} "
-            f"top_p={s.top_p:g} max_tokens={s.max_tokens}  hub={source}  {spec.description}"
+            f"top_p={s.top_p:g} max_tokens={s.max_tokens}  hub={source}  {spec.description}{shown}"
         )
         if rows is None:
             unknown.append(name)
+    for line in layout_problems:
+        _note(f"note: {line}")
     if unknown and root is None:
         _note(
             "rows=?: no local data; --data-dir DIR (or SKYEVAL_DATA_DIR) with <task>.jsonl files, else tasks load from the Hub"

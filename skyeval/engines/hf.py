@@ -3,7 +3,9 @@
 Deterministic given seeds: greedy when ``temperature == 0`` (one generation per prompt, shared by all its sample
 indices); when sampling, every row draws its tokens from its own ``torch.Generator`` seeded from
 (seed, problem_id, sample_index), so a sample does not depend on which batch it landed in (up to the float
-noise that padding can add).
+noise that padding can add). A chat template that opens ``<think>`` is seen in the rendered prompt
+(``skyeval.engines.reasoning``): a requested prefill is not added again and the completion is recorded from the
+opening on.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from skyeval.engines._common import check_model_path, expand, sample_seed
+from skyeval.engines.reasoning import Opening, opening, with_opening
 from skyeval.errors import SkyevalError
 from skyeval.types import Completion, GenerationRequest, Message, SamplingParams
 
@@ -141,6 +144,13 @@ class HFEngine:
         chat = [{"role": m.role, "content": m.content} for m in messages]
         return str(self.tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True))
 
+    def prompt(self, req: GenerationRequest) -> tuple[str, Opening]:
+        """The text generation continues from (the rendered chat plus a prefill the template did not open) and
+        the opening the recorded completion starts with."""
+        rendered = self.render(req.messages)
+        op = opening(rendered, req.prefill)
+        return rendered + op.append, op
+
     def generate(
         self, requests: Sequence[GenerationRequest], sampling: SamplingParams
     ) -> Iterator[Completion]:
@@ -172,7 +182,8 @@ class HFEngine:
         import torch
         from transformers import LogitsProcessorList
 
-        prompts = [self.render(req.messages) for req, _ in batch]
+        rendered = [self.prompt(req) for req, _ in batch]
+        prompts = [text for text, _ in rendered]
         enc = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
         enc = {k: v.to(self.device) for k, v in enc.items()}
         processors = LogitsProcessorList()
@@ -207,5 +218,6 @@ class HFEngine:
                     break
             finish = "stop" if tokens and tokens[n_out - 1] in self.eos_ids else "length"
             text = str(self.tokenizer.decode(tokens[:n_out], skip_special_tokens=True))
+            text = with_opening(rendered[row][1].record, text)
             results.append((text, finish, int(prompt_lens[row]), n_out))
         return results

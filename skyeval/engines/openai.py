@@ -2,11 +2,11 @@
 
 Transport, retries and timeouts are the official ``openai`` client's (``AsyncOpenAI``): 408, 409, 429, 5xx,
 timeouts and connection errors are retried ``max_retries`` times with exponential backoff and jitter, honouring
-``Retry-After``; then the run stops with "server … unreachable after N retries". What stays here: at most
-``concurrency`` requests in flight on an asyncio loop in a background thread, completions handed to the caller
-as each request finishes, ``n`` samples per request with a fallback to one request per sample for servers that
-ignore ``n``, and the error semantics the runner relies on (a request the server refuses, e.g. HTTP 400, is an
-``error`` completion carrying the server's message; 401/403/404 stop the run with one line).
+``Retry-After``; then the run stops ("server … unreachable after N retries"). What stays here: at most
+``concurrency`` requests in flight on an asyncio loop in a background thread, completions handed on as each
+request finishes, ``n`` samples per request (one request per sample for servers that ignore ``n``), and the error
+semantics the runner relies on (a refused request, e.g. HTTP 400, is an ``error`` completion carrying the
+server's message; 401/403/404 stop the run with one line).
 
 Keys only where they are meant to go: the base URL and the key are always passed to the client explicitly (it
 would otherwise read ``OPENAI_BASE_URL`` / ``OPENAI_API_KEY`` by itself). The key comes only from the variable
@@ -17,15 +17,16 @@ headers. The key is never stored in config, logs or errors.
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import queue
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 
 from skyeval.engines._common import extra_sampling, sample_seed
+from skyeval.engines.reasoning import CONTINUE_TURN, chat_messages, checked_flag, recorded, served_opening
 from skyeval.errors import SkyevalError
 from skyeval.prompts import render_plain
 from skyeval.types import Completion, FinishReason, GenerationRequest, SamplingParams
@@ -38,7 +39,6 @@ PROBE_TIMEOUT = 3.0  # seconds the preflight waits for GET {base_url}/models
 _PLACEHOLDER_KEY = "no-key"  # the client insists on a key; without one its Authorization header is omitted
 _CUSTOM_HEADERS_ENV = "OPENAI_CUSTOM_HEADERS"  # the client would send these headers to any server
 _DONE = object()
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -58,8 +58,8 @@ class _Reply:
 class OpenAIEngine:
     """Generate through ``/chat/completions`` (``mode="chat"``) or ``/completions`` (``mode="completion"``).
 
-    ``top_k``, ``min_p``, ``repetition_penalty`` (sent in the request body, as vLLM and SGLang take them) and
-    ``stop`` are passed through when set. ``probe`` is used by the preflight only (``preflight`` below).
+    ``top_k``/``min_p``/``repetition_penalty`` go in the request body; ``stop``, ``prefill`` and
+    ``template_opens_think`` work as ``skyeval.engines.reasoning`` says. ``probe``: the preflight's (below).
     """
 
     name = "openai"
@@ -79,6 +79,7 @@ class OpenAIEngine:
         min_p: float | None = None,
         repetition_penalty: float | None = None,
         stop: str | list[str] | None = None,
+        template_opens_think: bool | None = None,
     ) -> None:
         if mode not in ("chat", "completion"):
             raise SkyevalError(f"unknown openai mode {mode!r}; choose chat or completion")
@@ -113,6 +114,8 @@ class OpenAIEngine:
         self.use_n = use_n
         self.probe_server = probe
         self.extra = extra_sampling(top_k, min_p, repetition_penalty, stop)
+        self.stops: list[str] = self.extra.pop("stop", [])  # applied to the recorded text, outside thinking
+        self.template_opens_think = checked_flag("template_opens_think", template_opens_think)
         self.n_supported: bool | None = None  # learned from this server: None until a request with n > 1
 
     def _client_options(self, timeout: float, max_retries: int) -> dict[str, Any]:
@@ -241,9 +244,11 @@ class OpenAIEngine:
         indices = list(req.sample_indices)
         if not indices:
             return
+        op = served_opening(self.model, req.prefill, self.template_opens_think)
+        out = partial(_emit, emit=lambda c: emit(recorded(c, op, self.stops)))  # as recorded: see reasoning
         if sampling.temperature == 0:  # greedy: one generation serves every requested index
             reply = await self._call(client, sem, req, sampling, 1, indices[0])
-            _emit(req, indices, reply, emit, shared=True)
+            out(req, indices, reply, shared=True)
             return
         if self.use_n and len(indices) > 1 and self.n_supported is not False:
             reply = await self._call(client, sem, req, sampling, len(indices), indices[0])
@@ -252,16 +257,17 @@ class OpenAIEngine:
             else:
                 got = min(len(reply.choices), len(indices))
                 self.n_supported = got == len(indices)
-                _emit(req, indices[:got], reply, emit)
+                out(req, indices[:got], reply)
                 indices = indices[got:]
         singles = [self._call(client, sem, req, sampling, 1, idx) for idx in indices]
         for idx, reply in zip(indices, await asyncio.gather(*singles), strict=True):
-            _emit(req, [idx], reply, emit)
+            out(req, [idx], reply)
 
     def _arguments(
         self, req: GenerationRequest, sampling: SamplingParams, n: int, index: int
     ) -> dict[str, Any]:
         """The keyword arguments of one ``create`` call."""
+        op = served_opening(self.model, req.prefill, self.template_opens_think)
         args: dict[str, Any] = {
             "model": self.model,
             "max_tokens": sampling.max_tokens,
@@ -273,16 +279,12 @@ class OpenAIEngine:
             args["n"] = n
         if sampling.seed is not None:
             args["seed"] = sample_seed(sampling.seed, req.problem_id, index)
-        if "stop" in self.extra:
-            args["stop"] = self.extra["stop"]
-        body = {k: v for k, v in self.extra.items() if k != "stop"}  # vLLM / SGLang sampling extensions
-        if body:
-            args["extra_body"] = body
         if self.mode == "chat":
-            args["messages"] = [{"role": m.role, "content": m.content} for m in req.messages]
+            args["messages"] = chat_messages(req.messages, op.append)
         else:
-            args["prompt"] = render_plain(req.messages)
-        return args
+            args["prompt"] = render_plain(req.messages) + op.append
+        body = {**self.extra, **(CONTINUE_TURN if op.append and self.mode == "chat" else {})}
+        return {**args, "extra_body": body} if body else args
 
     async def _call(
         self,
@@ -337,11 +339,11 @@ class OpenAIEngine:
                 text = getattr(raw, "text", None)
             if not isinstance(text, str | None) or not isinstance(reasoning, str | None):
                 raise SkyevalError(f"malformed reply from {self.base_url}: {str(resp)[:200]!r}")
-            text = text or ""
-            if reasoning:  # servers with a reasoning parser split the thinking off; keep it
-                text = f"<think>\n{reasoning}\n</think>\n\n{text}"
             finish: FinishReason = "length" if raw.finish_reason == "length" else "stop"
-            choices.append(_Choice(text, finish))
+            if reasoning:  # a parser split the thinking off; cut off before any answer it never closed
+                closing = "" if not text and finish == "length" else f"\n</think>\n\n{text or ''}"
+                text = f"<think>\n{reasoning}{closing}"
+            choices.append(_Choice(text or "", finish))
         usage = getattr(resp, "usage", None)
         return _Reply(
             tuple(choices),

@@ -11,7 +11,10 @@ Prompts are the model tokenizer's chat template (``apply_chat_template(add_gener
 the ``hf`` engine renders too), tokenized without adding special tokens, as ``LLM.chat`` does. The per-prompt
 seed is derived from (seed, problem_id, first sample index), so a prompt's samples do not depend on the other
 prompts. Greedy decoding (``temperature == 0``) generates once per prompt and shares the text with every sample
-index. The calls were checked against vLLM 0.33.0 (``tests/data/vllm_api_snapshot.json``).
+index. A template that opens ``<think>`` is seen in the rendered prompt: a requested prefill is not added twice
+and completions are recorded from the opening on; ``stop`` is applied after generation, outside thinking
+(``skyeval.engines.reasoning``), not by vLLM. The calls were checked against vLLM 0.33.0
+(``tests/data/vllm_api_snapshot.json``).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from collections.abc import Generator, Iterator, Mapping, Sequence
 from typing import Any
 
 from skyeval.engines._common import check_model_path, extra_sampling, sample_seed
+from skyeval.engines.reasoning import Opening, opening, recorded
 from skyeval.errors import SkyevalError
 from skyeval.types import Completion, FinishReason, GenerationRequest, SamplingParams
 
@@ -28,7 +32,8 @@ from skyeval.types import Completion, FinishReason, GenerationRequest, SamplingP
 class VLLMEngine:
     """Generate with ``vllm.LLM`` (the model is loaded when the engine is built).
 
-    ``top_k``, ``min_p``, ``repetition_penalty`` and ``stop`` go to ``vllm.SamplingParams`` when set.
+    ``top_k``, ``min_p`` and ``repetition_penalty`` go to ``vllm.SamplingParams`` when set; ``stop`` cuts each
+    completion at its first stop sequence outside thinking (vLLM generates on to EOS or ``max_tokens``).
     """
 
     name = "vllm"
@@ -53,6 +58,7 @@ class VLLMEngine:
         self.model = model
         self.seed = seed
         self.extra = extra_sampling(top_k, min_p, repetition_penalty, stop)
+        self.stops: list[str] = self.extra.pop("stop", [])
         self.llm = vllm.LLM(
             model=model,
             tensor_parallel_size=tensor_parallel_size,
@@ -74,19 +80,22 @@ class VLLMEngine:
         seed = sampling.seed if sampling.seed is not None else self.seed
         engine = self.llm.llm_engine
         tokenizer = self.llm.get_tokenizer()
-        pending: dict[str, GenerationRequest] = {}
+        pending: dict[str, tuple[GenerationRequest, Opening]] = {}
         try:
             for req in todo:
                 request_id = f"skyeval-{next(self._request_ids)}"
-                prompt = {"prompt_token_ids": _prompt_tokens(tokenizer, req)}
-                engine.add_request(request_id, prompt, self._params(req, sampling, greedy, seed))
-                pending[request_id] = req
+                tokens, op = _prompt_tokens(tokenizer, req)
+                engine.add_request(
+                    request_id, {"prompt_token_ids": tokens}, self._params(req, sampling, greedy, seed)
+                )
+                pending[request_id] = (req, op)
             while pending:
                 if not engine.has_unfinished_requests():
                     raise SkyevalError(f"vLLM stopped with {len(pending)} request(s) unanswered")
                 for out in engine.step():
                     if out.finished and out.request_id in pending:
-                        yield from _completions(pending.pop(out.request_id), out, greedy)
+                        req, op = pending.pop(out.request_id)
+                        yield from _completions(req, out, greedy, op, self.stops)
         finally:
             if pending:  # stopped early: free their slots and KV cache for whatever runs next
                 engine.abort_request(list(pending))
@@ -106,21 +115,26 @@ class VLLMEngine:
         )
 
 
-def _prompt_tokens(tokenizer: Any, req: GenerationRequest) -> list[int]:
+def _prompt_tokens(tokenizer: Any, req: GenerationRequest) -> tuple[list[int], Opening]:
+    """The prompt's tokens (the chat template, plus a prefill it did not open) and its ``Opening``."""
     chat = [{"role": m.role, "content": m.content} for m in req.messages]
     text = tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
     if not isinstance(text, str):
         raise SkyevalError(f"the model's chat template did not render text for problem {req.problem_id!r}")
-    return list(tokenizer.encode(text, add_special_tokens=False))
+    op = opening(text, req.prefill)
+    return list(tokenizer.encode(text + op.append, add_special_tokens=False)), op
 
 
-def _completions(req: GenerationRequest, out: Any, greedy: bool) -> Iterator[Completion]:
+def _completions(
+    req: GenerationRequest, out: Any, greedy: bool, op: Opening, stops: list[str]
+) -> Iterator[Completion]:
     n_prompt = len(out.prompt_token_ids) if out.prompt_token_ids is not None else None
     choices = sorted(out.outputs, key=lambda o: o.index)
     for j, idx in enumerate(req.sample_indices):
         choice = choices[0 if greedy else j]
         finish: FinishReason = "length" if choice.finish_reason == "length" else "stop"
-        yield Completion(req.problem_id, idx, choice.text, finish, n_prompt, len(choice.token_ids))
+        generated = Completion(req.problem_id, idx, choice.text, finish, n_prompt, len(choice.token_ids))
+        yield recorded(generated, op, stops)
 
 
 def preflight(options: Mapping[str, Any]) -> None:

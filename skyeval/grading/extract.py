@@ -31,6 +31,9 @@ class ExtractConfig:
     """A response this short (one or two lines) with no marker is itself the answer."""
     max_boxes: int = 64
     """Only the last this-many ``\\boxed`` commands are parsed (bounds the work on adversarial inputs)."""
+    open_thinking: bool = False
+    """Lenient: read an answer from inside a ``<think>`` that never closed (off: such a response has none, and
+    ``grade`` counts it ``incomplete_reasoning``)."""
 
 
 @dataclass(frozen=True)
@@ -542,8 +545,11 @@ def extract_answer(
     if not isinstance(text, str):
         text = str(text)
     parts = split_thinking(text)
-    if parts.final is None:
-        return None  # the reasoning never closed: no final part to take an answer from
+    if parts.final is None:  # the reasoning never closed: no final part to take an answer from
+        if not config.open_thinking:
+            return None
+        answer = _extract(parts.thinking, config, finished)
+        return _clean(answer) if answer is not None else None
     block = _answer_block(parts.final)
     if block is not None:
         answer = _extract(block, config, True)

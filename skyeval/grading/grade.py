@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from skyeval.grading.equivalence import fast_equivalent
-from skyeval.grading.extract import extract_answer
+from skyeval.grading.extract import extract_answer, split_thinking
 from skyeval.grading.numbers import EquivalenceConfig, resolve_policy
 from skyeval.grading.pool import Outcome, SharedPool, WorkerPool
 from skyeval.types import Grade, GradeReason
@@ -73,7 +73,8 @@ def grade(
 ) -> Grade:
     """Grade one response against a gold answer; costs at most about ``timeout`` seconds.
 
-    ``reason`` is ``equal``/``not_equal``, ``no_answer`` (nothing extracted), ``too_large`` (a value beyond the
+    ``reason`` is ``equal``/``not_equal``, ``no_answer`` (nothing extracted), ``incomplete_reasoning`` (a
+    ``<think>`` that never closed: nothing is read from inside it), ``too_large`` (a value beyond the
     size bound whose magnitude does not settle the comparison: not shown equal), ``timeout`` (the comparison
     did not finish in time) or ``error`` (missing gold, or a failure, described in ``detail``). Never raises on
     any response or gold; an unknown ``policy`` name is a SkyevalError before anything is graded. ``finished``
@@ -170,6 +171,8 @@ def _first_stages(
             return Grade(False, None, "no_answer")
         if gold_text is None or not gold_text.strip():
             return Grade(False, None, "error", "no gold answer")
+        if split_thinking(response_text).final is None:  # linear: two finds
+            return Grade(False, None, "incomplete_reasoning", "the <think> block never closed")
         if len(response_text) > MAX_IN_PROCESS_RESPONSE:
             return _Pending(None, response_text, gold_text, config, finished)
         extracted = extract_answer(response_text, finished=finished)

@@ -108,6 +108,7 @@ def benchmark_details(bench: pd.DataFrame) -> pd.DataFrame:
                 "pass@1 %": format_cell(r["pass@1"], r["ci_lo"], r["ci_hi"], int(r["n_problems"])),
                 "maj@n %": _percent(r["maj@n"]),
                 "truncated %": _percent(r["truncation_rate"]),
+                "incomplete reasoning %": _percent(r["incomplete_reasoning_rate"]),
                 "mean response tokens": "—"
                 if math.isnan(r["mean_response_tokens"])
                 else f"{r['mean_response_tokens']:.0f}",

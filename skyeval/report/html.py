@@ -101,7 +101,10 @@ def drilldown_data(
         for p in problems(run):
             n_answers, entropy = stats[(run.label, run.task, p.problem_id)]
             meta = ", ".join(f"{k}: {v}" for k, v in p.meta.items() if isinstance(v, str | int | float))
-            rows.append([p.problem_id, p.gold, p.prompt, meta, n_answers, entropy, p.c, p.n, convert(p.gold)])
+            delta = sum(s.source_correct is not None and s.source_correct != s.correct for s in p.samples)
+            rows.append(
+                [p.problem_id, p.gold, p.prompt, meta, n_answers, entropy, p.c, p.n, convert(p.gold), delta]
+            )
             run_chunks.append(
                 [
                     [
@@ -114,6 +117,8 @@ def drilldown_data(
                         clip_completion(s.completion, completion_chars),
                         len(s.completion),
                         convert(s.extracted),
+                        s.source_extracted,
+                        s.source_correct,
                     ]
                     for s in p.samples
                 ]
@@ -248,6 +253,16 @@ def render_html(
                 f"({len(tables.comparison.unique)})</summary>{_table(tables.comparison.unique, 'unique')}</details>"
             )
         parts.append(_section("Paired comparison (A − B, paired bootstrap CI)", body, "comparison-section"))
+    if tables.verdicts is not None and tables.grader_delta is not None:
+        body = _table(tables.verdicts, "verdicts", "{:.4f}")
+        if tables.verdicts_pass_at_k is not None:
+            body += _details_table(tables.verdicts_pass_at_k, "pass@k by both verdicts", "verdicts-passk")
+        body += _details_table(
+            tables.grader_delta,
+            f"grader delta: {len(tables.grader_delta)} samples judged differently",
+            "delta",
+        )
+        parts.append(_section("Side-by-side verdicts (imported runs)", body, "verdicts-section"))
     parts.append(
         _section(
             "pass@k",

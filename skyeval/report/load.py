@@ -68,6 +68,12 @@ class Run:
             notes.append(
                 f"{self.duplicates} repeated (problem_id, sample_index) rows: kept the first of each"
             )
+        source = self.config.source
+        if source is not None and self.config.unknown:
+            notes.append(
+                f"imported from {source.format}: the source does not record {', '.join(self.config.unknown)} "
+                "(placeholders in config.json)"
+            )
         return tuple(notes)
 
 

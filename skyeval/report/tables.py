@@ -30,6 +30,7 @@ from skyeval.report.format import (
 from skyeval.report.format import breakdown_wide as breakdown_wide  # re-exported for report/html.py
 from skyeval.report.load import Run, problems
 from skyeval.report.metrics import average_ci
+from skyeval.report.verdicts import grader_delta, verdicts_pass_at_k, verdicts_table
 from skyeval.summary import (
     ProblemSamples,
     ProblemScore,
@@ -137,6 +138,7 @@ BENCHMARK_COLUMNS = (
     "n_samples",
     "maj@n",
     "truncation_rate",
+    "incomplete_reasoning_rate",
     "mean_response_tokens",
     "problems",
     "expected_samples",
@@ -196,6 +198,7 @@ def _bench_row(sr: ScoredRun, same_problems: bool) -> dict[str, Any]:
         "n_samples": s.samples,
         "maj@n": sc.maj_at_n if sc is not None else math.nan,
         "truncation_rate": sc.truncation_rate if sc is not None else math.nan,
+        "incomplete_reasoning_rate": sc.incomplete_reasoning / s.samples if sc is not None else math.nan,
         "mean_response_tokens": tokens if tokens is not None else math.nan,
         "problems": s.problems,
         "expected_samples": s.expected_samples,
@@ -222,6 +225,7 @@ def _average_row(
         "n_samples": sum(r["n_samples"] for r in task_rows),
         "maj@n": avg("maj@n") if not math.isnan(mean) else math.nan,
         "truncation_rate": avg("truncation_rate") if not math.isnan(mean) else math.nan,
+        "incomplete_reasoning_rate": avg("incomplete_reasoning_rate") if not math.isnan(mean) else math.nan,
         "mean_response_tokens": avg("mean_response_tokens") if not math.isnan(mean) else math.nan,
         "problems": sum(r["problems"] for r in task_rows),
         "expected_samples": sum(r["expected_samples"] for r in task_rows),
@@ -329,6 +333,10 @@ class ReportTables:
     comparison: Comparison | None
     resamples: int = CI_RESAMPLES
     seed: int = CI_SEED
+    # imported runs (``skyeval.report.verdicts``): None when no run carries its source's verdicts
+    verdicts: pd.DataFrame | None = None
+    verdicts_pass_at_k: pd.DataFrame | None = None
+    grader_delta: pd.DataFrame | None = None
 
     @property
     def incomplete(self) -> tuple[Run, ...]:
@@ -386,6 +394,7 @@ def build_tables(
     scored = score_runs(runs, same=same, resamples=resamples, seed=seed, progress=progress)
     pp = per_problem_table(scored)
     bench = benchmark_table(scored, resamples=resamples, seed=seed)
+    imported = any(s.summary.source_scores is not None for s in scored)
     return ReportTables(
         runs=tuple(runs),
         summaries=tuple(s.summary for s in scored),
@@ -408,4 +417,7 @@ def build_tables(
         comparison=compare_runs(pairs, resamples=resamples, seed=seed) if pairs else None,
         resamples=resamples,
         seed=seed,
+        verdicts=verdicts_table(scored) if imported else None,
+        verdicts_pass_at_k=verdicts_pass_at_k(scored) if imported else None,
+        grader_delta=grader_delta(scored) if imported else None,
     )

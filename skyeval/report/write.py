@@ -66,6 +66,7 @@ def markdown_report(tables: ReportTables, images: Sequence[Path] = ()) -> str:
     lines += ["Per run:", "", to_markdown(benchmark_details(tables.benchmark)), ""]
     if tables.comparison is not None:
         lines += ["## Paired comparison (A − B)", "", to_markdown(tables.comparison.summary), ""]
+    lines += verdicts_markdown(tables)
     for task in task_order(tables.runs):
         lines += [
             f"## {task}",
@@ -94,6 +95,35 @@ def markdown_report(tables: ReportTables, images: Sequence[Path] = ()) -> str:
     if notes:
         lines += ["## Loading notes", "", *notes, ""]
     return "\n".join(lines)
+
+
+def verdicts_markdown(tables: ReportTables) -> list[str]:
+    """The side-by-side verdicts of imported runs and the grader delta, as Markdown lines (none without)."""
+    if tables.verdicts is None or tables.verdicts_pass_at_k is None or tables.grader_delta is None:
+        return []
+    delta = tables.grader_delta
+    lines = [
+        "## Side-by-side verdicts (imported runs)",
+        "",
+        "The same samples by the source harness's own verdicts and by skyeval's (pass@1, maj@n over the "
+        "problems the source judged; `published`: the source's own metrics file).",
+        "",
+        to_markdown(tables.verdicts, ".4f"),
+        "",
+        "pass@k by both verdicts:",
+        "",
+        _pivot_md(
+            tables.verdicts_pass_at_k.assign(label=lambda d: d["label"] + " · " + d["verdicts"]),
+            "k",
+            "pass@k",
+        ),
+        "",
+        f"### Grader delta ({len(delta)} samples judged differently)",
+        "",
+    ]
+    if delta.empty:
+        return [*lines, "None: the source and skyeval agree on every sample.", ""]
+    return [*lines, to_markdown(delta), ""]
 
 
 def write_report(
@@ -144,6 +174,12 @@ def write_report(
         if tables.comparison is not None:
             frames["comparison"] = tables.comparison.summary
             frames["solved_only_by_one"] = tables.comparison.unique
+        if tables.verdicts is not None:
+            frames["verdicts"] = tables.verdicts
+        if tables.verdicts_pass_at_k is not None:
+            frames["verdicts_pass_at_k"] = tables.verdicts_pass_at_k
+        if tables.grader_delta is not None:
+            frames["grader_delta"] = tables.grader_delta
         for name, df in frames.items():
             path = out / f"{name}.csv"
             df.to_csv(path, index=False)
