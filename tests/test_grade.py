@@ -15,6 +15,7 @@ import skyeval.grading
 from skyeval.errors import SkyevalError
 from skyeval.grading import grade as grade_module
 from skyeval.grading.numbers import EquivalenceConfig
+from skyeval.grading.pool import SharedPool, WorkerPool
 from skyeval.types import Grade
 
 HOSTILE_TIMEOUT = 5.0
@@ -264,13 +265,13 @@ def test_the_worker_protocol_carries_the_policy(monkeypatch: pytest.MonkeyPatch)
 class _CountingPool:
     """Delegates to the real pool and counts the calls that needed a worker."""
 
-    def __init__(self, real: object) -> None:
+    def __init__(self, real: SharedPool) -> None:
         self.real = real
         self.calls = 0
 
-    def get(self) -> object:
+    def get(self) -> WorkerPool:
         self.calls += 1
-        return self.real.get()  # type: ignore[attr-defined]
+        return self.real.get()
 
 
 def test_real_responses_are_decided_in_process(monkeypatch: pytest.MonkeyPatch, shared_dir: Path) -> None:

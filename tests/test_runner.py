@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from testkit.fake_openai_server import FakeServer, Script
@@ -14,7 +17,16 @@ from skyeval.regrade import score
 from skyeval.runner import RunOptions, run
 from skyeval.summary import summarize_run
 from skyeval.tasks import FieldMap
-from skyeval.types import RunConfig, RunSummary, SampleRecord, SamplingParams, Scores
+from skyeval.types import (
+    Completion,
+    GenerationRequest,
+    Grade,
+    RunConfig,
+    RunSummary,
+    SampleRecord,
+    SamplingParams,
+    Scores,
+)
 
 
 def _data(tmp_path: Path, count: int = 6) -> Path:
@@ -36,8 +48,8 @@ def _replay_file(tmp_path: Path, samples: int = 4) -> Path:
     return path
 
 
-def _replay_options(tmp_path: Path, path: Path, **kw: object) -> RunOptions:
-    base = dict(
+def _replay_options(tmp_path: Path, path: Path, **overrides: Any) -> RunOptions:
+    base = RunOptions(
         model="replay:gens",
         task=f"file:{path}",
         engine="replay",
@@ -47,8 +59,7 @@ def _replay_options(tmp_path: Path, path: Path, **kw: object) -> RunOptions:
         fields=FieldMap(question="q", gold="gold", id="qid"),
         progress=False,
     )
-    base.update(kw)
-    return RunOptions(**base)  # type: ignore[arg-type]
+    return dataclasses.replace(base, **overrides)
 
 
 def test_replay_run_writes_run_dir_and_summary(tmp_path: Path) -> None:
@@ -222,18 +233,28 @@ def test_ray_wraps_the_engine_and_score_grades_on_ray(
     class FakeRayEngine:
         name = "ray"
 
-        def __init__(self, engine: str, engine_options: dict, replicas: int, address: str) -> None:
+        def __init__(self, engine: str, engine_options: dict[str, Any], replicas: int, address: str) -> None:
             made.append(
                 {"engine": engine, "options": engine_options, "replicas": replicas, "address": address}
             )
             self.inner = get_engine(engine, **engine_options)
 
-        def generate(self, requests, sampling):
+        def generate(
+            self, requests: Sequence[GenerationRequest], sampling: SamplingParams
+        ) -> Iterator[Completion]:
             return self.inner.generate(requests, sampling)
 
     def fake_ray_grade_many(
-        responses, golds, *, address, replicas, timeout, progress=False, finished=None, policy="default"
-    ):
+        responses: Sequence[str],
+        golds: Sequence[str],
+        *,
+        address: str | None,
+        replicas: int,
+        timeout: float,
+        progress: bool = False,
+        finished: Sequence[bool | None] | None = None,
+        policy: str = "default",
+    ) -> list[Grade]:
         from skyeval import grade_many
 
         graded.append({"address": address, "replicas": replicas, "count": len(responses)})
@@ -286,11 +307,11 @@ def test_ctrl_c_keeps_partial_results_and_summary_then_resumes(
     real_grade = skyeval.grade
     calls = []
 
-    def interrupting_grade(response: str, gold: str, **kw: object) -> object:
+    def interrupting_grade(response: str, gold: str, **kw: Any) -> Grade:
         calls.append(1)
         if len(calls) == 6:
             raise KeyboardInterrupt
-        return real_grade(response, gold, **kw)  # type: ignore[arg-type]
+        return real_grade(response, gold, **kw)
 
     path = _replay_file(tmp_path)
     monkeypatch.setattr(skyeval, "grade", interrupting_grade)
