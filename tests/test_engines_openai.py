@@ -315,6 +315,7 @@ def test_against_transformers_serve(served_tiny: tuple[str, str]) -> None:
     )
     assert _keys(out) == [(f"p{i}", j) for i in range(3) for j in range(2)]
     assert all(c.finish_reason in ("stop", "length") for c in out)
+    assert all(c.completion_tokens == 8 for c in out if c.finish_reason == "length")  # cut at max_tokens
     assert all(c.prompt_tokens and c.completion_tokens and c.completion_tokens <= 8 for c in out)
     assert engine.n_supported is False  # transformers serve ignores n: the engine noticed and topped up
     comp = _engine(url, model=model, mode="completion")

@@ -352,11 +352,10 @@ def test_unwritable_output_dir_and_malformed_rows_are_one_line_errors(tmp_path: 
         results.read_summary(res.run_dir)
 
 
-def test_missing_engine_extra_fails_before_writing(tmp_path: Path) -> None:
-    import importlib.util
+def test_missing_engine_extra_fails_before_writing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
 
-    if importlib.util.find_spec("vllm") is not None:
-        pytest.skip("vllm is installed")
+    monkeypatch.setitem(sys.modules, "vllm", None)  # not installed, also where it is
     options = RunOptions(
         model="org/model",
         task="amc23",
