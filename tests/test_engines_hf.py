@@ -64,6 +64,8 @@ def test_greedy_is_deterministic_and_shared(engines: tuple[Engine, Engine]) -> N
 def test_missing_model_path_is_one_line_error(tmp_path: Path) -> None:
     with pytest.raises(SkyevalError, match="model path not found"):
         get_engine("hf", model=str(tmp_path / "nope"))
+    with pytest.raises(SkyevalError, match="model path not found: runs/nope/model"):
+        get_engine("hf", model="runs/nope/model")  # a relative path, not an org/name Hub id
     with pytest.raises(SkyevalError, match="does not take option"):
         get_engine("hf", model=str(tmp_path), base_url="http://x")
     with pytest.raises(SkyevalError, match="not a Hugging Face model directory"):

@@ -8,6 +8,7 @@ from math import isclose
 from pathlib import Path
 
 import pytest
+from testkit.synthetic import make_record
 
 from skyeval.report.metrics import (
     CharCutter,
@@ -23,18 +24,13 @@ from skyeval.types import SampleRecord
 
 
 def record(text: str, gold: str, extracted: str | None, correct: bool, tokens: int | None) -> SampleRecord:
-    return SampleRecord(
-        problem_id="p",
-        sample_index=0,
-        prompt="q",
+    return make_record(
         completion=text,
-        finish_reason="stop",
         prompt_tokens=1,
         completion_tokens=tokens,
         gold=gold,
         extracted=extracted,
         correct=correct,
-        reason="equal" if correct else "not_equal",
     )
 
 

@@ -62,6 +62,20 @@ def _replay_options(tmp_path: Path, path: Path, **overrides: Any) -> RunOptions:
     return dataclasses.replace(base, **overrides)
 
 
+def _openai_options(tmp_path: Path, data: Path, *, samples: int, **engine_options: Any) -> RunOptions:
+    """amc23 from ``data`` on the openai engine (a scripted server's ``base_url`` among the options)."""
+    return RunOptions(
+        model="m",
+        task="amc23",
+        engine="openai",
+        engine_options=engine_options,
+        samples=samples,
+        data_dir=str(data),
+        output_dir=str(tmp_path / "runs"),
+        progress=False,
+    )
+
+
 def test_replay_run_writes_run_dir_and_summary(tmp_path: Path) -> None:
     res = run(_replay_options(tmp_path, _replay_file(tmp_path)))
     files = {p.name for p in res.run_dir.iterdir()}
@@ -117,16 +131,7 @@ def test_openai_run_unreachable_keeps_partial_results(tmp_path: Path) -> None:
     data = _data(tmp_path)
     script = Script(fail=lambda i: 500 if i >= 3 else None, retry_after="0.01")
     with FakeServer(script) as url:
-        opts = RunOptions(
-            model="m",
-            task="amc23",
-            engine="openai",
-            engine_options={"base_url": url, "max_retries": 1, "concurrency": 1},
-            samples=2,
-            data_dir=str(data),
-            output_dir=str(tmp_path / "runs"),
-            progress=False,
-        )
+        opts = _openai_options(tmp_path, data, samples=2, base_url=url, max_retries=1, concurrency=1)
         with pytest.raises(SkyevalError, match="partial results kept"):
             run(opts)
     run_dirs = list((tmp_path / "runs").glob("*/*/*"))
@@ -134,25 +139,14 @@ def test_openai_run_unreachable_keeps_partial_results(tmp_path: Path) -> None:
     assert len(results.read_samples(run_dirs[0])) == 6  # three n=2 requests succeeded
     assert results.read_summary(run_dirs[0]).complete is False
     with FakeServer(Script()) as url:
-        done = run(
-            RunOptions(**{**opts.__dict__, "engine_options": {**opts.engine_options, "base_url": url}})
-        )
+        done = run(dataclasses.replace(opts, engine_options={**opts.engine_options, "base_url": url}))
     assert done.summary.samples == 12 and _scores(done.summary).pass_at_1 == pytest.approx(0.5)
 
 
 def test_refused_samples_are_not_recorded(tmp_path: Path) -> None:
     data = _data(tmp_path, count=2)
     with FakeServer(Script(fail=lambda i: 400 if i == 0 else None)) as url:
-        opts = RunOptions(
-            model="m",
-            task="amc23",
-            engine="openai",
-            engine_options={"base_url": url, "concurrency": 1, "use_n": False},
-            samples=1,
-            data_dir=str(data),
-            output_dir=str(tmp_path / "runs"),
-            progress=False,
-        )
+        opts = _openai_options(tmp_path, data, samples=1, base_url=url, concurrency=1, use_n=False)
         with pytest.raises(SkyevalError, match="1 sample\\(s\\) failed"):
             run(opts)
         assert run(opts).summary.samples == 2

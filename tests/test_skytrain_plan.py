@@ -53,6 +53,11 @@ def test_spec_round_trip(tmp_path: Path) -> None:
     (tmp_path / "bad.json").write_text(json.dumps({"kind": "sft", "spec": {"model": "m", "lr": 1}}))
     with pytest.raises(SkyevalError, match="unknown spec fields"):
         read_spec(tmp_path / "bad.json")
+    (tmp_path / "list.json").write_text("[1]")
+    with pytest.raises(SkyevalError, match="list.json: expected a JSON object, got list"):
+        read_spec(tmp_path / "list.json")
+    with pytest.raises(SkyevalError, match="cannot read .*absent.json: No such file"):
+        read_spec(tmp_path / "absent.json")
 
 
 def test_trl_sft_single_device_plan_is_valid_sftconfig() -> None:
