@@ -16,15 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from skyeval.errors import SkyevalError, require
+from skyeval.fingerprint import is_hub_id
 from skytrain.data import load_sft_rows, spec_rl_rows
 from skytrain.specs import RLSpec, SFTSpec
-
-LOCAL_PREFIXES = ("/", "./", "../", "~")
-
-
-def looks_local(model: str) -> bool:
-    """A filesystem path rather than a Hub id (``org/name``): absolute, relative with a dot, or nested deeper."""
-    return model.startswith(LOCAL_PREFIXES) or model.count("/") > 1
 
 
 def check_model(model: str) -> None:
@@ -34,7 +28,7 @@ def check_model(model: str) -> None:
         if not (path / "config.json").is_file():
             raise SkyevalError(f"model {model} is not a saved model folder (no config.json)")
         return
-    if looks_local(model):
+    if not is_hub_id(model):  # a path (``./m``, ``runs/x/model``), not ``org/name``
         raise SkyevalError(f"model path {model} does not exist")
 
 

@@ -10,13 +10,13 @@ those steps everywhere.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
 from skyeval.errors import SkyevalError
+from skyeval.jsonl import read_json, write_json
 
 Distributed = Literal["zero3", "fsdp", "ddp"]
 Precision = Literal["auto", "bf16", "fp32"]
@@ -203,8 +203,8 @@ def spec_to_json(spec: Spec, cluster: Cluster) -> dict[str, Any]:
 
 
 def write_spec(spec: Spec, cluster: Cluster, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(spec_to_json(spec, cluster), indent=2) + "\n", encoding="utf-8")
+    """Write what :func:`read_spec` reads (atomically, as every JSON file of the project is written)."""
+    write_json(path, spec_to_json(spec, cluster))
     return path
 
 
@@ -216,10 +216,7 @@ def _check_fields(cls: type, values: dict[str, Any], where: str) -> None:
 
 def read_spec(path: Path) -> tuple[Spec, Cluster]:
     """Read a spec written by :func:`write_spec` (unknown keys are an error: nothing is silently dropped)."""
-    try:
-        row = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as err:
-        raise SkyevalError(f"cannot read training spec {path}: {err}") from err
+    row = read_json(path)
     kinds: dict[str, type[SFTSpec] | type[RLSpec]] = {"sft": SFTSpec, "rl": RLSpec}
     cls = kinds.get(row.get("kind", ""))
     if cls is None:

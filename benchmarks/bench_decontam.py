@@ -157,7 +157,7 @@ def scattered_edits(problems: Sequence[BenchmarkProblem], n: int, seed: int) -> 
         for at in rng.sample(range(len(words)), edit_budget(len(words), DecontamConfig())):
             words[at] = "zq" + "".join(rng.choice("bcdfghjk") for _ in range(6))
         rows.append(" ".join(words))
-    found = {}
+    found: dict[str, object] = {}
     for name, cfg in (
         ("default_8_keys", DecontamConfig()),
         ("unlimited_keys", DecontamConfig(max_keys=10**6)),

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import functools
 import json
 import os
 import pstats
@@ -27,10 +28,15 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from grader_accuracy import math_verify_verdict  # noqa: E402 - the one pinned call of math-verify
+
+if TYPE_CHECKING:
+    from skyeval.types import Grade  # skyeval itself is imported once the CPU affinity is set
+
+T = TypeVar("T")
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "generations" / "qwen25math_eval_rm_maj_example_math_cot_100.jsonl"
@@ -67,18 +73,19 @@ def hostile_inputs(scratch: Path) -> list[tuple[str, str, str]]:
     ]
 
 
-def timed(fn: Callable[[], object]) -> tuple[object, float]:
+def timed(fn: Callable[[], T]) -> tuple[T, float]:
     start = time.perf_counter()
     value = fn()
     return value, time.perf_counter() - start
 
 
 def one_pass(
-    grader: Callable[[str, str], object], pairs: list[tuple[str, str, bool]]
-) -> tuple[list[Any], list[float]]:
-    verdicts, latencies = [], []
+    grader: Callable[[str, str], T], pairs: list[tuple[str, str, bool]]
+) -> tuple[list[T], list[float]]:
+    verdicts: list[T] = []
+    latencies: list[float] = []
     for response, gold, _ in pairs:
-        verdict, dt = timed(lambda r=response, g=gold: grader(r, g))
+        verdict, dt = timed(functools.partial(grader, response, gold))
         verdicts.append(verdict)
         latencies.append(dt)
     return verdicts, latencies
@@ -126,7 +133,7 @@ def main() -> int:
         f"{len(pairs)} responses, pinned to CPU {cpu}, {args.passes} timed passes per grader after a warm-up"
     )
 
-    def sky(response: str, gold: str) -> object:
+    def sky(response: str, gold: str) -> Grade:
         return skyeval.grade(response, gold)
 
     _, startup = timed(lambda: skyeval.grade(r"\boxed{x^2+1}", "1+x^2"))  # starts (and warms) one worker
@@ -151,8 +158,8 @@ def main() -> int:
     print(f"ratio        {figures['ratio']:.1f}x math-verify's steady-state throughput (median passes)")
 
     labels = [label for _, _, label in pairs]
-    figures["reasons"] = dict(Counter(g.reason for g in sky_grades))  # type: ignore[attr-defined]
-    for name, verdicts in (("skyeval", [g.correct for g in sky_grades]), ("math_verify", mv_verdicts)):  # type: ignore[attr-defined]
+    figures["reasons"] = dict(Counter(g.reason for g in sky_grades))
+    for name, verdicts in (("skyeval", [g.correct for g in sky_grades]), ("math_verify", mv_verdicts)):
         figures[f"agree_{name}"] = sum(v == lab for v, lab in zip(verdicts, labels, strict=True))
         figures[f"agree_{name}_raw_labels"] = sum(
             v == lab for v, lab in zip(verdicts, raw_labels, strict=True)
@@ -183,9 +190,9 @@ def main() -> int:
         skyeval.grade(
             r"\boxed{x+1}", "1+x"
         )  # a warm worker (a timeout kill would leave a fresh one starting)
-        graded, dt = timed(lambda r=response, g=gold: skyeval.grade(r, g, timeout=5.0))
-        hostile[name] = {"seconds": dt, "reason": graded.reason}  # type: ignore[attr-defined]
-        print(f"  {name:32s} {dt:7.3f} s  {graded.reason}")  # type: ignore[attr-defined]
+        graded, dt = timed(functools.partial(skyeval.grade, response, gold, timeout=5.0))
+        hostile[name] = {"seconds": dt, "reason": graded.reason}
+        print(f"  {name:32s} {dt:7.3f} s  {graded.reason}")
         if dt > HOSTILE_BUDGET_S:
             over.append(name)
     figures["hostile"] = hostile

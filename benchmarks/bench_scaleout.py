@@ -35,7 +35,7 @@ def main() -> None:
     from skyeval.engines import get_engine
     from skyeval.scaleout import RayEngine, ray_grade_many
     from skyeval.testing import build_tiny_model
-    from skyeval.types import GenerationRequest, Message, SamplingParams
+    from skyeval.types import Engine, GenerationRequest, Message, SamplingParams
 
     sampling = SamplingParams(n=1, temperature=0.0, max_tokens=args.max_tokens)
     requests = [
@@ -45,9 +45,9 @@ def main() -> None:
     results: dict[str, float] = {}
     full = torch.get_num_threads()
 
-    def timed_generation(engine: object) -> float:
+    def timed_generation(engine: Engine) -> float:
         t = time.perf_counter()
-        out = list(engine.generate(requests, sampling))  # type: ignore[attr-defined]
+        out = list(engine.generate(requests, sampling))
         elapsed = time.perf_counter() - t
         assert len(out) == len(requests)
         results["completion_tokens"] = sum(c.completion_tokens or 0 for c in out)

@@ -48,7 +48,10 @@ def math_verify_verdict(pred: str, gold: str) -> bool:
     """math-verify 0.9.0's verdict on a prediction (or whole response) and a gold, with the pinned settings."""
     from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, verify
 
-    extraction = [LatexExtractionConfig(), ExprExtractionConfig()]
+    extraction: list[LatexExtractionConfig | ExprExtractionConfig] = [
+        LatexExtractionConfig(),
+        ExprExtractionConfig(),
+    ]
     try:
         gold_parsed = parse(_wrap(gold), extraction, **MATH_VERIFY_SETTINGS["parse"])
         pred_parsed = parse(_wrap(pred), extraction, **MATH_VERIFY_SETTINGS["parse"])
@@ -82,7 +85,7 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
 
 def shared_suites(
     policy: str, with_math_verify: bool
-) -> tuple[list[dict[str, Any]], list[tuple[str, int, dict]]]:
+) -> tuple[list[dict[str, Any]], list[tuple[str, int, dict[str, Any]]]]:
     """One row per file of ../shared/grader_cases, and skyeval's disagreements (file, row index, row)."""
     table, failures = [], []
     for path in sorted((SHARED / "grader_cases").glob("*.jsonl")):

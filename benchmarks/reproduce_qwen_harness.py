@@ -283,7 +283,8 @@ def main() -> None:
         "| file | n | published acc | harness verdicts | skyeval | disagreements (only skyeval / only harness) |"
     )
     print("|---|---|---|---|---|---|")
-    files, cases, failed = [], [], []
+    files: list[dict[str, Any]] = []
+    cases, failed = [], []
     start = time.perf_counter()
     for entry in manifest:
         data = SHARED / ("minerva" if entry["task"] == "minerva_math" else "data")
@@ -313,7 +314,7 @@ def main() -> None:
     n = sum(f["n"] for f in files)
 
     def pooled(key: str) -> float:
-        return sum(f[key] * f["n"] for f in files) / n
+        return float(sum(f[key] * f["n"] for f in files) / n)
 
     print(f"| **all (responses)** | {n} | | {pooled('harness'):.1f} | {pooled('skyeval'):.1f} | "
           f"{sum(f['disagreements'] for f in files)} ({sum(f['only_skyeval'] for f in files)} / "

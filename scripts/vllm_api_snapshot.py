@@ -100,12 +100,14 @@ def _live_checks() -> dict[str, str]:
 
     from skyeval.engines import vllm as engine_module
     from skyeval.engines._common import extra_sampling
+    from skyeval.engines.reasoning import Opening
     from skyeval.testing import build_tiny_model
     from skyeval.types import GenerationRequest, Message, SamplingParams
 
     checks: dict[str, str] = {}
     engine = object.__new__(engine_module.VLLMEngine)  # no model: only the request-building helpers run
     engine.extra = extra_sampling(20, 0.05, 1.1, ["</answer>"])
+    engine.stops = engine.extra.pop("stop", [])  # as the constructor does: skyeval applies stops itself
     req = GenerationRequest("p", (Message("system", "s"), Message("user", "What is 1 + 1?")), (0, 1, 2))
     params = engine._params(
         req, SamplingParams(n=3, temperature=0.6, top_p=0.95, max_tokens=64, seed=1), False, 0
@@ -113,7 +115,8 @@ def _live_checks() -> dict[str, str]:
     ok = (
         params.n == 3
         and params.top_k == 20
-        and params.stop == ["</answer>"]
+        and not params.stop
+        and engine.stops == ["</answer>"]
         and params.output_kind == RequestOutputKind.FINAL_ONLY
     )
     checks["SamplingParams built by the engine"] = "ok" if ok else f"unexpected: {params!r}"
@@ -121,9 +124,13 @@ def _live_checks() -> dict[str, str]:
     with tempfile.TemporaryDirectory() as tmp:
         build_tiny_model(tmp)
         tokenizer = get_tokenizer(tmp)
-        ids = engine_module._prompt_tokens(tokenizer, req)
+        ids, op = engine_module._prompt_tokens(tokenizer, req)
         text = tokenizer.decode(ids)
-        ok = text.startswith("<|im_start|>system\ns<|im_end|>") and text.endswith("<|im_start|>assistant\n")
+        ok = (
+            text.startswith("<|im_start|>system\ns<|im_end|>")
+            and text.endswith("<|im_start|>assistant\n")
+            and op == Opening()
+        )
         checks["prompt tokens from vLLM's tokenizer"] = "ok" if ok else f"unexpected: {text!r}"
 
     out = RequestOutput(
@@ -142,7 +149,7 @@ def _live_checks() -> dict[str, str]:
     out.outputs[0].finish_reason = "length"
     got = [
         (c.sample_index, c.text, c.finish_reason, c.completion_tokens)
-        for c in engine_module._completions(req, out, False)
+        for c in engine_module._completions(req, out, False, Opening(), [])
     ]
     ok = got == [(0, "t0", "stop", 1), (1, "t1", "stop", 2), (2, "t2", "length", 3)]
     checks["completions read from a real RequestOutput"] = "ok" if ok else f"unexpected: {got!r}"

@@ -32,6 +32,7 @@ from skydata.cli_options import (
     ray_options,
 )
 from skydata.decontam import ContaminationIndex, DecontamConfig
+from skydata.export import FORMATS
 from skydata.stage import StageFailed, StageResult
 from skyeval.clickutil import ErrorGroup
 from skyeval.errors import SkyevalError
@@ -374,8 +375,11 @@ def rewrite_cmd(
     "--format",
     "fmt",
     required=True,
-    type=click.Choice(["trl", "sharegpt", "openrlhf", "openrlhf-rl", "trl-rl"]),
-    help="SFT: trl, sharegpt, openrlhf; RL prompts: openrlhf-rl, trl-rl",
+    type=click.Choice(list(FORMATS)),
+    help="SFT: "
+    + ", ".join(n for n, f in FORMATS.items() if f.kind == "sft")
+    + "; RL prompts: "
+    + ", ".join(n for n, f in FORMATS.items() if f.kind == "rl"),
 )
 @click.option(
     "--system-prompt",

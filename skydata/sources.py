@@ -208,12 +208,17 @@ def raw_records(spec: SourceSpec) -> Iterator[RawRecord | Malformed]:
     return _read_hub(spec.location, spec.split)
 
 
+def _source_kind(name: str) -> SourceKind:
+    kind = SOURCE_KINDS.get(name)
+    if kind is None:
+        raise SkyevalError(f"unknown source {name!r}; choose one of: {', '.join(sorted(SOURCE_KINDS))}")
+    return kind
+
+
 def read_source(spec: SourceSpec, *, skip_malformed: bool = False) -> Iterator[Item | Drop]:
     """Stream ``Item``s (and ``Drop``s for unusable or out-of-subset records) from one source; a malformed
     line fails with its file:line, or with ``skip_malformed`` is a ``malformed`` drop."""
-    kind = SOURCE_KINDS.get(spec.kind)
-    if kind is None:
-        raise SkyevalError(f"unknown source {spec.kind!r}; choose one of: {', '.join(sorted(SOURCE_KINDS))}")
+    kind = _source_kind(spec.kind)
     subsets = set(spec.subsets)
     for index, record in enumerate(raw_records(spec)):
         if spec.limit is not None and index >= spec.limit:
@@ -241,9 +246,7 @@ def make_spec(
     limit: int | None = None,
 ) -> SourceSpec:
     """A ``SourceSpec`` with the kind's default Hub dataset when no location is given."""
-    known = SOURCE_KINDS.get(kind)
-    if known is None:
-        raise SkyevalError(f"unknown source {kind!r}; choose one of: {', '.join(sorted(SOURCE_KINDS))}")
+    known = _source_kind(kind)
     where = location or known.hub_id
     if where is None:
         raise SkyevalError(f"source {kind!r} needs a file path")

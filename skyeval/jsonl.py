@@ -162,6 +162,19 @@ def write_jsonl(
     return count
 
 
+def read_json(path: str | Path) -> dict[str, Any]:
+    """Read one JSON document that must be an object (``write_json``'s files); anything else is one line."""
+    try:
+        row = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as err:
+        raise SkyevalError(f"cannot read {path}: {err.strerror or err}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise SkyevalError(f"malformed {path}: {err}") from None
+    if not isinstance(row, dict):
+        raise SkyevalError(f"malformed {path}: expected a JSON object, got {type(row).__name__}")
+    return row
+
+
 def write_json(path: str | Path, obj: Any) -> None:
     """Atomically write one JSON document (sorted keys, indented): readers never see a half-written file."""
     text = json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=True) + "\n"

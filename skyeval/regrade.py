@@ -34,10 +34,9 @@ def check_grading(timeout: float, policy: str, ray_address: str | None, replicas
     """Refuse grading settings that cannot work: timeout, unknown policy, replicas without Ray."""
     if not timeout > 0:
         raise SkyevalError(f"--grade-timeout must be > 0, got {timeout:g}")
-    from skyeval.grading import POLICIES
+    from skyeval.grading import policy as preset
 
-    if policy not in POLICIES:
-        raise SkyevalError(f"unknown grading policy {policy!r}; choose one of: {', '.join(POLICIES)}")
+    preset(policy)  # an unknown name is its one-line error
     if replicas < 1:
         raise SkyevalError(f"--replicas must be >= 1, got {replicas}")
     if ray_address is None and replicas != 1:

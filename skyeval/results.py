@@ -24,7 +24,7 @@ from typing import Any
 
 from skyeval.errors import SkyevalError
 from skyeval.fingerprint import identity_fields
-from skyeval.jsonl import AppendLog, has_torn_tail, iter_jsonl, write_json, write_jsonl
+from skyeval.jsonl import AppendLog, has_torn_tail, iter_jsonl, read_json, write_json, write_jsonl
 from skyeval.tasks import FILE_PREFIX
 from skyeval.types import (
     SCHEMA_VERSION,
@@ -168,12 +168,7 @@ def read_config(run_dir: Path) -> RunConfig:
     path = run_dir / CONFIG
     if not path.is_file():
         raise SkyevalError(f"not a run directory (no {CONFIG}): {run_dir}")
-    try:
-        row = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise SkyevalError(f"malformed {path}: {err}") from err
-    if not isinstance(row, dict):
-        raise SkyevalError(f"malformed {path}: expected a JSON object")
+    row = read_json(path)
     try:
         return config_from_json(row, str(path))
     except (KeyError, TypeError, ValueError, AttributeError) as err:
@@ -304,12 +299,7 @@ def read_summary(run_dir: Path) -> RunSummary:
     path = run_dir / SUMMARY
     if not path.is_file():
         raise SkyevalError(f"no {SUMMARY} in {run_dir}")
-    try:
-        row = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise SkyevalError(f"malformed {path}: {err}") from err
-    if not isinstance(row, dict):
-        raise SkyevalError(f"malformed {path}: expected a JSON object")
+    row = read_json(path)
     found = row.get("schema_version", 1)
     check_schema(found, SUMMARY_SCHEMA_VERSION, str(path))
     if found < SUMMARY_SCHEMA_VERSION:

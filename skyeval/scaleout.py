@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import os
 from collections import deque
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
@@ -244,8 +244,9 @@ class RayEngine:
 
     def generate(
         self, requests: Sequence[GenerationRequest], sampling: SamplingParams
-    ) -> Iterator[Completion]:
-        """Yield every requested sample exactly once, batch by batch as the replicas finish them."""
+    ) -> Generator[Completion, None, None]:
+        """Yield every requested sample exactly once, batch by batch as the replicas finish them (a generator:
+        closing it part-way leaves the replicas usable)."""
         total = sum(len(r.sample_indices) for r in requests)
         expected = _keys(requests)
         if len(set(expected)) != len(expected):

@@ -7,6 +7,7 @@ No network is needed: the BPE tokenizer is trained on a few sentences with ``tok
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 CHAT_TEMPLATE = (
@@ -22,8 +23,19 @@ _CORPUS = [
 ]
 
 
-def build_tiny_model(path: str | Path, *, vocab_size: int = 512, seed: int = 0) -> Path:
-    """Write a tiny random Qwen2 causal LM with a chat template and a local BPE tokenizer to ``path``."""
+def build_tiny_model(
+    path: str | Path,
+    *,
+    vocab_size: int = 512,
+    seed: int = 0,
+    corpus: Sequence[str] | None = None,
+    chat_template: str = CHAT_TEMPLATE,
+    max_positions: int = 2048,
+) -> Path:
+    """Write a tiny random Qwen2 causal LM with a chat template and a local BPE tokenizer to ``path``.
+
+    ``corpus`` (the tokenizer's training text; default: a few maths sentences) and ``chat_template`` fit the
+    model to a task, e.g. a training test's own problems and a template with ``{% generation %}`` markers."""
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
@@ -39,7 +51,7 @@ def build_tiny_model(path: str | Path, *, vocab_size: int = 512, seed: int = 0) 
         special_tokens=specials,
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
     )
-    tok.train_from_iterator(_CORPUS * 20, trainer=trainer)
+    tok.train_from_iterator(_CORPUS * 20 if corpus is None else corpus, trainer=trainer)
     fast = PreTrainedTokenizerFast(
         tokenizer_object=tok,
         eos_token="<|im_end|>",
@@ -47,7 +59,7 @@ def build_tiny_model(path: str | Path, *, vocab_size: int = 512, seed: int = 0) 
         bos_token=None,
         additional_special_tokens=["<|im_start|>"],
     )
-    fast.chat_template = CHAT_TEMPLATE
+    fast.chat_template = chat_template
     fast.save_pretrained(path)
 
     torch.manual_seed(seed)
@@ -58,7 +70,7 @@ def build_tiny_model(path: str | Path, *, vocab_size: int = 512, seed: int = 0) 
         num_hidden_layers=2,
         num_attention_heads=4,
         num_key_value_heads=2,
-        max_position_embeddings=2048,
+        max_position_embeddings=max_positions,
         eos_token_id=fast.eos_token_id,
         pad_token_id=fast.pad_token_id,
         bos_token_id=fast.eos_token_id,

@@ -1,18 +1,54 @@
-"""Shared fixtures: the read-only ``../shared`` material and a tiny local model.
+"""Shared fixtures: the read-only ``../shared`` material and a tiny local model; in CI, no skips.
 
 A missing ``../shared`` fails the tests that need it (CI must never pass by skipping them); a user's clone
-without it can opt out with ``SKYEVAL_NO_SHARED=1``, which skips them instead.
+without it can opt out with ``SKYEVAL_NO_SHARED=1``, which skips them instead. Under ``CI=true`` (as ``.ci/run``
+runs) every skip is a failure, a missing extra or tool included, except a ``gpu`` test's on a machine without
+CUDA: what CI reports passed has run.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def _skip_reason(report: pytest.TestReport | pytest.CollectReport) -> str:
+    longrepr = report.longrepr
+    reason = str(longrepr[2]) if isinstance(longrepr, tuple) and len(longrepr) == 3 else str(longrepr)
+    return reason.removeprefix("Skipped: ")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """In CI a skipped test fails, unless it is a ``gpu`` test (they skip with their reason without CUDA)."""
+    report = yield
+    if report.skipped and _in_ci() and item.get_closest_marker("gpu") is None:
+        report.outcome = "failed"
+        report.longrepr = f"skipped in CI, where every test must run: {_skip_reason(report)}"
+    return report
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(
+    collector: pytest.Collector,
+) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
+    """In CI a module skipped at collection (``pytest.importorskip`` of a missing extra) is an error."""
+    report = yield
+    if report.skipped and _in_ci():
+        report.outcome = "failed"
+        report.longrepr = f"skipped in CI, where every test must run: {_skip_reason(report)}"
+    return report
 
 
 @pytest.fixture(autouse=True)

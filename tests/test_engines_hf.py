@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
 
 from skyeval.engines import get_engine
 from skyeval.errors import SkyevalError
-from skyeval.types import GenerationRequest, Message, SamplingParams
+from skyeval.types import Completion, Engine, GenerationRequest, Message, SamplingParams
 
 SAMPLING = SamplingParams(n=2, temperature=0.8, top_p=0.9, max_tokens=6, seed=7)
 
@@ -18,19 +19,19 @@ def _requests() -> list[GenerationRequest]:
     return [GenerationRequest(f"q{i}", (Message("user", f"What is {i} + {i}?"),), (0, 1)) for i in range(3)]
 
 
-def _texts(out) -> dict[tuple[str, int], str]:
+def _texts(out: Iterable[Completion]) -> dict[tuple[str, int], str]:
     return {(c.problem_id, c.sample_index): c.text for c in out}
 
 
 @pytest.fixture(scope="module")
-def engines(tiny_model_dir: Path):
+def engines(tiny_model_dir: Path) -> tuple[Engine, Engine]:
     return (
         get_engine("hf", model=str(tiny_model_dir), batch_size=4, device="cpu"),
         get_engine("hf", model=str(tiny_model_dir), batch_size=1, device="cpu"),
     )
 
 
-def test_every_requested_sample_once_with_counts(engines) -> None:
+def test_every_requested_sample_once_with_counts(engines: tuple[Engine, Engine]) -> None:
     out = list(engines[0].generate(_requests(), SAMPLING))
     assert sorted((c.problem_id, c.sample_index) for c in out) == [
         (f"q{i}", j) for i in range(3) for j in (0, 1)
@@ -41,7 +42,7 @@ def test_every_requested_sample_once_with_counts(engines) -> None:
         assert c.finish_reason == ("length" if c.completion_tokens == 6 else "stop")
 
 
-def test_sampling_is_seeded_per_sample_not_per_batch(engines) -> None:
+def test_sampling_is_seeded_per_sample_not_per_batch(engines: tuple[Engine, Engine]) -> None:
     batched, single = engines
     a = _texts(batched.generate(_requests(), SAMPLING))
     b = _texts(single.generate(list(reversed(_requests())), SAMPLING))
@@ -52,7 +53,7 @@ def test_sampling_is_seeded_per_sample_not_per_batch(engines) -> None:
     assert c != a
 
 
-def test_greedy_is_deterministic_and_shared(engines) -> None:
+def test_greedy_is_deterministic_and_shared(engines: tuple[Engine, Engine]) -> None:
     greedy = SamplingParams(n=2, temperature=0.0, max_tokens=6)
     a = list(engines[0].generate(_requests(), greedy))
     b = list(engines[1].generate(_requests(), greedy))
@@ -63,6 +64,8 @@ def test_greedy_is_deterministic_and_shared(engines) -> None:
 def test_missing_model_path_is_one_line_error(tmp_path: Path) -> None:
     with pytest.raises(SkyevalError, match="model path not found"):
         get_engine("hf", model=str(tmp_path / "nope"))
+    with pytest.raises(SkyevalError, match="model path not found: runs/nope/model"):
+        get_engine("hf", model="runs/nope/model")  # a relative path, not an org/name Hub id
     with pytest.raises(SkyevalError, match="does not take option"):
         get_engine("hf", model=str(tmp_path), base_url="http://x")
     with pytest.raises(SkyevalError, match="not a Hugging Face model directory"):

@@ -291,7 +291,7 @@ def test_choice_without_message_or_usage_is_empty_text() -> None:
 
 
 def test_reasoning_content_is_kept_as_think_block() -> None:
-    reply = {
+    reply: dict[str, Any] = {
         "choices": [
             {
                 "index": 0,
@@ -320,6 +320,7 @@ def test_against_transformers_serve(served_tiny: tuple[str, str]) -> None:
     )
     assert _keys(out) == [(f"p{i}", j) for i in range(3) for j in range(2)]
     assert all(c.finish_reason in ("stop", "length") for c in out)
+    assert all(c.completion_tokens == 8 for c in out if c.finish_reason == "length")  # cut at max_tokens
     assert all(c.prompt_tokens and c.completion_tokens and c.completion_tokens <= 8 for c in out)
     assert engine.n_supported is False  # transformers serve ignores n: the engine noticed and topped up
     comp = _engine(url, model=model, mode="completion")

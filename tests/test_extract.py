@@ -45,6 +45,8 @@ from skyeval.types import Grade
         ("$1$ and $2$ and $3$", "1, 2, 3"),
         ("\\boxed{(2, 2)} \\quad \\text{and} \\quad \\boxed{(6, 2)}", "(2, 2), (6, 2)"),
         ("\\boxed{1} no no no no no \\boxed{2}", "2"),
+        ("\\boxed{\\{1, 2\\}}", "\\{1, 2\\}"),  # escaped braces are not the box's
+        ("\\boxed{a \\\\}", "a \\\\"),  # a closing brace after a \\\\ line break is the box's
     ],
 )
 def test_extracts(text: str, expected: str) -> None:

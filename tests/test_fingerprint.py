@@ -17,7 +17,8 @@ class StubHub:
     """A ``HubClient`` answering from dicts; records what it was asked."""
 
     def __init__(self, online: dict[str, str], cached: dict[str, str] | None = None) -> None:
-        self.online, self.cached, self.asked = online, cached or {}, []
+        self.online, self.cached = online, cached or {}
+        self.asked: list[tuple[str, str]] = []
 
     def revision(self, repo_id: str) -> str:
         self.asked.append(("revision", repo_id))

@@ -123,8 +123,11 @@ def test_grade_never_raises(response: object, gold: object) -> None:
 
 
 # Tokens that change what is extracted from a box or how a gold is unwrapped (markers, math delimiters, think
-# tags, other boxes); an answer free of them, with balanced braces, is recovered from its box as it is.
-_EXTRACTION_TOKENS = ("$", "\\boxed", "\\fbox", "think>", "\\(", "\\)", "Answer", "\n", "答案", ":", "\x00")
+# tags, other boxes, escaped braces); an answer free of them, with balanced braces, is recovered from its box
+# as it is.
+_EXTRACTION_TOKENS = (
+    "$", "\\boxed", "\\fbox", "think>", "\\(", "\\)", "Answer", "\n", "答案", ":", "\x00", "\\{", "\\}"
+)  # fmt: skip
 
 
 def _recoverable(answer: str) -> bool:
@@ -149,10 +152,10 @@ def test_boxed_answers_equal_themselves(answer: str) -> None:
 @settings(max_examples=80, deadline=None, derandomize=True)
 @given(answer=latexish.filter(_recoverable))
 def test_an_answer_equals_itself(answer: str) -> None:
-    """Self-equality, whatever the answer: the one verdict every grader must give."""
+    """Self-equality, whatever the answer: the one verdict every grader must give (the box gives the answer back
+    as it is, a trailing ``\\`` line break included)."""
     graded = skyeval.grade(f"Thus \\boxed{{{answer}}}.", answer, timeout=5.0)
-    if graded.extracted is not None and graded.extracted == answer.strip().rstrip(". "):
-        assert graded.correct, (answer, graded)
+    assert graded.extracted == answer.strip().rstrip(". ") and graded.correct, (answer, graded)
 
 
 @settings(max_examples=60, deadline=None, derandomize=True)

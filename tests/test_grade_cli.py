@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from skyeval.cli import main
 
@@ -20,7 +21,7 @@ ROWS = [
 ]
 
 
-def write_jsonl(path: Path, rows: list[object]) -> Path:
+def write_jsonl(path: Path, rows: Sequence[object]) -> Path:
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return path
 
@@ -123,7 +124,7 @@ HARNESS_ROWS = [
 ]
 
 
-def _grade_harness(tmp_path: Path, *extra: str) -> tuple[object, Path]:
+def _grade_harness(tmp_path: Path, *extra: str) -> tuple[Result, Path]:
     src = write_jsonl(tmp_path / "in.jsonl", HARNESS_ROWS)
     args = ["grade", str(src), "--response-field", "code", "--compare-field", "score", *extra]
     return CliRunner().invoke(main, args), src

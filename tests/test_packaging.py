@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import tomllib
 
@@ -14,13 +15,13 @@ ROOT = Path(__file__).resolve().parents[1]
 FOLDERS = {"backends": "skytrain", "tasks": "skyeval.task_defs"}
 
 
-def _pyproject() -> dict[str, object]:
+def _pyproject() -> dict[str, Any]:
     with (ROOT / "pyproject.toml").open("rb") as fh:
         return tomllib.load(fh)
 
 
 def test_every_package_folder_is_listed() -> None:
-    setuptools = _pyproject()["tool"]["setuptools"]  # type: ignore[index]
+    setuptools = _pyproject()["tool"]["setuptools"]
     listed = set(setuptools["packages"])
     assert setuptools["package-dir"] == {v: k for k, v in FOLDERS.items()}
     found = set()

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from testkit.synthetic import write_run_dir
+from testkit.synthetic import make_record, write_run_dir
 
 import skyeval
 from skyeval.report import load_runs
@@ -27,12 +27,10 @@ FILL = "We keep reasoning about the problem here.\n"  # 42 chars, no answer in i
 def rec(pid: str, i: int, text: str, gold: str, tokens: int | None) -> SampleRecord:
     """A sample graded as the runner would (full text), so its verdict matches the grader's."""
     g = skyeval.grade(text, gold)
-    return SampleRecord(
+    return make_record(
         problem_id=pid,
         sample_index=i,
-        prompt="q",
         completion=text,
-        finish_reason="stop",
         prompt_tokens=1,
         completion_tokens=tokens,
         gold=gold,

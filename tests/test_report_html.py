@@ -18,7 +18,7 @@ from testkit.synthetic import synthetic_run, write_run_dir
 
 from skyeval import results
 from skyeval.errors import MissingExtraError
-from skyeval.report import build_tables, load_runs, write_report
+from skyeval.report import ReportTables, build_tables, load_runs, write_report
 from skyeval.report.html import clip_completion, drilldown_data, encode_data, fill_template, sampling_text
 from skyeval.report.mathml import MAX_LATEX_CHARS, mathml_converter, to_mathml
 from skyeval.types import RunConfig, SamplingParams
@@ -146,7 +146,12 @@ def test_mathml_converter_converts_each_answer_once(monkeypatch: pytest.MonkeyPa
 
     calls: list[str] = []
     real = latex2mathml.converter.convert
-    monkeypatch.setattr(latex2mathml.converter, "convert", lambda s: calls.append(s) or real(s))
+
+    def counted(latex: str) -> str:
+        calls.append(latex)
+        return real(latex)
+
+    monkeypatch.setattr(latex2mathml.converter, "convert", counted)
     convert = mathml_converter()
     assert convert("x") == convert("x") and convert(None) is None
     assert calls == ["x"]
@@ -206,12 +211,12 @@ def _short_run(path: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def tables(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+def tables(tmp_path_factory: pytest.TempPathFactory) -> ReportTables:
     root = tmp_path_factory.mktemp("runs")
     return build_tables(load_runs([_latex_run(root / "a"), _short_run(root / "b")]), tokenizer="chars")
 
 
-def test_drilldown_is_in_task_order_with_mathml(tables) -> None:  # type: ignore[no-untyped-def]
+def test_drilldown_is_in_task_order_with_mathml(tables: ReportTables) -> None:
     data = drilldown_data(tables.runs, tables.per_problem, marks=tables.marks)
     run_a, run_b = data.index["runs"]
     assert [p[0] for p in run_a["problems"][:5]] == ["p0000", "p0001", "p0002", "p0003", "p0004"]
@@ -224,7 +229,7 @@ def test_drilldown_is_in_task_order_with_mathml(tables) -> None:  # type: ignore
     assert run_a["marks"] == "" and run_b["marks"] == "incomplete: 10 of 240 samples missing"
 
 
-def test_html_marks_the_incomplete_run(tmp_path: Path, tables) -> None:  # type: ignore[no-untyped-def]
+def test_html_marks_the_incomplete_run(tmp_path: Path, tables: ReportTables) -> None:
     write_report(tables, tmp_path, ["html"])
     page = (tmp_path / "report.html").read_text()
     warnings = page[page.index('<section id="warnings">') : page.index('<section id="runs">')]
@@ -250,7 +255,7 @@ def test_html_marks_the_incomplete_run(tmp_path: Path, tables) -> None:  # type:
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="/usr/bin/chromium is absent: apt-get install chromium")
 @pytest.mark.parametrize("compress", [True, False], ids=["gzip", "json"])
-def test_html_report_in_headless_chromium(tmp_path: Path, tables, compress: bool) -> None:  # type: ignore[no-untyped-def]
+def test_html_report_in_headless_chromium(tmp_path: Path, tables: ReportTables, compress: bool) -> None:
     write_report(tables, tmp_path, ["html"], compress=compress)
     page = tmp_path / "report.html"
     html = page.read_text()

@@ -5,8 +5,10 @@ Entropy, diversity and answer clustering are ``skyeval.metrics``' (tests/test_me
 from __future__ import annotations
 
 from math import isclose
+from pathlib import Path
 
 import pytest
+from testkit.synthetic import make_record
 
 from skyeval.report.metrics import (
     CharCutter,
@@ -22,18 +24,13 @@ from skyeval.types import SampleRecord
 
 
 def record(text: str, gold: str, extracted: str | None, correct: bool, tokens: int | None) -> SampleRecord:
-    return SampleRecord(
-        problem_id="p",
-        sample_index=0,
-        prompt="q",
+    return make_record(
         completion=text,
-        finish_reason="stop",
         prompt_tokens=1,
         completion_tokens=tokens,
         gold=gold,
         extracted=extracted,
         correct=correct,
-        reason="equal" if correct else "not_equal",
     )
 
 
@@ -131,7 +128,7 @@ def test_average_ci_stratified() -> None:
     assert mean == 0.75 and lo < 0.75 < hi and hi <= 1.0
 
 
-def test_load_cutter_uses_a_local_tokenizer(tiny_model_dir) -> None:  # type: ignore[no-untyped-def]
+def test_load_cutter_uses_a_local_tokenizer(tiny_model_dir: Path) -> None:
     recs = [record("The answer is \\boxed{42}. So x = 3/4.", "42", "42", True, 12)]
     cutter = load_cutter(str(tiny_model_dir), recs)
     assert isinstance(cutter, TokenizerCutter) and cutter.method.startswith("tokenizer of")

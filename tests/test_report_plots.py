@@ -11,7 +11,7 @@ from testkit.synthetic import synthetic_run, write_run_dir
 
 from skyeval import results
 from skyeval.metrics import bootstrap_ci, pass_at_k
-from skyeval.report import build_tables, load_runs, write_report
+from skyeval.report import ReportTables, build_tables, load_runs, write_report
 from skyeval.report.plots import PNG_DPI, add_caption, budget_plot, pass_at_k_plot, wrap_title
 
 pytest.importorskip("pandas")
@@ -22,7 +22,7 @@ NAME = "qwen25math_eval_rm_maj_example_math_cot_100"
 
 
 @pytest.fixture(scope="module")
-def same_twice(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+def same_twice(tmp_path_factory: pytest.TempPathFactory) -> ReportTables:
     """One run reported twice under two labels (identical curves) and a third, incomplete run."""
     root = tmp_path_factory.mktemp("runs")
     a = synthetic_run(root / "a", task=TASK, problems=30, samples=8, max_tokens=4096, seed=3)
@@ -36,14 +36,14 @@ def same_twice(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-unt
 
 
 @pytest.fixture(scope="module")
-def greedy(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+def greedy(tmp_path_factory: pytest.TempPathFactory) -> ReportTables:
     """n=1 and max_tokens below the first budget: every curve is one point."""
     root = tmp_path_factory.mktemp("greedy")
     g = synthetic_run(root / "g", problems=20, samples=1, max_tokens=512, completion_chars=400, seed=5)
     return build_tables(load_runs([g]), tokenizer="chars")
 
 
-def test_bands_are_the_canonical_bootstrap(same_twice) -> None:  # type: ignore[no-untyped-def]
+def test_bands_are_the_canonical_bootstrap(same_twice: ReportTables) -> None:
     bench = same_twice.benchmark.set_index("label")
     pk = same_twice.pass_at_k[same_twice.pass_at_k["label"] == "first"].set_index("k")
     # at k=1 the band is the summary's own CI, to the digit
@@ -57,6 +57,7 @@ def test_bands_are_the_canonical_bootstrap(same_twice) -> None:  # type: ignore[
     assert (pk.loc[4, "ci_lo"], pk.loc[4, "ci_hi"]) == bootstrap_ci(per_problem, resamples=1000, seed=0)
     assert (pk["ci_lo"] <= pk["pass@k"]).all() and (pk["pass@k"] <= pk["ci_hi"]).all()
     # the budget curve ends at max_tokens, where every sample keeps its verdict: the benchmark CI again
+    assert same_twice.budget is not None
     budget = same_twice.budget[same_twice.budget["label"] == "first"].set_index("budget")
     assert budget.index.tolist() == [128, 256, 512, 1024, 2048, 4096]
     last = budget.loc[4096]
@@ -67,7 +68,7 @@ def test_bands_are_the_canonical_bootstrap(same_twice) -> None:  # type: ignore[
     )
 
 
-def test_pass_at_k_plot_axes_bands_and_notes(same_twice) -> None:  # type: ignore[no-untyped-def]
+def test_pass_at_k_plot_axes_bands_and_notes(same_twice: ReportTables) -> None:
     plot = pass_at_k_plot(same_twice, NAME)
     ax = plot.figure.axes[0]
     assert ax.get_ylim() == (0.0, 1.0)
@@ -80,7 +81,9 @@ def test_pass_at_k_plot_axes_bands_and_notes(same_twice) -> None:  # type: ignor
     assert (
         len({(line.get_marker(), line.get_linestyle()) for line in lines}) == 3
     )  # coinciding curves stay apart
-    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["first", "again", "short (incomplete)"]
+    legend = ax.get_legend()
+    assert legend is not None
+    assert [t.get_text() for t in legend.get_texts()] == ["first", "again", "short (incomplete)"]
     assert plot.caption[0] == (
         "CI bands: 95% percentile bootstrap over problems in task order, 1000 resamples, seed 0, as in summary.json"
     )
@@ -89,7 +92,7 @@ def test_pass_at_k_plot_axes_bands_and_notes(same_twice) -> None:  # type: ignor
     assert plot.warnings[0] in plot.caption
 
 
-def test_budget_plot_wraps_its_title_and_names_the_token_cut(same_twice) -> None:  # type: ignore[no-untyped-def]
+def test_budget_plot_wraps_its_title_and_names_the_token_cut(same_twice: ReportTables) -> None:
     plot = budget_plot(same_twice, NAME)
     title = plot.figure.axes[0].get_title()
     assert title == "accuracy vs budget —\nqwen25math_eval_rm_maj_example_math_cot_100"
@@ -105,7 +108,7 @@ def test_wrap_title_never_cuts() -> None:
     assert wrap_title("x" * 70, 30).splitlines() == ["x" * 30, "x" * 30, "x" * 10]
 
 
-def test_one_point_curves_are_points_with_a_note(greedy) -> None:  # type: ignore[no-untyped-def]
+def test_one_point_curves_are_points_with_a_note(greedy: ReportTables) -> None:
     for plot, why in (
         (pass_at_k_plot(greedy, "math500"), "1 sample per problem: k = 1 only"),
         (budget_plot(greedy, "math500"), "max_tokens ≤ --min-budget"),
@@ -119,7 +122,9 @@ def test_one_point_curves_are_points_with_a_note(greedy) -> None:  # type: ignor
         assert ax.get_ylim() == (0.0, 1.0)
 
 
-def test_files_are_high_dpi_png_and_svg_with_the_caption_inside(tmp_path: Path, same_twice) -> None:  # type: ignore[no-untyped-def]
+def test_files_are_high_dpi_png_and_svg_with_the_caption_inside(
+    tmp_path: Path, same_twice: ReportTables
+) -> None:
     from PIL import Image
 
     written = write_report(same_twice, tmp_path, ["png", "svg"])

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from testkit.synthetic import synthetic_run, write_run_dir
+from testkit.synthetic import make_record, synthetic_run, write_run_dir
 
 from skyeval import results
 from skyeval.errors import SkyevalError
@@ -299,10 +299,7 @@ def test_report_covers_what_the_runs_summary_covers() -> None:
 
     from skyeval.summary import in_scope
 
-    def rec(pid: str, i: int) -> SampleRecord:
-        return SampleRecord(pid, i, "q", "c", "stop", None, None, "1", "1", True, "equal")
-
-    records = [rec(p, i) for p in ("a", "b", "c") for i in range(4)]
+    records = [make_record(problem_id=p, sample_index=i) for p in ("a", "b", "c") for i in range(4)]
     config = RunConfig("m", "t", "hf", SamplingParams(n=2), None, "{question}")
     assert {(r.problem_id, r.sample_index) for r in in_scope(records, config)} == {
         (p, i) for p in "abc" for i in range(2)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+from typing import Any
 
 import pytest
 
@@ -79,7 +80,7 @@ def test_openrlhf_calls_it_through_asyncio_to_thread() -> None:
     """OpenRLHF 0.11's SingleTurnAgentExecutor offloads reward_func with asyncio.to_thread, one query per call."""
     pytest.importorskip("torch")
 
-    async def main() -> list[dict[str, object]]:
+    async def main() -> list[dict[str, Any]]:
         calls = [
             asyncio.to_thread(rewards.reward_func, [QWEN_PROMPT + rf"\boxed{{{i}}}"], [QWEN_PROMPT], ["3"])
             for i in range(5)
@@ -87,7 +88,7 @@ def test_openrlhf_calls_it_through_asyncio_to_thread() -> None:
         return list(await asyncio.gather(*calls))
 
     results = asyncio.run(main())
-    assert [r["rewards"].tolist() for r in results] == [[0.0], [0.0], [0.0], [1.0], [0.0]]  # type: ignore[attr-defined]
+    assert [r["rewards"].tolist() for r in results] == [[0.0], [0.0], [0.0], [1.0], [0.0]]
 
 
 def test_openrlhf_reward_func_never_raises() -> None:

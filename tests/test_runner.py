@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from testkit.fake_openai_server import FakeServer, Script
@@ -14,7 +17,16 @@ from skyeval.regrade import score
 from skyeval.runner import RunOptions, run
 from skyeval.summary import summarize_run
 from skyeval.tasks import FieldMap
-from skyeval.types import RunConfig, RunSummary, SampleRecord, SamplingParams, Scores
+from skyeval.types import (
+    Completion,
+    GenerationRequest,
+    Grade,
+    RunConfig,
+    RunSummary,
+    SampleRecord,
+    SamplingParams,
+    Scores,
+)
 
 
 def _data(tmp_path: Path, count: int = 6) -> Path:
@@ -36,8 +48,8 @@ def _replay_file(tmp_path: Path, samples: int = 4) -> Path:
     return path
 
 
-def _replay_options(tmp_path: Path, path: Path, **kw: object) -> RunOptions:
-    base = dict(
+def _replay_options(tmp_path: Path, path: Path, **overrides: Any) -> RunOptions:
+    base = RunOptions(
         model="replay:gens",
         task=f"file:{path}",
         engine="replay",
@@ -47,8 +59,21 @@ def _replay_options(tmp_path: Path, path: Path, **kw: object) -> RunOptions:
         fields=FieldMap(question="q", gold="gold", id="qid"),
         progress=False,
     )
-    base.update(kw)
-    return RunOptions(**base)  # type: ignore[arg-type]
+    return dataclasses.replace(base, **overrides)
+
+
+def _openai_options(tmp_path: Path, data: Path, *, samples: int, **engine_options: Any) -> RunOptions:
+    """amc23 from ``data`` on the openai engine (a scripted server's ``base_url`` among the options)."""
+    return RunOptions(
+        model="m",
+        task="amc23",
+        engine="openai",
+        engine_options=engine_options,
+        samples=samples,
+        data_dir=str(data),
+        output_dir=str(tmp_path / "runs"),
+        progress=False,
+    )
 
 
 def test_replay_run_writes_run_dir_and_summary(tmp_path: Path) -> None:
@@ -106,16 +131,7 @@ def test_openai_run_unreachable_keeps_partial_results(tmp_path: Path) -> None:
     data = _data(tmp_path)
     script = Script(fail=lambda i: 500 if i >= 3 else None, retry_after="0.01")
     with FakeServer(script) as url:
-        opts = RunOptions(
-            model="m",
-            task="amc23",
-            engine="openai",
-            engine_options={"base_url": url, "max_retries": 1, "concurrency": 1},
-            samples=2,
-            data_dir=str(data),
-            output_dir=str(tmp_path / "runs"),
-            progress=False,
-        )
+        opts = _openai_options(tmp_path, data, samples=2, base_url=url, max_retries=1, concurrency=1)
         with pytest.raises(SkyevalError, match="partial results kept"):
             run(opts)
     run_dirs = list((tmp_path / "runs").glob("*/*/*"))
@@ -123,25 +139,14 @@ def test_openai_run_unreachable_keeps_partial_results(tmp_path: Path) -> None:
     assert len(results.read_samples(run_dirs[0])) == 6  # three n=2 requests succeeded
     assert results.read_summary(run_dirs[0]).complete is False
     with FakeServer(Script()) as url:
-        done = run(
-            RunOptions(**{**opts.__dict__, "engine_options": {**opts.engine_options, "base_url": url}})
-        )
+        done = run(dataclasses.replace(opts, engine_options={**opts.engine_options, "base_url": url}))
     assert done.summary.samples == 12 and _scores(done.summary).pass_at_1 == pytest.approx(0.5)
 
 
 def test_refused_samples_are_not_recorded(tmp_path: Path) -> None:
     data = _data(tmp_path, count=2)
     with FakeServer(Script(fail=lambda i: 400 if i == 0 else None)) as url:
-        opts = RunOptions(
-            model="m",
-            task="amc23",
-            engine="openai",
-            engine_options={"base_url": url, "concurrency": 1, "use_n": False},
-            samples=1,
-            data_dir=str(data),
-            output_dir=str(tmp_path / "runs"),
-            progress=False,
-        )
+        opts = _openai_options(tmp_path, data, samples=1, base_url=url, concurrency=1, use_n=False)
         with pytest.raises(SkyevalError, match="1 sample\\(s\\) failed"):
             run(opts)
         assert run(opts).summary.samples == 2
@@ -222,18 +227,28 @@ def test_ray_wraps_the_engine_and_score_grades_on_ray(
     class FakeRayEngine:
         name = "ray"
 
-        def __init__(self, engine: str, engine_options: dict, replicas: int, address: str) -> None:
+        def __init__(self, engine: str, engine_options: dict[str, Any], replicas: int, address: str) -> None:
             made.append(
                 {"engine": engine, "options": engine_options, "replicas": replicas, "address": address}
             )
             self.inner = get_engine(engine, **engine_options)
 
-        def generate(self, requests, sampling):
+        def generate(
+            self, requests: Sequence[GenerationRequest], sampling: SamplingParams
+        ) -> Iterator[Completion]:
             return self.inner.generate(requests, sampling)
 
     def fake_ray_grade_many(
-        responses, golds, *, address, replicas, timeout, progress=False, finished=None, policy="default"
-    ):
+        responses: Sequence[str],
+        golds: Sequence[str],
+        *,
+        address: str | None,
+        replicas: int,
+        timeout: float,
+        progress: bool = False,
+        finished: Sequence[bool | None] | None = None,
+        policy: str = "default",
+    ) -> list[Grade]:
         from skyeval import grade_many
 
         graded.append({"address": address, "replicas": replicas, "count": len(responses)})
@@ -286,11 +301,11 @@ def test_ctrl_c_keeps_partial_results_and_summary_then_resumes(
     real_grade = skyeval.grade
     calls = []
 
-    def interrupting_grade(response: str, gold: str, **kw: object) -> object:
+    def interrupting_grade(response: str, gold: str, **kw: Any) -> Grade:
         calls.append(1)
         if len(calls) == 6:
             raise KeyboardInterrupt
-        return real_grade(response, gold, **kw)  # type: ignore[arg-type]
+        return real_grade(response, gold, **kw)
 
     path = _replay_file(tmp_path)
     monkeypatch.setattr(skyeval, "grade", interrupting_grade)
@@ -331,11 +346,10 @@ def test_unwritable_output_dir_and_malformed_rows_are_one_line_errors(tmp_path: 
         results.read_summary(res.run_dir)
 
 
-def test_missing_engine_extra_fails_before_writing(tmp_path: Path) -> None:
-    import importlib.util
+def test_missing_engine_extra_fails_before_writing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
 
-    if importlib.util.find_spec("vllm") is not None:
-        pytest.skip("vllm is installed")
+    monkeypatch.setitem(sys.modules, "vllm", None)  # not installed, also where it is
     options = RunOptions(
         model="org/model",
         task="amc23",

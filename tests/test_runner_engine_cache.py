@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from skyeval.engines import build
+from skyeval.engines.openai import OpenAIEngine
 
 
 class _Closable:
@@ -32,7 +33,7 @@ def test_engine_cache_builds_once_per_settings_and_closes(monkeypatch: pytest.Mo
     assert a is b and a is not c
     assert len(built) == 2
     cache.close()
-    assert a.closed and c.closed  # type: ignore[attr-defined]
+    assert isinstance(a, _Closable) and isinstance(c, _Closable) and a.closed and c.closed
 
 
 def test_engine_cache_keeps_one_engine_per_server(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -51,5 +52,6 @@ def test_engine_cache_keeps_one_engine_per_server(monkeypatch: pytest.MonkeyPatc
         assert len(list(second.generate(request, sampled))) == 2
         assert cache.get("openai", {"base_url": a, "model": "m"}) is first
     assert first is not second
-    assert (first.n_supported, second.n_supported) == (False, True)  # type: ignore[attr-defined]
+    assert isinstance(first, OpenAIEngine) and isinstance(second, OpenAIEngine)
+    assert (first.n_supported, second.n_supported) == (False, True)
     cache.close()

@@ -7,6 +7,7 @@ import dataclasses
 import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -22,7 +23,7 @@ from skydata.sources import make_spec
 from skydata.teacher import resolve_teacher
 from skyeval import engines
 from skyeval.jsonl import read_jsonl
-from skyeval.types import Completion, GenerationRequest, SamplingParams
+from skyeval.types import Completion, FinishReason, GenerationRequest, SamplingParams
 
 ROWS = [
     {
@@ -75,7 +76,7 @@ class Scripted:
                 self.calls += 1
                 yield Completion(r.problem_id, i, *self.answer(system, user, i), 5, 20)
 
-    def answer(self, system: str, user: str, i: int) -> tuple[str, str]:
+    def answer(self, system: str, user: str, i: int) -> tuple[str, FinishReason]:
         if "Art of" in system:
             return ("no idea" if "Garbage" in user else "hmm\nDifficulty: 5"), "stop"
         if "reformat" in system:
@@ -296,11 +297,14 @@ def test_judge_settings_change_invalidates_the_cache_but_the_endpoint_does_not(
     run = tmp_path / "run"
     base = config(data, bench)
     curate(run, base, progress=False)
-    judged = lambda: sum(1 for line in (run / "judge_cache.jsonl").read_text().splitlines())  # noqa: E731
+
+    def judged() -> int:
+        return len((run / "judge_cache.jsonl").read_text().splitlines())
+
     first = judged()
     assert first == 5  # two labelled problems, one garbage reply asked three times
 
-    def judge_with(base_url: str | None = None, **changes: object) -> CurateConfig:
+    def judge_with(base_url: str | None = None, **changes: Any) -> CurateConfig:
         assert base.judge is not None
         options = {**base.judge.engine.options, **({"base_url": base_url} if base_url else {})}
         judge = JudgeStage(

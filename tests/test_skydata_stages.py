@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import pytest
@@ -23,10 +23,10 @@ from skydata.teacher import problem_key, resolve_teacher
 from skyeval.errors import SkyevalError
 from skyeval.jsonl import AppendLog, read_jsonl
 from skyeval.prompts import QWEN_COT, QWQ, SKY_T1
-from skyeval.types import Completion, GenerationRequest, SamplingParams
+from skyeval.types import Completion, FinishReason, GenerationRequest, SamplingParams
 
 
-def write(path: Path, rows: list[dict]) -> Path:
+def write(path: Path, rows: Sequence[Mapping[str, object]]) -> Path:
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return path
 
@@ -59,18 +59,20 @@ def test_numina_source_streams_and_reports_missing_gold(tmp_path: Path) -> None:
 
 
 def test_eurus_source_subsets_and_ground_truth(tmp_path: Path) -> None:
-    rec = lambda ds, ans: {  # noqa: E731
-        "data_source": ds,
-        "ability": "math",
-        "reward_model": {"style": "rule", "ground_truth": ans},
-        "prompt": [
-            {"role": "system", "content": "sys"},
-            {
-                "role": "user",
-                "content": "Find x.\n\nPresent the answer in LaTex format: \\boxed{Your answer}",
-            },
-        ],
-    }
+    def rec(ds: str, ans: str) -> dict[str, object]:
+        return {
+            "data_source": ds,
+            "ability": "math",
+            "reward_model": {"style": "rule", "ground_truth": ans},
+            "prompt": [
+                {"role": "system", "content": "sys"},
+                {
+                    "role": "user",
+                    "content": "Find x.\n\nPresent the answer in LaTex format: \\boxed{Your answer}",
+                },
+            ],
+        }
+
     src = write(
         tmp_path / "e.jsonl",
         [rec("numina_olympiads", "7"), rec("numina_cn_k12", "1"), rec("numina_amc_aime", "")],
@@ -130,7 +132,7 @@ class ScriptedEngine:
 
     name = "scripted"
 
-    def __init__(self, answer: Callable[[str, int], tuple[str, str]]) -> None:
+    def __init__(self, answer: Callable[[str, int], tuple[str, FinishReason]]) -> None:
         self.answer = answer
         self.calls = 0
 
@@ -141,11 +143,11 @@ class ScriptedEngine:
             for i in r.sample_indices:
                 self.calls += 1
                 text, finish = self.answer(r.messages[-1].content, i)
-                yield Completion(r.problem_id, i, text, finish, 3, len(text))  # type: ignore[arg-type]
+                yield Completion(r.problem_id, i, text, finish, 3, len(text))
 
 
 def test_label_votes_median_unparsable_retries_and_cache(tmp_path: Path) -> None:
-    def answer(prompt: str, vote: int) -> tuple[str, str]:
+    def answer(prompt: str, vote: int) -> tuple[str, FinishReason]:
         if "garbage" in prompt:
             return "I cannot say", "stop"
         if "flaky" in prompt:
@@ -416,9 +418,9 @@ def test_append_log_survives_a_torn_tail(tmp_path: Path) -> None:
 
 def test_hub_sources_stream_through_datasets(monkeypatch: pytest.MonkeyPatch) -> None:
     datasets = pytest.importorskip("datasets")
-    calls = {}
+    calls: dict[str, object] = {}
 
-    def fake_load(name: str, split: str, streaming: bool) -> Iterator[dict]:
+    def fake_load(name: str, split: str, streaming: bool) -> Iterator[dict[str, str]]:
         calls.update(name=name, split=split, streaming=streaming)
         return iter([{"source": "amc_aime", "problem": "P?", "solution": r"\boxed{4}"}])
 
@@ -427,7 +429,7 @@ def test_hub_sources_stream_through_datasets(monkeypatch: pytest.MonkeyPatch) ->
     assert calls == {"name": "AI-MO/NuminaMath-CoT", "split": "train", "streaming": True}
     assert isinstance(only, Item) and only.gold == "4"
 
-    def offline(name: str, split: str, streaming: bool) -> Iterator[dict]:
+    def offline(name: str, split: str, streaming: bool) -> Iterator[dict[str, str]]:
         raise ConnectionError("no network")
 
     monkeypatch.setattr(datasets, "load_dataset", offline)

@@ -20,6 +20,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from skyeval.testing import build_tiny_model
+
 pytest.importorskip("trl")
 torch = pytest.importorskip("torch")
 
@@ -39,48 +41,17 @@ def _question(a: int, b: int) -> str:
 
 def build_addition_model(path: Path, seed: int = 0) -> Path:
     """A 2-layer random Qwen2 with a BPE tokenizer trained on the addition task's text."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
-
     corpus = [
         f"{_question(a, b)} {a} + {b} = {a + b}. \\boxed{{{a + b}}}" for a in range(10) for b in range(10)
     ]
-    tokenizer = Tokenizer(models.BPE(unk_token=None))
-    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tokenizer.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
+    return build_tiny_model(
+        path,
         vocab_size=300,
-        special_tokens=["<|endoftext|>", "<|im_start|>", "<|im_end|>"],
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        seed=seed,
+        corpus=[*corpus, "user assistant system"],
+        chat_template=TEMPLATE,
+        max_positions=256,
     )
-    tokenizer.train_from_iterator([*corpus, "user assistant system"], trainer=trainer)
-    fast = PreTrainedTokenizerFast(  # type: ignore[no-untyped-call]
-        tokenizer_object=tokenizer,
-        eos_token="<|im_end|>",
-        pad_token="<|endoftext|>",
-        additional_special_tokens=["<|im_start|>"],
-    )
-    fast.chat_template = TEMPLATE
-    fast.save_pretrained(path)
-    torch.manual_seed(seed)
-    config = Qwen2Config(
-        vocab_size=len(fast),
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=256,
-        eos_token_id=fast.eos_token_id,
-        pad_token_id=fast.pad_token_id,
-        bos_token_id=fast.eos_token_id,
-        tie_word_embeddings=True,
-    )
-    model = Qwen2ForCausalLM(config)
-    model.generation_config.eos_token_id = fast.eos_token_id
-    model.generation_config.pad_token_id = fast.pad_token_id
-    model.save_pretrained(path)
-    return path
 
 
 def _write(path: Path, rows: list[dict[str, Any]]) -> Path:

@@ -15,7 +15,7 @@ from skytrain.data import load_rl_rows, load_sft_rows
 from skytrain.launch import Command
 from skytrain.openrlhf import REWARD_FILE
 from skytrain.openrlhf_parser import validate_openrlhf
-from skytrain.specs import Cluster, RLSpec, SFTSpec, read_spec, split_batch, write_spec
+from skytrain.specs import Cluster, Distributed, RLSpec, SFTSpec, read_spec, split_batch, write_spec
 
 pytest.importorskip("trl")
 pytest.importorskip("accelerate")
@@ -53,6 +53,11 @@ def test_spec_round_trip(tmp_path: Path) -> None:
     (tmp_path / "bad.json").write_text(json.dumps({"kind": "sft", "spec": {"model": "m", "lr": 1}}))
     with pytest.raises(SkyevalError, match="unknown spec fields"):
         read_spec(tmp_path / "bad.json")
+    (tmp_path / "list.json").write_text("[1]")
+    with pytest.raises(SkyevalError, match="list.json: expected a JSON object, got list"):
+        read_spec(tmp_path / "list.json")
+    with pytest.raises(SkyevalError, match="cannot read .*absent.json: No such file"):
+        read_spec(tmp_path / "absent.json")
 
 
 def test_trl_sft_single_device_plan_is_valid_sftconfig() -> None:
@@ -69,7 +74,12 @@ def test_trl_sft_single_device_plan_is_valid_sftconfig() -> None:
 def test_trl_sft_multi_gpu_goes_through_accelerate_with_generated_configs(tmp_path: Path) -> None:
     from accelerate.commands.config.config_args import load_config_from_file
 
-    for distributed, expected in (("zero3", "DEEPSPEED"), ("fsdp", "FSDP"), ("ddp", "MULTI_GPU")):
+    cases: tuple[tuple[Distributed, str], ...] = (
+        ("zero3", "DEEPSPEED"),
+        ("fsdp", "FSDP"),
+        ("ddp", "MULTI_GPU"),
+    )
+    for distributed, expected in cases:
         out = tmp_path / distributed
         cluster = Cluster(nodes=2, gpus_per_node=8, distributed=distributed, main_process_ip="10.0.0.1")
         launch = api.plan("trl", SFTSpec(model="m", data="d.jsonl", output_dir=str(out)), cluster)

@@ -11,10 +11,14 @@ import asyncio
 import time
 from pathlib import Path
 from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from skytrain.openrlhf import REWARD_FILE
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
 
 agent = pytest.importorskip("openrlhf.utils.agent", reason="OpenRLHF (with pylatexenc) is not installed")
 pytest.importorskip("torch")
@@ -23,21 +27,23 @@ pytest.importorskip("torch")
 class FakeEngine:
     """Stands in for OpenRLHF's vLLM actor: ``generate`` returns one fixed response."""
 
-    def __init__(self, tokenizer: object, response: str) -> None:
-        self.ids = tokenizer(response, add_special_tokens=False)["input_ids"]  # type: ignore[operator]
+    def __init__(self, tokenizer: PreTrainedTokenizerBase, response: str) -> None:
+        self.ids = tokenizer(response, add_special_tokens=False)["input_ids"]
         self.text = response
 
-    async def generate(self, prompt_ids: list[int], sampling_params: object, multi_modal_data: object = None):
+    async def generate(
+        self, prompt_ids: list[int], sampling_params: object, multi_modal_data: object = None
+    ) -> SimpleNamespace:
         output = SimpleNamespace(token_ids=self.ids, text=self.text, finish_reason="stop", logprobs=None)
         return SimpleNamespace(outputs=[output])
 
 
 @pytest.fixture(scope="module")
-def executor() -> object:
+def executor() -> Any:  # an OpenRLHF object: the package ships no type information
     return agent.SingleTurnAgentExecutor(remote_rm_url=str(REWARD_FILE))
 
 
-def _reward(executor: object, tiny_model_dir: Path, response: str, label: str) -> dict:
+def _reward(executor: Any, tiny_model_dir: Path, response: str, label: str) -> dict[str, Any]:
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
@@ -46,13 +52,13 @@ def _reward(executor: object, tiny_model_dir: Path, response: str, label: str) -
     )
     sampling = SimpleNamespace(max_tokens=4096, logprobs=None)
     return asyncio.run(
-        executor.execute(prompt, label, sampling, 8192, tokenizer, FakeEngine(tokenizer, response))  # type: ignore[attr-defined]
+        executor.execute(prompt, label, sampling, 8192, tokenizer, FakeEngine(tokenizer, response))
     )
 
 
-def test_openrlhf_loads_our_reward_file(executor: object) -> None:
-    assert executor.reward_func is not None  # type: ignore[attr-defined]
-    assert executor.reward_func.__module__ == "reward_func"  # type: ignore[attr-defined]  # loaded by path
+def test_openrlhf_loads_our_reward_file(executor: Any) -> None:
+    assert executor.reward_func is not None
+    assert executor.reward_func.__module__ == "reward_func"  # loaded by path
 
 
 @pytest.mark.parametrize(
@@ -64,7 +70,7 @@ def test_openrlhf_loads_our_reward_file(executor: object) -> None:
     ],
 )
 def test_reward_through_openrlhf_executor(
-    executor: object, tiny_model_dir: Path, response: str, label: str, expected: float
+    executor: Any, tiny_model_dir: Path, response: str, label: str, expected: float
 ) -> None:
     output = _reward(executor, tiny_model_dir, response, label)
     assert float(output["reward"]) == expected
@@ -81,7 +87,7 @@ def test_reward_through_openrlhf_executor(
     ],
 )
 def test_pathological_responses_score_zero_quickly(
-    executor: object, tiny_model_dir: Path, response: str
+    executor: Any, tiny_model_dir: Path, response: str
 ) -> None:
     started = time.perf_counter()
     output = _reward(executor, tiny_model_dir, response + "<|im_end|>", "42")

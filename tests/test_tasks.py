@@ -99,9 +99,11 @@ def test_file_task_mapping_and_errors(tmp_path: Path) -> None:
 
 def test_hub_loading_maps_fields_and_filters(monkeypatch: pytest.MonkeyPatch) -> None:
     datasets = pytest.importorskip("datasets")
-    calls = []
+    calls: list[tuple[str, str | None, str | None]] = []
 
-    def fake_load_dataset(path, name=None, split=None):
+    def fake_load_dataset(
+        path: str, name: str | None = None, split: str | None = None
+    ) -> list[dict[str, object]]:
         calls.append((path, name, split))
         return [
             {"id": 1, "problem": "P1", "answer": "5", "url": "https://x/2024_AIME_I_Problems/Problem_1"},
@@ -116,7 +118,7 @@ def test_hub_loading_maps_fields_and_filters(monkeypatch: pytest.MonkeyPatch) ->
     assert [(p.id, p.question, p.gold) for p in task.problems] == [("1", "P1", "5")]
     assert task.source == "hub:AI-MO/aimo-validation-aime"
 
-    def offline(path, name=None, split=None):
+    def offline(path: str, name: str | None = None, split: str | None = None) -> list[dict[str, object]]:
         raise ConnectionError("no network")
 
     monkeypatch.setattr(datasets, "load_dataset", offline)

@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Literal
 
 import pytest
 
@@ -62,7 +63,7 @@ def _light_grade_pool(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     shared.close()
 
 
-def _child_grades(queue: multiprocessing.Queue, fresh: bool) -> None:  # type: ignore[type-arg]
+def _child_grades(queue: multiprocessing.Queue[tuple[int, int, Grade, Grade]], fresh: bool) -> None:
     if fresh:  # a spawned child imports grade afresh: give it light workers too (a forked one inherits them)
         grade_module._POOL = light_pool()
     pool = grade_module._POOL.get()
@@ -165,10 +166,10 @@ def test_timeout_under_asyncio_to_thread() -> None:
 
 
 @pytest.mark.parametrize("method", ["fork", "spawn"])
-def test_timeout_in_child_process(method: str) -> None:
+def test_timeout_in_child_process(method: Literal["fork", "spawn"]) -> None:
     parent_pool = grade_module._POOL.get()
     assert echo_grade("1+x").correct  # the parent holds a live worker before the fork
-    ctx = multiprocessing.get_context(method)
+    ctx = multiprocessing.get_context("fork") if method == "fork" else multiprocessing.get_context("spawn")
     queue = ctx.Queue()
     child = ctx.Process(target=_child_grades, args=(queue, method != "fork"))
     child.start()
@@ -222,7 +223,8 @@ def test_concurrent_callers_share_a_bounded_pool(pool: WorkerPool) -> None:
 
 
 def test_timeout_in_ray_task_and_threaded_actor() -> None:
-    ray = pytest.importorskip("ray")
+    pytest.importorskip("ray")
+    import ray
     from ray import cloudpickle
 
     tests_dir = str(Path(__file__).parent)
@@ -239,7 +241,6 @@ def test_timeout_in_ray_task_and_threaded_actor() -> None:
             grade_module._POOL = light_pool()
             return slow_grade(), real
 
-        @ray.remote(max_concurrency=2)  # methods run in threads: where signal.alarm timeouts fail
         class Grader:
             def __init__(self, tests_dir: str) -> None:
                 sys.path.insert(0, tests_dir)
@@ -249,8 +250,10 @@ def test_timeout_in_ray_task_and_threaded_actor() -> None:
                 return slow_grade()
 
         slow, real = ray.get(task.remote(tests_dir), timeout=180)
-        actor = Grader.remote(tests_dir)  # type: ignore[attr-defined]
-        threaded = ray.get([actor.slow.remote(), actor.slow.remote()], timeout=180)
+        # max_concurrency: the actor's methods run in threads, where signal.alarm timeouts fail
+        actor = ray.remote(Grader).options(max_concurrency=2).remote(tests_dir)
+        slow_remote = actor.slow.remote  # type: ignore[attr-defined]  # ray types handle methods as plain ones
+        threaded = ray.get([slow_remote(), slow_remote()], timeout=180)
     finally:
         ray.shutdown()
         cloudpickle.unregister_pickle_by_value(sys.modules[__name__])

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import urllib.parse
-from typing import Any
 
 import click
 
@@ -42,13 +41,12 @@ def _not_blank(ctx: click.Context, param: click.Parameter, value: str | None) ->
     return value
 
 
-def _grade_policy_option() -> Any:
-    return click.option(
-        "--grade-policy",
-        default="default",
-        show_default=True,
-        help="Grading policy (skyeval.grading's presets); recorded per sample, a change re-grades.",
-    )
+_grade_policy_option = click.option(
+    "--grade-policy",
+    default="default",
+    show_default=True,
+    help="Grading policy (skyeval.grading's presets); recorded per sample, a change re-grades.",
+)
 
 
 def summary_line(summary: RunSummary) -> str:
@@ -173,7 +171,7 @@ def print_summary(summary: RunSummary, run_dir: object) -> None:
     help="With --ray: engine replicas.",
 )
 @click.option("--grade-timeout", type=float, default=5.0, show_default=True, help="Seconds per grading.")
-@_grade_policy_option()
+@_grade_policy_option
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
 def run_cmd(
     model: str | None,
@@ -213,7 +211,8 @@ def run_cmd(
 
     Every task, its data, the engine, its options, device and server are checked before the first task starts.
     """
-    from skyeval.runner import EngineCache, Interrupted, RunOptions, prepare_all, run
+    from skyeval.engines.build import EngineCache
+    from skyeval.runner import Interrupted, RunOptions, prepare_all, run
     from skyeval.tasks import FieldMap
 
     name = engine or ("openai" if base_url else "vllm")
@@ -302,7 +301,7 @@ def run_cmd(
     show_default=True,
     help="With --ray: grading workers.",
 )
-@_grade_policy_option()
+@_grade_policy_option
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
 def score_cmd(
     run_dirs: tuple[str, ...],

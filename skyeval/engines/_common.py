@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from skyeval.errors import SkyevalError
+from skyeval.fingerprint import is_hub_id, is_local
 from skyeval.types import GenerationRequest
 
 
 def check_model_path(model: str) -> None:
-    """Fail with a one-line error when ``model`` is written as a local path that does not exist."""
-    if model.startswith(("/", "./", "../", "~")) and not Path(model).expanduser().exists():
+    """Fail with a one-line error when ``model`` is a missing local path: neither an existing file or folder
+    nor a Hub id (``./ckpt``, ``runs/x/model``; the rule of ``skyeval.fingerprint``, which identifies runs)."""
+    if model and not is_local(model) and not is_hub_id(model):
         raise SkyevalError(f"model path not found: {model}")
 
 

@@ -84,7 +84,7 @@ _COPULA_RE = re.compile(r"(?i)(?:\bis|\bare|\bit's|\bequals|\bbe|\bby)\s+|(?<=[a
 _HAS_VALUE_RE = re.compile(r"[\d\\^]|^\(?[A-Ea-e]\)?\.?$")
 
 
-_BRACE_RE = re.compile(r"\\[{}]|[{}]")  # an escaped brace (skipped) or a brace
+_BRACE_RE = re.compile(r"\\[\\{}]|[{}]")  # a line break ``\\`` or an escaped brace (both skipped), or a brace
 
 
 def _brace_groups(text: str, start: int, last: int) -> dict[int, int]:

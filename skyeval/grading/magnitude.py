@@ -62,7 +62,7 @@ def magnitude(expr: sympy.Basic, budget: list[int] | None = None) -> Magnitude |
     budget[0] -= 1
     if budget[0] < 0 or not isinstance(expr, sympy.Expr) or expr.free_symbols:
         return None
-    if expr.is_Rational:
+    if isinstance(expr, sympy.Rational):
         if expr == 0:
             return _ZERO
         p, q = abs(int(expr.p)), int(expr.q)

@@ -121,9 +121,10 @@ def _exact(expr: sympy.Expr) -> sympy.Expr:
     if expr.is_Rational or expr.has(*_UNEVALUATED):
         return expr
     try:
-        return expr.doit()
+        value: sympy.Expr = expr.doit()
     except (TypeError, ValueError, ArithmeticError, NotImplementedError):
         return expr
+    return value
 
 
 def _const_equal(p: sympy.Expr, g: sympy.Expr, sides: Sides) -> bool:
@@ -233,9 +234,10 @@ def names_value(expr: Any) -> bool:
 def as_set(expr: Any) -> Any:
     """An inequality (or ``\\ne``, or a conjunction) in one variable as its solution set, else None."""
     if isinstance(expr, (Relational, sympy.And, sympy.Or)) and not isinstance(expr, sympy.Eq):
-        undefined = expr.atoms(sympy.core.function.AppliedUndef)
+        condition: sympy.Basic = expr
+        undefined = condition.atoms(sympy.core.function.AppliedUndef)
         if undefined:
-            expr = expr.xreplace({f: sympy.Dummy() for f in undefined})
+            expr = condition.xreplace({f: sympy.Dummy() for f in undefined})
         symbols = expr.free_symbols
         if len(symbols) == 1:
             try:
@@ -298,7 +300,7 @@ def _equation_equal(a: Any, b: Any, sides: Sides) -> bool:
 
 def _flat(m: Any) -> list[Any] | None:
     if isinstance(m, sympy.MatrixBase) and 1 in m.shape:
-        return list(m)
+        return list(m.flat())
     if isinstance(m, sympy.Tuple):
         return list(m.args)
     return None
@@ -318,7 +320,7 @@ def sym_equal(a: Any, b: Any, sides: Sides) -> bool:
         return _oversized_equal(a, b)
     if isinstance(a, sympy.MatrixBase) or isinstance(b, sympy.MatrixBase):
         if isinstance(a, sympy.MatrixBase) and isinstance(b, sympy.MatrixBase) and a.shape == b.shape:
-            return all(_expr_equal(x, y, sides) for x, y in zip(a, b, strict=True))
+            return all(_expr_equal(x, y, sides) for x, y in zip(a.flat(), b.flat(), strict=True))
         fa, fb = _flat(a), _flat(b)
         return (
             fa is not None

@@ -159,7 +159,8 @@ def to_sympy(text: str, config: EquivalenceConfig) -> Any:
         except Huge:
             return Oversized(expr)
     if isinstance(expr, (sympy.MatAdd, sympy.MatMul)):
-        expr = expr.doit()  # a sum or product of explicit matrices (never a power: its size is unbounded)
+        product: sympy.MatrixExpr = expr
+        expr = product.doit()  # a sum or product of explicit matrices (never a power: its size is unbounded)
     expr = _floats_to_rationals(expr)
     if isinstance(expr, sympy.Basic) and sympy.Symbol("i") in getattr(expr, "free_symbols", set()):
         expr = expr.xreplace({sympy.Symbol("i"): sympy.I})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
+from typing import Any
 
 from skyeval import results
 from skyeval.types import RunConfig, SampleRecord, SamplingParams
@@ -38,6 +39,26 @@ def _body(rng: random.Random, chars: int, pool: list[str] | None, paragraph: int
             parts[-1] = parts[-1].rstrip() + "\n\n"
         size += len(parts[-1])
     return "".join(parts)[:chars]
+
+
+def make_record(**fields: Any) -> SampleRecord:
+    """A graded sample with neutral defaults (problem ``p``, sample 0, answer ``1`` equal to gold ``1``);
+    ``fields`` override any of them. ``reason`` follows ``correct`` unless given."""
+    values: dict[str, Any] = {
+        "problem_id": "p",
+        "sample_index": 0,
+        "prompt": "q",
+        "completion": "c",
+        "finish_reason": "stop",
+        "prompt_tokens": None,
+        "completion_tokens": None,
+        "gold": "1",
+        "extracted": "1",
+        "correct": True,
+        **fields,
+    }
+    values.setdefault("reason", "equal" if values["correct"] else "not_equal")
+    return SampleRecord(**values)
 
 
 def write_run_dir(path: Path, config: RunConfig, records: list[SampleRecord]) -> Path:

@@ -174,7 +174,9 @@ def write_lm_eval() -> None:
     for doc_id, (row, (resp, em, mv)) in enumerate(zip(PROBLEMS, LM_RESPONSES, strict=True)):
         doc = {"problem": row["problem"], "solution": row["solution"], "answer": row["answer"]}
         doc.update({k: row[k] for k in ("subject", "level", "unique_id")})
-        prompt = "Problem:" + "\n" + row["problem"] + "\n\n" + "Solution:"  # minerva_math utils.doc_to_text
+        prompt = (
+            "Problem:" + "\n" + str(row["problem"]) + "\n\n" + "Solution:"
+        )  # minerva_math utils.doc_to_text
         gen_kwargs = {"until": ["Problem:"], "do_sample": False, "temperature": 0}
         sample = {
             "doc_id": doc_id,
