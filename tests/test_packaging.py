@@ -1,4 +1,5 @@
-"""Packaging: every package is installed under a name nothing in the user's working directory can shadow."""
+"""Packaging: every package is installed under a name nothing in the user's working directory can shadow, and the
+dependency floors checked in docs/development.md are not lowered."""
 
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import tomllib
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 ROOT = Path(__file__).resolve().parents[1]
 # The design card's folders and the import names they install under (pyproject's package-dir).
@@ -59,3 +63,62 @@ def test_pytest_runs_from_a_folder_holding_a_tasks_module(tmp_path: Path) -> Non
         text=True,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+# The floors docs/development.md ("Dependency floors") checked: (group, package) -> the lowest version that has
+# what the code calls. "base" is [project] dependencies; anything else is an extra.
+CHECKED_FLOORS = {
+    ("base", "sympy"): "1.12",
+    ("base", "latex2sympy2_extended"): "1.10.1",
+    ("base", "click"): "8.1",
+    ("base", "tqdm"): "4.66",
+    ("hf", "huggingface_hub"): "1.0",
+    ("hf", "transformers"): "5.0",
+    ("hf", "datasets"): "2.20",
+    ("vllm", "huggingface_hub"): "1.0",
+    ("report", "pandas"): "2.0",
+    ("report", "matplotlib"): "3.7",
+    ("report", "latex2mathml"): "3.81",
+    ("parquet", "pyarrow"): "14",
+    ("ray", "ray"): "2.9",
+    ("train", "trl"): "1.16",
+    ("train", "transformers"): "5.15",
+    ("openrlhf", "openrlhf"): "0.11.2",
+    ("openai", "openai"): "3.57",
+    ("test", "click"): "8.2",
+    ("test", "matplotlib"): "3.8",
+    ("test", "math-verify"): "0.8",
+    ("test", "ruff"): "0.13",
+    ("test", "mypy"): "1.17",
+    ("test", "transformers"): "5.15",
+}
+
+
+def _requirements() -> dict[str, list[Requirement]]:
+    project = _pyproject()["project"]
+    groups = {"base": project["dependencies"], **project["optional-dependencies"]}
+    return {group: [Requirement(spec) for spec in specs] for group, specs in groups.items()}
+
+
+def test_checked_floors_are_not_lowered() -> None:
+    requirements = _requirements()
+    for (group, name), checked in CHECKED_FLOORS.items():
+        floors = [
+            Version(spec.version)
+            for req in requirements[group]
+            if canonicalize_name(req.name) == canonicalize_name(name)
+            for spec in req.specifier
+            if spec.operator == ">="
+        ]
+        assert floors, f"[{group}] lists no floor for {name}"
+        assert max(floors) >= Version(checked), (
+            f"[{group}] {name}>={max(floors)} is below the checked {checked}"
+        )
+
+
+def test_no_upper_bounds_or_pins() -> None:
+    """Floors only: pins for CI live in .ci/constraints.txt, never in what users install."""
+    for group, reqs in _requirements().items():
+        for req in reqs:
+            bad = [str(spec) for spec in req.specifier if spec.operator not in (">=", "!=")]
+            assert not bad, f"[{group}] {req.name}: {bad}"
