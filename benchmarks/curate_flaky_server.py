@@ -70,8 +70,9 @@ def main_(argv: list[str] | None = None) -> None:
         src.write_text("".join(json.dumps(r) + "\n" for r in rows))
         run = Path(tmp) / "run"
         command = ["curate", "--out", str(run), "--source", f"local={src}", "--no-decontam"]
-        # no engine retries, and at most 4 connections: the loopback server's listen backlog is 5
-        opts = ["max_retries=0", "concurrency=4"]
+        # no engine retries, at most 4 connections (the loopback server's listen backlog is 5), no model
+        # probe (the fake server lists one model, "m")
+        opts = ["max_retries=0", "concurrency=4", "probe=false"]
         command += ["--judge-model", "judge", "--judge-base-url", url]
         command += [a for o in opts for a in ("--judge-option", o)]
         command += ["--teacher", "qwq", "--teacher-base-url", url]

@@ -122,7 +122,9 @@ def print_summary(summary: RunSummary, run_dir: object) -> None:
 @click.option("--top-p", type=float, default=None, help="Nucleus sampling p (default: the task's).")
 @click.option("--max-tokens", type=int, default=None, help="Max new tokens per sample (default: the task's).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Sampling seed.")
-@click.option("--system-prompt", default=None, help="qwen-cot | sky-t1 | none (default: per-model table).")
+@click.option(
+    "--system-prompt", default=None, help="qwen-cot | sky-t1 | qwq | none (default: per-model table)."
+)
 @click.option(
     "--protocol",
     default=None,
