@@ -136,12 +136,13 @@ def main() -> None:
     print(
         f"\n| file | rows | skyeval ({args.policy}) | math-verify {MATH_VERIFY_VERSION} |\n|---|---|---|---|"
     )
+    mv = not args.no_math_verify
     for t in table:
-        print(
-            f"| {t['file']} | {t['rows']} | {_pct(t['skyeval'], t['rows'])} | {_pct(t['math_verify'], t['rows'])} |"
-        )
+        theirs_t = _pct(t["math_verify"], t["rows"]) if mv else "-"
+        print(f"| {t['file']} | {t['rows']} | {_pct(t['skyeval'], t['rows'])} | {theirs_t} |")
     n, ours, theirs = (sum(t[k] for t in table) for k in ("rows", "skyeval", "math_verify"))
-    print(f"| **all** | {n} | **{_pct(ours, n)}** ({ours}) | {_pct(theirs, n)} ({theirs}) |")
+    theirs_all = f"{_pct(theirs, n)} ({theirs})" if mv else "-"
+    print(f"| **all** | {n} | **{_pct(ours, n)}** ({ours}) | {theirs_all} |")
 
     classes = class_table(args.policy, not args.no_math_verify)
     print(

@@ -45,6 +45,8 @@ FOREIGN_FLAGS = {
     "--working-dir": "ray job submit",
     "--served-model-name": "vllm serve",
     "--continuous-batching": "transformers serve",
+    "--host": "transformers serve",
+    "--python-executable": "mypy",
     "--module": "deepspeed",
     "--standalone": "torchrun",
     "--dump-dom": "chromium",
