@@ -28,7 +28,7 @@ import argparse
 import json
 import tempfile
 import time
-from pathlib import Path
+from typing import Any
 
 
 def write_replay(path: Path, problems: int = 500, samples: int = 8) -> Path:
@@ -91,10 +91,20 @@ def bench_overhead(tmp: Path, problems: int = 500, samples: int = 8) -> dict[str
     }
 
 
+def _post(url: str, body: dict[str, Any], timeout: float) -> Any:
+    """POST ``body`` as JSON and return the decoded reply (standard library only)."""
+    import urllib.request
+
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode("utf-8"), headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=timeout) as reply:
+        return json.loads(reply.read())
+
+
 def bench_openai(
     tmp: Path, prompts: int, max_tokens: int, concurrency: int, serve_args: list[str]
 ) -> dict[str, float]:
-    import httpx
     from testkit.serve import serve_model
 
     from skyeval.engines import get_engine
@@ -114,14 +124,11 @@ def bench_openai(
              "temperature": 0.7, "top_p": 0.95}
             for i in range(prompts)
         ]  # fmt: skip
-        httpx.post(f"{url}/v1/chat/completions", json=bodies[0], timeout=120)  # warm-up
+        _post(f"{url}/v1/chat/completions", bodies[0], timeout=120)  # warm-up
         start = time.perf_counter()
         tokens = 0
-        with httpx.Client(timeout=600) as client:
-            for body in bodies:
-                tokens += client.post(f"{url}/v1/chat/completions", json=body).json()["usage"][
-                    "completion_tokens"
-                ]
+        for body in bodies:  # the naive client: one request at a time
+            tokens += _post(f"{url}/v1/chat/completions", body, timeout=600)["usage"]["completion_tokens"]
         naive = time.perf_counter() - start
         engine = get_engine("openai", model=model, base_url=f"{url}/v1", concurrency=concurrency)
         start = time.perf_counter()
