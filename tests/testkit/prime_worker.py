@@ -14,6 +14,7 @@ learnable by the PRM within 20 steps. Prints one JSON line (rank 0), then tears 
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import hashlib
 import json
 import statistics
@@ -74,7 +75,15 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--bf16", action="store_true", help="bf16 policy and autocast (needs CUDA)")
+    parser.add_argument(
+        "--watchdog",
+        type=float,
+        default=240.0,
+        help="seconds before a hung process dumps its stacks and exits",
+    )
     args = parser.parse_args()
+    # a collective that never completes would hang the caller silently: dump every thread's stack and exit
+    faulthandler.dump_traceback_later(args.watchdog, exit=True)
     from accelerate.utils import gather_object
 
     from skyeval.testing import build_tiny_model
@@ -116,6 +125,7 @@ def main() -> int:
     if trainer.accelerator.is_main_process:
         print(json.dumps(report), flush=True)
     end_process_group()  # as skytrain.trl_backend's entry point: without it, a process sometimes aborts at exit
+    faulthandler.cancel_dump_traceback_later()
     return 0 if report["prm_replicas_identical"] else 1
 
 
