@@ -27,6 +27,20 @@ class ErrorGroup(click.Group):
             sys.exit(err.exit_code)
 
 
+#: ``--grade-timeout`` of every skyeval command that grades (``skyeval.regrade`` checks the value).
+grade_timeout_option = click.option(
+    "--grade-timeout", type=float, default=5.0, show_default=True, help="Seconds per grading."
+)
+
+#: ``--grade-policy`` of every skyeval command that grades (an unknown name is the grader's one-line error).
+grade_policy_option = click.option(
+    "--grade-policy",
+    default="default",
+    show_default=True,
+    help="Grading policy (skyeval.grading's presets), recorded with every sample.",
+)
+
+
 def parse_engine_option(text: str) -> tuple[str, Any]:
     """``KEY=VALUE`` from ``-E``/``--option``: the value as JSON when it parses (``4``, ``true``), else text."""
     key, sep, value = text.partition("=")

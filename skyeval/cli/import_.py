@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from skyeval.clickutil import parse_engine_option
+from skyeval.clickutil import grade_policy_option, grade_timeout_option, parse_engine_option
 from skyeval.errors import SkyevalError
 
 
@@ -27,8 +27,8 @@ def _option(text: str) -> tuple[str, object]:
 @click.option(
     "--source-option", "-S", multiple=True, help="A format's option as KEY=VALUE (lm-eval: filter)."
 )
-@click.option("--grade-timeout", type=float, default=5.0, show_default=True, help="Seconds per grading.")
-@click.option("--grade-policy", default="default", show_default=True, help="Grading policy preset.")
+@grade_timeout_option
+@grade_policy_option
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
 def import_cmd(
     paths: tuple[str, ...],

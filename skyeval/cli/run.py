@@ -7,7 +7,7 @@ import urllib.parse
 
 import click
 
-from skyeval.clickutil import parse_engine_option
+from skyeval.clickutil import grade_policy_option, grade_timeout_option, parse_engine_option
 from skyeval.errors import SkyevalError
 from skyeval.tasks import FILE_PREFIX
 from skyeval.types import RunSummary
@@ -39,14 +39,6 @@ def _not_blank(ctx: click.Context, param: click.Parameter, value: str | None) ->
     if value is not None and not value.strip():
         raise click.BadParameter("must not be empty")
     return value
-
-
-_grade_policy_option = click.option(
-    "--grade-policy",
-    default="default",
-    show_default=True,
-    help="Grading policy (skyeval.grading's presets); recorded per sample, a change re-grades.",
-)
 
 
 def summary_line(summary: RunSummary) -> str:
@@ -172,8 +164,8 @@ def print_summary(summary: RunSummary, run_dir: object) -> None:
     show_default=True,
     help="With --ray: engine replicas.",
 )
-@click.option("--grade-timeout", type=float, default=5.0, show_default=True, help="Seconds per grading.")
-@_grade_policy_option
+@grade_timeout_option
+@grade_policy_option
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
 def run_cmd(
     model: str | None,
@@ -288,7 +280,7 @@ def run_cmd(
 
 @click.command("score")
 @click.argument("run_dirs", nargs=-1, required=True, type=click.Path(file_okay=False))
-@click.option("--grade-timeout", type=float, default=5.0, show_default=True, help="Seconds per grading.")
+@grade_timeout_option
 @click.option(
     "--ray",
     "ray_address",
@@ -303,7 +295,7 @@ def run_cmd(
     show_default=True,
     help="With --ray: grading workers.",
 )
-@_grade_policy_option
+@grade_policy_option
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
 def score_cmd(
     run_dirs: tuple[str, ...],
